@@ -1,0 +1,52 @@
+# hilsec: two commands do all set-up on a fresh Debian machine.
+#   make demo   install, build the reference firmware, run the suites against it, write reports
+#   make test   install, then run the harness's own tests (unit + QEMU integration)
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+HILSEC := $(VENV)/bin/hilsec
+REPORTS ?= reports
+
+APT_PACKAGES := qemu-system-x86 qemu-system-arm u-boot-qemu tshark busybox-static openssl \
+	openssh-client cpio xz-utils iproute2 libusb-1.0-0 python3-venv
+
+.PHONY: demo test install apt venv lint clean
+
+demo: install
+	$(HILSEC) image build --variant hardened
+	$(HILSEC) image build --variant vulnerable
+	-$(HILSEC) run --device-profile device_profiles/qemu-reference-hardened.yaml \
+		--lab-config lab_configs/local-qemu.yaml --report-dir $(REPORTS)/hardened
+	-$(HILSEC) run --device-profile device_profiles/qemu-reference-vulnerable.yaml \
+		--lab-config lab_configs/local-qemu.yaml --report-dir $(REPORTS)/vulnerable
+	@$(PY) -m harness.demo_summary $(REPORTS)/hardened $(REPORTS)/vulnerable
+
+test: install
+	$(PY) -m pytest -p no:cacheprovider tests
+
+install: apt venv
+
+apt:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+		if [ -n "$$missing" ]; then \
+			echo "apt-get install $$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		fi; \
+	else echo "not root: skipping apt-get; need: $(APT_PACKAGES)"; fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+lint: venv
+	$(VENV)/bin/ruff check harness testsuites tests benchmarks
+	$(VENV)/bin/ruff format --check harness testsuites tests benchmarks
+
+clean:
+	rm -rf $(VENV) $(REPORTS) build *.egg-info

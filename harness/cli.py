@@ -1,0 +1,166 @@
+"""`hilsec`: run the suites, build the reference firmware, show the catalog, check files, re-render.
+
+A user mistake prints one line and exits 2; tracebacks are for harness bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness import __version__
+from harness.errors import ConfigError, HarnessSetupError
+
+EXIT_USAGE = 2
+REPORT_FORMATS = ("html", "csv", "json", "junit", "oscal")
+SCHEMES = ("en303645", "en18031", "clp13")
+
+
+def default_suites_dir() -> Path:
+    """The checkout's testsuites/ (beside the harness package), else ./testsuites."""
+    beside = Path(__file__).resolve().parent.parent / "testsuites"
+    return beside if beside.is_dir() else Path.cwd() / "testsuites"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hilsec",
+        description="Hardware-in-the-loop security tests for cellular-connected devices "
+        "(GSMA FS.25 software security updates, GSMA FS.38 device controls).",
+    )
+    parser.add_argument("--version", action="version", version=f"hilsec {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the security suites against a device and write a report")
+    run.add_argument("--device-profile", required=True, metavar="FILE", help="device profile (YAML)")
+    run.add_argument("--lab-config", metavar="FILE", help="lab configuration (YAML)")
+    run.add_argument("--report-dir", metavar="DIR", help="report directory (default reports/NAME-TIME)")
+    run.add_argument("--suites", metavar="DIR", type=Path, help="test suites (default: the checkout's testsuites/)")
+    run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="passed on to pytest")
+
+    image = sub.add_parser("image", help="the reference firmware for emulated runs")
+    image_sub = image.add_subparsers(dest="image_command", required=True, metavar="ACTION")
+    build = image_sub.add_parser("build", help="build (or take from the cache) a reference firmware image")
+    build.add_argument("--variant", choices=("hardened", "vulnerable"), default="hardened")
+    build.add_argument("--out", metavar="DIR", type=Path, help="also copy kernel and initrd here")
+    build.add_argument("--cache-dir", metavar="DIR", type=Path, help="image cache (default ~/.cache/hilsec/images)")
+
+    reqs = sub.add_parser("requirements", help="the requirement catalog and the tests covering each ID")
+    reqs.add_argument("--scheme", choices=SCHEMES, help="show the catalog through a cross-reference scheme")
+    reqs.add_argument("--suites", metavar="DIR", type=Path, help="test suites to scan for coverage")
+
+    validate = sub.add_parser("validate", help="check device profiles and lab configs without running anything")
+    validate.add_argument("files", nargs="+", metavar="FILE", type=Path)
+
+    sub.add_parser("devices", help="attached serial ports and USB devices, debug interfaces flagged")
+
+    report = sub.add_parser("report", help="re-render a report directory from its results.json")
+    report.add_argument("report_dir", metavar="DIR", type=Path)
+    report.add_argument(
+        "--format", dest="formats", action="append", choices=REPORT_FORMATS, help="format (repeatable; default all)"
+    )
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import pytest
+
+    from harness.config import load_lab_config, load_profile
+
+    profile = load_profile(args.device_profile)
+    if args.lab_config:
+        load_lab_config(args.lab_config)
+    suites = args.suites or default_suites_dir()
+    if not suites.is_dir():
+        raise ConfigError(str(suites), "--suites", "no such directory", "the folder holding the security suites")
+    report_dir = args.report_dir or f"reports/{profile.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    argv = [str(suites), "--device-profile", str(args.device_profile), "--report-dir", str(report_dir)]
+    if args.lab_config:
+        argv += ["--lab-config", str(args.lab_config)]
+    argv += ["-v", "-p", "no:cacheprovider", *args.pytest_args]
+    print(f"hilsec {__version__}: {profile.name} ({profile.model}, firmware {profile.firmware_version})")
+    status = int(pytest.main(argv))
+    print(f"report: {Path(report_dir).resolve()}")
+    return status
+
+
+def cmd_image_build(args: argparse.Namespace) -> int:
+    from harness.emulation import build_image
+
+    image = build_image(args.variant, cache_dir=args.cache_dir, progress=lambda line: print(f"[image] {line}"))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for path in (image.kernel, image.initrd):
+            shutil.copyfile(path, args.out / path.name)
+        (args.out / "cmdline").write_text(image.append + "\n")
+    print(f"variant:  {image.variant}\nkernel:   {image.kernel}\ninitrd:   {image.initrd}\ndigest:   {image.digest}")
+    return 0
+
+
+def cmd_requirements(args: argparse.Namespace) -> int:
+    from harness.requirements import collect_coverage, format_catalog, load_catalog
+
+    suites = args.suites or default_suites_dir()
+    coverage = collect_coverage(suites) if suites.is_dir() else {}
+    print(format_catalog(load_catalog(), coverage, args.scheme))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from harness.config import validate_files
+
+    errors = validate_files(args.files)
+    for line in errors:
+        print(line, file=sys.stderr)
+    if errors:
+        return EXIT_USAGE
+    for path in args.files:
+        print(f"{path}: ok")
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from harness.usb import format_devices
+
+    print(format_devices())
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.report import rerender
+
+    for path in rerender(args.report_dir, tuple(args.formats or REPORT_FORMATS)):
+        print(path)
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "image": cmd_image_build,
+    "requirements": cmd_requirements,
+    "validate": cmd_validate,
+    "devices": cmd_devices,
+    "report": cmd_report,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as err:
+        print(f"hilsec: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except HarnessSetupError as err:
+        print(f"hilsec: lab setup failed: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

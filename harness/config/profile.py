@@ -1,0 +1,363 @@
+"""The device profile: what a device is and how to reach it (the lab's IXIT, in TS 103 701 terms).
+
+A profile is copied into every report, so the password never appears in `repr()` or in
+`model_dump()`; `DeviceProfile.secrets()` lists what transcripts must redact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_serializer, field_validator, model_validator
+
+from harness.config.base import (
+    ExistingFile,
+    NonEmptyStr,
+    Port,
+    Regex,
+    StrictModel,
+    closest,
+    problem,
+)
+
+MASK = "********"
+
+# URL schemes pyserial's serial_for_url understands (besides plain device names).
+SERIAL_URL_SCHEMES = ("rfc2217", "socket", "loop", "spy", "hwgrep", "alt", "cp2110")
+
+REFERENCE_VARIANTS = ("hardened", "vulnerable")
+
+CVE_PATTERN = re.compile(r"^CVE-\d{4}-\d{4,}$")
+
+
+# --- declared update policy (evidence for FS.25's conceptual assessments) ---------------------
+
+
+class Release(StrictModel):
+    """One published software release, as the manufacturer declares it."""
+
+    version: NonEmptyStr = Field(description="the release's version string")
+    date: dt.date = Field(description="the release date as YYYY-MM-DD")
+    security_only: bool = Field(False, description="true or false: the release only fixes security problems")
+    cves: list[str] = Field(default_factory=list, description="a list of CVE IDs like CVE-2024-12345")
+    notes: str = Field("", description="free text")
+    operator_received: dt.date | None = Field(
+        None, description="the date (YYYY-MM-DD) the operator received the release for testing"
+    )
+    operator_approved: dt.date | None = Field(
+        None, description="the date (YYYY-MM-DD) the operator approved the release"
+    )
+
+    @field_validator("cves")
+    @classmethod
+    def _cve_ids(cls, cves: list[str]) -> list[str]:
+        for cve in cves:
+            if not CVE_PATTERN.match(cve):
+                raise problem(f"{cve!r} is not a CVE ID", "IDs of the form CVE-YYYY-NNNN")
+        return cves
+
+    @field_validator("operator_approved")
+    @classmethod
+    def _approval_after_receipt(cls, approved: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        received = info.data.get("operator_received")
+        if approved and received and approved < received:
+            raise problem(
+                f"operator_approved {approved} is before operator_received {received}",
+                "the approval on or after the day the operator received the release",
+            )
+        return approved
+
+
+class UpdatePolicy(StrictModel):
+    """What the manufacturer promises about updates (FS.25 SSU-SEC/COM/TES evidence)."""
+
+    security_update_cadence_days: int | None = Field(
+        None, gt=0, description="a positive number of days between security updates"
+    )
+    support_period_months: int | None = Field(
+        None, gt=0, description="a positive number of months of security support from launch"
+    )
+    release_history: list[Release] = Field(default_factory=list, description="a list of releases")
+    update_manifest: ExistingFile | None = Field(None, description="the path of an update manifest file")
+    notification_channels: list[Literal["device", "website", "other"]] = Field(
+        default_factory=list, description="a list of device, website, other"
+    )
+    security_bulletin_url: str | None = Field(None, description="a URL where update contents are published")
+    support_period_url: str | None = Field(None, description="a URL where the support period is published")
+    patch_level_command: str | None = Field(
+        None, description="a shell command on the device that prints its security patch level"
+    )
+    replaceable: bool | None = Field(
+        None, description="true or false: the device can be replaced when unsupported"
+    )
+    operator_update_server: str | None = Field(None, description="the operator's update server URL")
+    manufacturer_update_server: str | None = Field(None, description="the manufacturer's update server URL")
+
+
+# --- console ----------------------------------------------------------------------------------
+
+
+class SerialConsole(StrictModel):
+    """A serial console: anything pyserial's serial_for_url opens."""
+
+    url: NonEmptyStr = Field(description="a device like /dev/ttyUSB0 or a URL like rfc2217://host:port")
+    baudrate: int = Field(115200, gt=0, description="a positive baud rate such as 115200")
+
+    @field_validator("url")
+    @classmethod
+    def _pyserial_url(cls, url: str) -> str:
+        if "://" in url:
+            scheme = url.split("://", 1)[0]
+            if scheme not in SERIAL_URL_SCHEMES:
+                raise problem(
+                    f"pyserial does not know the URL scheme {scheme!r}",
+                    "a device path or one of " + ", ".join(s + "://" for s in SERIAL_URL_SCHEMES),
+                )
+        return url
+
+
+class QemuConsole(StrictModel):
+    """A device emulated in QEMU: the reference image, a kernel + initrd, or a disk image."""
+
+    reference_image: Literal["hardened", "vulnerable"] | None = Field(
+        None, description="hardened or vulnerable (the reference firmware)"
+    )
+    kernel: ExistingFile | None = Field(None, description="the path of a kernel image")
+    initrd: ExistingFile | None = Field(None, description="the path of an initrd")
+    append: str | None = Field(None, description="the kernel command line")
+    disk: ExistingFile | None = Field(None, description="the path of a disk image")
+
+    @model_validator(mode="after")
+    def _one_boot_source(self) -> QemuConsole:
+        chosen = [name for name in ("reference_image", "kernel", "disk") if getattr(self, name) is not None]
+        forms = "exactly one of reference_image, kernel (with optional initrd and append) or disk"
+        if len(chosen) != 1:
+            what = "none" if not chosen else " and ".join(chosen)
+            raise problem(f"qemu console names {what}", forms)
+        if self.kernel is None and (self.initrd is not None or self.append is not None):
+            raise problem("initrd and append need a kernel", forms)
+        return self
+
+    @property
+    def kind(self) -> str:
+        """'reference_image', 'kernel' or 'disk': how this machine boots."""
+        if self.reference_image is not None:
+            return "reference_image"
+        return "kernel" if self.kernel is not None else "disk"
+
+
+class TelnetConsole(StrictModel):
+    """A console behind a telnet port (ser2net, a terminal server)."""
+
+    host: NonEmptyStr = Field(description="a host name or address")
+    port: Port = 23
+
+
+class ConsoleSettings(StrictModel):
+    """How the harness reaches the device's console: exactly one kind."""
+
+    serial: SerialConsole | None = Field(None, description="a mapping with url and baudrate")
+    qemu: QemuConsole | None = Field(None, description="a mapping with reference_image, kernel or disk")
+    telnet: TelnetConsole | None = Field(None, description="a mapping with host and port")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ConsoleSettings:
+        chosen = [name for name in ("serial", "qemu", "telnet") if getattr(self, name) is not None]
+        if len(chosen) != 1:
+            what = "no console" if not chosen else "both " + " and ".join(chosen)
+            raise problem(f"{what} given", "exactly one of serial, qemu or telnet")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """'serial', 'qemu' or 'telnet'."""
+        return next(name for name in ("serial", "qemu", "telnet") if getattr(self, name) is not None)
+
+
+# --- login, network, features -------------------------------------------------------------------
+
+
+class LoginCredentials(StrictModel):
+    """How to log in on the console; the prompts are regular expressions."""
+
+    username: NonEmptyStr = Field(description="the login user name")
+    password: str = Field(
+        repr=False, description="the login password as a string (quote digits; may be empty)"
+    )
+    login_prompt: Regex = Field(r"login: ?$", description="a regular expression")
+    password_prompt: Regex = Field(r"[Pp]assword: ?$", description="a regular expression")
+    shell_prompt: Regex = Field(r"[#$] ?$", description="a regular expression")
+    failure_pattern: Regex = Field(r"Login incorrect", description="a regular expression")
+
+    @field_serializer("password")
+    def _mask_password(self, password: str) -> str:
+        return MASK
+
+
+class Service(StrictModel):
+    """A network service the device is meant to expose."""
+
+    name: NonEmptyStr = Field(description="a short name such as ssh")
+    protocol: Literal["tcp", "udp"] = Field(description="tcp or udp")
+    port: Port
+    login: Literal["ssh", "telnet", "none"] = Field("none", description="ssh, telnet or none")
+
+
+class NetworkSettings(StrictModel):
+    """Where the device is on the network and which services it is meant to expose."""
+
+    address: str | None = Field(None, description="the device's IP address or host name (real devices)")
+    services: list[Service] = Field(default_factory=list, description="a list of services")
+
+    @field_validator("services")
+    @classmethod
+    def _unique_ports(cls, services: list[Service]) -> list[Service]:
+        seen: set[tuple[str, int]] = set()
+        for service in services:
+            key = (service.protocol, service.port)
+            if key in seen:
+                raise problem(f"{service.protocol}/{service.port} is listed twice", "each protocol/port once")
+            seen.add(key)
+        return services
+
+
+FeatureValue = bool | str | None
+
+
+def _feature(what: str) -> Any:
+    return Field(None, description=f"true, false, or a string naming the kind of {what}")
+
+
+class Features(StrictModel):
+    """What the device has. true/false, or a string naming the kind (e.g. `secure_boot: uefi`).
+
+    A feature left out is undeclared (None). A feature the device lacks may carry a reason in
+    `reasons`, which becomes the NOT_APPLICABLE verdict's reason.
+    """
+
+    telnet: FeatureValue = _feature("telnet")
+    ssh: FeatureValue = _feature("ssh")
+    http: FeatureValue = _feature("http")
+    usb: FeatureValue = _feature("usb")
+    cellular: FeatureValue = _feature("cellular")
+    gsm: FeatureValue = _feature("gsm")
+    sms: FeatureValue = _feature("sms")
+    sip: FeatureValue = _feature("sip")
+    secure_boot: FeatureValue = _feature("secure boot")
+    software_update: FeatureValue = _feature("software update")
+    secure_storage: FeatureValue = _feature("secure storage")
+    security_logging: FeatureValue = _feature("security logging")
+    debug_uart: FeatureValue = _feature("debug uart")
+    jtag: FeatureValue = _feature("jtag")
+    bootloader_console: FeatureValue = _feature("bootloader console")
+    reasons: dict[str, str] = Field(
+        default_factory=dict, description="a mapping from a feature name to why the device lacks it"
+    )
+
+    @classmethod
+    def names(cls) -> list[str]:
+        """Every feature a profile can declare."""
+        return [name for name in cls.model_fields if name != "reasons"]
+
+    @field_validator("reasons")
+    @classmethod
+    def _reasons_name_features(cls, reasons: dict[str, str]) -> dict[str, str]:
+        names = cls.names()
+        for name in reasons:
+            if name not in names:
+                hint = closest(name, names)
+                expected = f"'{hint}'" if hint else "one of " + ", ".join(names)
+                raise problem(f"reason given for unknown feature {name!r}", expected)
+        return reasons
+
+    def _value(self, feature: str) -> FeatureValue:
+        if feature not in self.names():
+            raise KeyError(f"unknown feature {feature!r}; known: {', '.join(self.names())}")
+        return getattr(self, feature)
+
+    def has(self, feature: str) -> bool | None:
+        """True if present, False if declared absent, None if the profile does not say."""
+        value = self._value(feature)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return value.strip().lower() not in ("", "no", "none", "false", "absent")
+        return value
+
+    def kind(self, feature: str) -> str | None:
+        """The string a feature was declared with (e.g. 'uefi'), or None."""
+        value = self._value(feature)
+        return value if isinstance(value, str) else None
+
+    def absence_reason(self, feature: str) -> str | None:
+        """Why the device lacks `feature` (for NOT_APPLICABLE), or None if it has it / is undeclared."""
+        if self.has(feature) is not False:
+            return None
+        return self.reasons.get(feature, f"the device profile declares no {feature}")
+
+
+class PlaintextAllowance(StrictModel):
+    """A plaintext flow the manufacturer declares as intended, with the reason."""
+
+    protocol: Literal["tcp", "udp"] = Field(description="tcp or udp")
+    port: Port
+    reason: NonEmptyStr = Field(description="why this flow may be plaintext")
+
+
+class SecureCommunication(StrictModel):
+    """How the secure-communication tests observe the device's traffic."""
+
+    observation_seconds: float = Field(20.0, gt=0, description="a positive number of seconds")
+    plaintext_allowed: list[PlaintextAllowance] = Field(
+        default_factory=list, description="a list of {protocol, port, reason}"
+    )
+
+    def allows_plaintext(self, protocol: str, port: int) -> str | None:
+        """The declared reason if plaintext on protocol/port is intended, else None."""
+        for allowance in self.plaintext_allowed:
+            if allowance.protocol == protocol and allowance.port == port:
+                return allowance.reason
+        return None
+
+
+# --- the profile ---------------------------------------------------------------------------------
+
+
+class DeviceProfile(StrictModel):
+    """What a device is, what its maker declares, and how the harness reaches it."""
+
+    kind: Literal["device-profile"] | None = Field(None, description="device-profile")
+    name: NonEmptyStr = Field(description="a short name for the device")
+    vendor: NonEmptyStr = Field(description="the manufacturer's name")
+    model: NonEmptyStr = Field(description="the model designation")
+    firmware_version: NonEmptyStr = Field(description="the firmware version as a string (quote numbers)")
+    launch_date: dt.date | None = Field(None, description="the launch date as YYYY-MM-DD")
+    end_of_support_date: dt.date | None = Field(None, description="the end of security support as YYYY-MM-DD")
+    update_policy: UpdatePolicy = Field(default_factory=UpdatePolicy, description="a mapping")
+    console: ConsoleSettings = Field(description="a mapping with one of serial, qemu or telnet")
+    login: LoginCredentials = Field(description="a mapping with username and password")
+    network: NetworkSettings = Field(default_factory=NetworkSettings, description="a mapping")
+    features: Features = Field(default_factory=Features, description="a mapping of feature names")
+    secure_communication: SecureCommunication = Field(
+        default_factory=SecureCommunication, description="a mapping"
+    )
+
+    @field_validator("end_of_support_date")
+    @classmethod
+    def _support_after_launch(cls, end: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        launch = info.data.get("launch_date")
+        if end and launch and end < launch:
+            raise problem(
+                f"end_of_support_date {end} is before launch_date {launch}", "a date after the launch date"
+            )
+        return end
+
+    def secrets(self) -> list[str]:
+        """Every secret in the profile, for redaction of transcripts and logs."""
+        return [s for s in (self.login.password,) if s]
+
+    def summary(self) -> dict[str, Any]:
+        """The profile as JSON-ready data for reports, without any secret."""
+        return self.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,6 @@
+"""The reference firmware image builder (see builder.build_image)."""
+
+from harness.emulation.builder import ReferenceImage, build_image
+from harness.emulation.variants import VARIANTS, WEAKNESSES, Variant, get_variant
+
+__all__ = ["VARIANTS", "WEAKNESSES", "ReferenceImage", "Variant", "build_image", "get_variant"]

@@ -1,0 +1,127 @@
+"""The reference firmware's variants as sets of named weaknesses ("knobs").
+
+Each weakness is one thing a security test must catch. `hardened` has none, `vulnerable` has all;
+any other set can be built (a later `--weakness a,b,c` option maps straight onto `Variant.custom`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FIRMWARE_BASE_VERSION = "1.0.0"
+STRONG_ROOT_PASSWORD = "Hs7-quartz-Velvet-9041"
+DEFAULT_ROOT_PASSWORD = "root"
+DEFAULT_TELEMETRY_TARGET = "10.0.2.2:5684"
+DEFAULT_TELEMETRY_PLAIN_TARGET = "10.0.2.2:5683"
+DEFAULT_TELEMETRY_INTERVAL_S = 5
+IMEI = "490154203237518"  # a Luhn-valid example IMEI, not a real handset's
+
+WEAKNESSES: dict[str, str] = {
+    "default-password": f"root's password is the well-known default {DEFAULT_ROOT_PASSWORD!r}",
+    "open-telnet": "busybox telnetd listens on port 23 and logs in with /bin/login",
+    "plaintext-telemetry": "readings go out as plaintext UDP instead of DTLS 1.2",
+}
+
+# Debian packages every variant unpacks; the kernel is added from KERNEL_META_PACKAGE.
+BASE_PACKAGES = (
+    "busybox-static",
+    "dropbear-bin",
+    "openssl",
+    "libssl3",
+    "libc6",
+    "zlib1g",
+    "libcrypt1",
+    "libtomcrypt1",
+    "libtommath1",
+    "libgmp10",
+)
+KERNEL_META_PACKAGE = "linux-image-cloud-amd64"
+KERNEL_PACKAGE_PREFIX = "linux-image-"
+# Binaries copied from the unpacked packages; their libraries are resolved from the ELF files.
+BASE_BINARIES = ("bin/busybox", "usr/sbin/dropbear", "usr/bin/openssl")
+PLAINTEXT_CLIENT_PACKAGE = "netcat-traditional"  # busybox's nc here has no -u
+PLAINTEXT_CLIENT_BINARY = "bin/nc.traditional"
+# virtio-net needs its PCI transport too; dependencies come from each module's .modinfo.
+NETWORK_MODULES = ("virtio_pci", "virtio_net")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named set of weaknesses and everything that follows from it."""
+
+    name: str
+    weaknesses: frozenset[str]
+
+    def __post_init__(self) -> None:
+        unknown = sorted(self.weaknesses - WEAKNESSES.keys())
+        if unknown:
+            raise ValueError(f"unknown weakness {', '.join(unknown)}; known: {', '.join(WEAKNESSES)}")
+
+    @classmethod
+    def custom(cls, weaknesses: set[str] | frozenset[str]) -> Variant:
+        """A variant with exactly these weaknesses, named after them."""
+        chosen = frozenset(weaknesses)
+        for variant in VARIANTS.values():
+            if variant.weaknesses == chosen:
+                return variant
+        return cls("custom-" + "+".join(sorted(chosen)), chosen)
+
+    def has(self, weakness: str) -> bool:
+        if weakness not in WEAKNESSES:
+            raise KeyError(weakness)
+        return weakness in self.weaknesses
+
+    @property
+    def firmware_version(self) -> str:
+        return f"{FIRMWARE_BASE_VERSION}-{self.name}"
+
+    @property
+    def root_password(self) -> str:
+        return DEFAULT_ROOT_PASSWORD if self.has("default-password") else STRONG_ROOT_PASSWORD
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        extra = (PLAINTEXT_CLIENT_PACKAGE,) if self.has("plaintext-telemetry") else ()
+        return BASE_PACKAGES + extra
+
+    @property
+    def binaries(self) -> tuple[str, ...]:
+        extra = (PLAINTEXT_CLIENT_BINARY,) if self.has("plaintext-telemetry") else ()
+        return BASE_BINARIES + extra
+
+    def device_config(self) -> str:
+        """/etc/hilsec/device.conf: the shell variables the overlay's scripts act on."""
+        settings = {
+            "HILSEC_VARIANT": self.name,
+            "FIRMWARE_VERSION": self.firmware_version,
+            "WEAKNESSES": ",".join(sorted(self.weaknesses)),
+            "TELNETD": "yes" if self.has("open-telnet") else "no",
+            "TELEMETRY": "plain" if self.has("plaintext-telemetry") else "dtls",
+            "TELEMETRY_TARGET": DEFAULT_TELEMETRY_TARGET,
+            "TELEMETRY_PLAIN_TARGET": DEFAULT_TELEMETRY_PLAIN_TARGET,
+            "TELEMETRY_INTERVAL": str(DEFAULT_TELEMETRY_INTERVAL_S),
+            "IMEI": IMEI,
+        }
+        return "".join(f"{key}='{value}'\n" for key, value in settings.items())
+
+    def release_file(self) -> str:
+        """/etc/hilsec-release."""
+        return (
+            'NAME="hilsec reference firmware"\n'
+            f"VARIANT={self.name}\n"
+            f"VERSION={self.firmware_version}\n"
+            f"WEAKNESSES={','.join(sorted(self.weaknesses))}\n"
+        )
+
+
+VARIANTS: dict[str, Variant] = {
+    "hardened": Variant("hardened", frozenset()),
+    "vulnerable": Variant("vulnerable", frozenset(WEAKNESSES)),
+}
+
+
+def get_variant(name: str) -> Variant:
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        raise ValueError(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}") from None

@@ -1,0 +1,139 @@
+"""The lab-side peers a device talks to during a run: a real openssl DTLS server, a UDP sink.
+
+A device's telemetry needs someone to answer: without a DTLS peer the capture would show only
+ClientHellos and the harness could not see which version and suite were negotiated.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import HarnessSetupError
+
+_START_TIMEOUT_S = 10.0
+
+
+def free_port(protocol: str = "udp", host: str = "127.0.0.1") -> int:
+    """A port nothing on `host` listens on now (the OS picks it)."""
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_lab_certificate(workdir: Path) -> tuple[Path, Path]:
+    """A throw-away ECDSA key and self-signed certificate for the lab's TLS/DTLS peers."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    key, cert = workdir / "lab-peer.key", workdir / "lab-peer.crt"
+    if not (key.exists() and cert.exists()):
+        cmd = [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", str(key), "-out", str(cert), "-subj", "/CN=hilsec-lab-peer", "-days", "30",
+        ]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        if done.returncode != 0:
+            raise HarnessSetupError(f"openssl could not make the lab certificate: {done.stderr.strip()}")
+    return key, cert
+
+
+class DtlsPeer:
+    """`openssl s_server -dtls1_2` on the lab side: the far end of the device's DTLS telemetry."""
+
+    def __init__(self, port: int, workdir: Path, host: str = "127.0.0.1") -> None:
+        self.host, self.port, self.workdir = host, port, workdir
+        self.log_path = workdir / f"dtls-peer-{port}.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        key, cert = ensure_lab_certificate(self.workdir)
+        cmd = [
+            "openssl", "s_server", "-dtls", "-accept", f"{self.host}:{self.port}",
+            "-cert", str(cert), "-key", str(key), "-quiet",
+        ]  # fmt: skip
+        log = self.log_path.open("wb")
+        # stdin stays an open pipe: s_server treats EOF on stdin as "close the session".
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise HarnessSetupError(f"openssl s_server exited: {self.log_path.read_text(errors='replace')}")
+            if _udp_port_bound(self.host, self.port):
+                return
+            time.sleep(0.05)
+        raise HarnessSetupError(f"openssl s_server did not bind {self.host}:{self.port} in {_START_TIMEOUT_S} s")
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(timeout=5)
+        if self._proc.stdin:
+            self._proc.stdin.close()
+        self._proc = None
+
+
+def _udp_port_bound(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+@dataclass
+class Datagram:
+    received: float
+    source: tuple[str, int]
+    payload: bytes
+
+
+class UdpSink:
+    """Receives whatever a device sends to a plain UDP port and logs it (evidence of plaintext)."""
+
+    def __init__(self, port: int, workdir: Path, host: str = "127.0.0.1") -> None:
+        self.host, self.port = host, port
+        self.log_path = workdir / f"udp-sink-{port}.log"
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.datagrams: list[Datagram] = []
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind((self.host, self.port))
+        self._sock.settimeout(0.2)
+        self._thread = threading.Thread(target=self._serve, name=f"udp-sink-{self.port}", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        assert self._sock is not None
+        with self.log_path.open("a", encoding="utf-8") as log:
+            while not self._stop.is_set():
+                try:
+                    payload, source = self._sock.recvfrom(65535)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                datagram = Datagram(time.time(), source, payload)
+                self.datagrams.append(datagram)
+                log.write(f"{datagram.received:.6f} {source[0]}:{source[1]} {payload!r}\n")
+                log.flush()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        if self._sock is not None:
+            self._sock.close()

@@ -1,0 +1,87 @@
+"""Trying a username and password on a device's network login services (telnet, SSH).
+
+Each attempt is its own connection with its own transcript, so the evidence shows exactly what
+the device answered to each credential.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.console import Console, LoginSettings
+from harness.errors import DeviceDisconnected, DeviceError
+from harness.transports.stream import ProcessStream, TelnetStream
+
+SSH_CLIENT_OPTIONS = (
+    "-o", "StrictHostKeyChecking=no",
+    "-o", "UserKnownHostsFile=/dev/null",
+    "-o", "PubkeyAuthentication=no",
+    "-o", "PreferredAuthentications=password,keyboard-interactive",
+    "-o", "NumberOfPasswordPrompts=1",
+    "-o", "ConnectTimeout=10",
+    "-o", "LogLevel=ERROR",
+)  # fmt: skip
+
+_SSH_DENIED = r"Permission denied|Authentication failed|Too many authentication failures"
+_SSH_CLOSED = r"Connection (refused|closed|reset)|kex_exchange_identification|Could not resolve"
+
+
+@dataclass
+class LoginAttempt:
+    """What one credential got: accepted (a shell), refused, or the service was not there."""
+
+    username: str
+    accepted: bool
+    service_present: bool = True
+    detail: str = ""
+
+
+def try_telnet_login(
+    host: str, port: int, username: str, password: str, settings: LoginSettings, *,
+    transcript: Path | None, secrets: list[str], timeout: float,
+) -> LoginAttempt:  # fmt: skip
+    try:
+        stream = TelnetStream(host, port, timeout=timeout)
+    except DeviceError as err:
+        return LoginAttempt(username, False, service_present=False, detail=str(err))
+    console = Console(stream, name=f"telnet {host}:{port}", secrets=secrets, default_timeout=timeout)
+    if transcript is not None:
+        console.start_transcript(transcript)
+    try:
+        accepted = console.try_login(username, password, settings, timeout=timeout)
+        return LoginAttempt(username, accepted, detail="shell" if accepted else "refused")
+    except DeviceDisconnected as err:
+        return LoginAttempt(username, False, service_present=False, detail=f"connection closed: {err}")
+    finally:
+        console.close()
+
+
+def try_ssh_login(
+    host: str, port: int, username: str, password: str, settings: LoginSettings, *,
+    transcript: Path | None, secrets: list[str], timeout: float,
+) -> LoginAttempt:  # fmt: skip
+    argv = ["ssh", "-p", str(port), *SSH_CLIENT_OPTIONS, f"{username}@{host}"]
+    stream = ProcessStream(argv)
+    console = Console(stream, name=f"ssh {host}:{port}", secrets=secrets, default_timeout=timeout)
+    if transcript is not None:
+        console.start_transcript(transcript)
+    try:
+        first = console.expect([settings.password_prompt, _SSH_DENIED, _SSH_CLOSED], timeout=timeout)
+        if first == 1:
+            return LoginAttempt(username, False, detail="password authentication not offered")
+        if first == 2:
+            return LoginAttempt(username, False, service_present=False, detail="SSH connection closed")
+        console.sendline(password)
+        answer = console.expect([settings.shell_prompt, _SSH_DENIED, settings.password_prompt], timeout=timeout)
+        accepted = answer == 0
+        if accepted:
+            console.sendline("exit")
+        return LoginAttempt(username, accepted, detail="shell" if accepted else "refused")
+    except DeviceDisconnected as err:
+        return LoginAttempt(username, False, service_present=False, detail=f"connection closed: {err}")
+    finally:
+        console.close()
+
+
+LOGIN_METHODS = {"telnet": try_telnet_login, "ssh": try_ssh_login}

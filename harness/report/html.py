@@ -1,0 +1,216 @@
+"""report.html: one self-contained page a certification engineer reads, archives or prints to PDF.
+
+No external assets (inline CSS only), so the page can be mailed or archived alone next to
+evidence/. Every text that came from a device or a test passes Jinja2's autoescaping. The matrix
+carries stable hooks for browser tests: `id="requirement-<ID>"` on each row and
+`data-verdict="<VERDICT>"` on each verdict cell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+
+from harness.results import RunResult, crossref_groups, crossref_label, crossref_scheme, redact
+from harness.verdicts import Verdict
+
+HTML_NAME = "report.html"
+TEMPLATE_NAME = "report.html.j2"
+SCHEME_TITLES = {
+    "en303645": "ETSI EN 303 645",
+    "en18031": "EN 18031-1:2024",
+    "clp13": "GSMA CLP.13",
+}
+INLINE_LIMIT = 64 * 1024  # bytes of a text transcript shown inline; the link always has it all
+TEXT_SUFFIXES = {".log", ".txt", ".out", ".json", ".yaml", ".yml", ".csv", ".xml", ".conf", ".md", ".pem"}
+CAPTURE_SUFFIXES = {".pcap", ".pcapng", ".cap"}
+
+
+@dataclass
+class CrossRefGrouping:
+    """Catalog IDs grouped under the cross-reference IDs of one scheme (e.g. EN 303 645)."""
+
+    scheme: str
+    groups: Mapping[str, Sequence[str]]  # "EN303645-5.1-1" -> ["FS38-01", ...]
+    titles: Mapping[str, str] = field(default_factory=dict)  # cross-reference ID -> its title
+
+
+@dataclass
+class EvidenceView:
+    path: str
+    href: str | None
+    kind: str  # "text" | "capture" | "file" | "missing" | "outside"
+    sha256: str = ""
+    size: int = 0
+    content: str | None = None
+    truncated: bool = False
+
+
+def grouping_for(run: RunResult, scheme: str, catalog: Iterable[Any] | None = None) -> CrossRefGrouping:
+    """The grouping for one scheme, from the cross-references the run's requirements carry.
+
+    With a catalog, the cross-reference titles are shown too.
+    """
+    titles: dict[str, str] = {}
+    for req in catalog or ():
+        for ref in getattr(req, "crossrefs", ()):
+            label = crossref_label(ref)
+            if crossref_scheme(label) == scheme and getattr(ref, "title", ""):
+                version = getattr(ref, "version", "")
+                titles[label] = f"{ref.title} ({version})" if version else ref.title
+    return CrossRefGrouping(scheme=scheme, groups=crossref_groups(run, scheme), titles=titles)
+
+
+def write_html(
+    run: RunResult,
+    report_dir: Path,
+    *,
+    groupings: Sequence[CrossRefGrouping] = (),
+    catalog: Iterable[Any] | None = None,
+    secrets: Sequence[str] = (),
+) -> Path:
+    """Write REPORT_DIR/report.html; evidence files are read from REPORT_DIR to inline transcripts."""
+    report_dir = Path(report_dir)
+    target = report_dir / HTML_NAME
+    page = render_html(run, report_dir, groupings=groupings, catalog=catalog, secrets=secrets)
+    target.write_text(page, encoding="utf-8")
+    return target
+
+
+def render_html(
+    run: RunResult,
+    report_dir: Path,
+    *,
+    groupings: Sequence[CrossRefGrouping] = (),
+    catalog: Iterable[Any] | None = None,
+    secrets: Sequence[str] = (),
+) -> str:
+    """The page as text. Inlined transcripts are redacted again with `secrets` (defence in depth:
+    the console already redacts what it records)."""
+    statements = {}
+    for req in catalog or ():
+        statements[req.id] = {
+            "statement": getattr(req, "statement", ""),
+            "provenance": getattr(req, "provenance", ""),
+            "assessment": getattr(req, "assessment", ""),
+        }
+    evidence_cache: dict[str, EvidenceView] = {}
+
+    def evidence(rel: str) -> EvidenceView:
+        if rel not in evidence_cache:
+            view = _evidence_view(report_dir, rel)
+            if view.content is not None and secrets:
+                view.content = redact(view.content, secrets)
+            evidence_cache[rel] = view
+        return evidence_cache[rel]
+
+    tests = run.tests_by_nodeid()
+    covered = {nodeid for req in run.requirements for nodeid in req.tests}
+    verdicts = {req.id: req.verdict.value for req in run.requirements}
+    context = {
+        "run": run,
+        "device": run.device,
+        "duration": _duration(run.started, run.finished),
+        "verdict_names": [v.value for v in Verdict],
+        "summary": run.summary(),
+        "requirements": run.requirements,
+        "tests": tests,
+        "test_count": len(run.tests),
+        "test_counts": {v.value: sum(1 for t in run.tests if t.verdict is v) for v in Verdict},
+        "uncovered_tests": [t for t in run.tests if t.nodeid not in covered],
+        "statements": statements,
+        "evidence": evidence,
+        "groupings": [
+            {
+                "scheme": g.scheme,
+                "title": SCHEME_TITLES.get(g.scheme, g.scheme),
+                "groups": [
+                    {"id": ref_id, "title": g.titles.get(ref_id, ""), "requirements": list(ids)}
+                    for ref_id, ids in g.groups.items()
+                ],
+            }
+            for g in groupings
+        ],
+        "verdicts": verdicts,
+    }
+    return _environment().get_template(TEMPLATE_NAME).render(context)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("harness.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["anchor"] = _anchor
+    env.filters["short_source"] = short_source
+    return env
+
+
+def short_source(source: str) -> str:
+    """ "FS.25" for "GSMA FS.25 v2.0 (27 Nov 2020)": the matrix column stays narrow."""
+    found = re.search(r"\bFS\.\d+\b", source)
+    return found.group(0) if found else source
+
+
+def _anchor(text: str) -> str:
+    """A value safe for an HTML id/href fragment that stays readable for catalog IDs."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def _evidence_view(report_dir: Path, rel: str) -> EvidenceView:
+    posix = PurePosixPath(rel)
+    if posix.is_absolute() or ".." in posix.parts or "\\" in rel:
+        return EvidenceView(path=rel, href=None, kind="outside")
+    path = report_dir / Path(*posix.parts)
+    href = quote(posix.as_posix())
+    if not path.is_file():
+        return EvidenceView(path=rel, href=href, kind="missing")
+    digest = hashlib.sha256()
+    head = b""
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            if len(head) <= INLINE_LIMIT:
+                head += chunk[: INLINE_LIMIT + 1 - len(head)]
+            digest.update(chunk)
+            size += len(chunk)
+    view = EvidenceView(path=rel, href=href, kind="file", sha256=digest.hexdigest(), size=size)
+    suffix = posix.suffix.lower()
+    if suffix in CAPTURE_SUFFIXES:
+        view.kind = "capture"
+    elif suffix in TEXT_SUFFIXES or _looks_like_text(head):
+        view.kind = "text"
+        view.truncated = size > INLINE_LIMIT
+        view.content = head[:INLINE_LIMIT].decode("utf-8", errors="replace")
+    return view
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if not head or b"\x00" in head:
+        return False
+    try:
+        head[:INLINE_LIMIT].decode("utf-8")
+    except UnicodeDecodeError as error:
+        return error.start >= INLINE_LIMIT - 4  # only a character cut at the limit
+    return True
+
+
+def _duration(started: str, finished: str) -> str:
+    try:
+        seconds = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
+    except (ValueError, TypeError):
+        return ""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"

@@ -1,0 +1,28 @@
+"""results.json: the machine-readable record every other format can be re-rendered from."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from harness.results import RunResult
+
+RESULTS_NAME = "results.json"
+SCHEMA_NAME = "results.schema.json"
+
+
+def write_json(run: RunResult, report_dir: Path) -> Path:
+    """Write REPORT_DIR/results.json (UTF-8, indented, stable key order)."""
+    target = Path(report_dir) / RESULTS_NAME
+    text = json.dumps(run.to_json(), indent=2, ensure_ascii=False)
+    target.write_text(text + "\n", encoding="utf-8")
+    return target
+
+
+@cache
+def results_schema() -> dict:
+    """The JSON Schema (draft 2020-12) that results.json follows; shipped inside the package."""
+    text = resources.files("harness.report").joinpath(SCHEMA_NAME).read_text(encoding="utf-8")
+    return json.loads(text)

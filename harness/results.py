@@ -1,0 +1,322 @@
+"""What one run found: test verdicts, requirement verdicts, and their JSON form.
+
+Every report writer reads only a `RunResult`, so what a report can show is exactly what this
+module holds; `RunResult.redacted()` is the single place where secrets are scrubbed from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from harness.verdicts import Verdict, rollup
+
+TEST_VERDICTS = (Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE)
+ASSESSMENT_KINDS = ("functional", "conceptual")
+REDACTED = "********"  # the mask the console and evidence writers use too
+SCHEMA_VERSION = 1
+
+# Prefixes of cross-reference IDs as tests write them in markers, and the scheme each names.
+CROSSREF_SCHEMES = {"EN303645": "en303645", "EN18031": "en18031", "CLP13": "clp13"}
+
+
+class ResultFormatError(ValueError):
+    """results.json (or a dict meant to be one) is malformed; `field` says where."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+@dataclass
+class TestResult:
+    """One pytest item's outcome, with the requirement IDs it checks and its evidence files."""
+
+    __test__ = False  # a data class, not a pytest test class
+
+    nodeid: str
+    requirements: list[str]
+    crossrefs: list[str]
+    verdict: Verdict
+    reason: str
+    evidence: list[str]  # paths relative to the report dir, e.g. "evidence/<test-slug>/console.log"
+    duration_s: float
+    kind: str = "functional"  # or "conceptual" (assessed from the profile's declarations)
+
+
+@dataclass
+class RequirementResult:
+    """One catalog requirement rolled up from the tests that name it."""
+
+    id: str
+    title: str
+    source: str
+    verdict: Verdict
+    tests: list[str]
+    crossrefs: list[str] = field(default_factory=list)  # marker-form IDs, e.g. "EN303645-5.1-1"
+
+
+@dataclass
+class RunResult:
+    """Everything a report shows about one run against one device."""
+
+    device: dict
+    started: str
+    finished: str
+    harness_version: str
+    tests: list[TestResult]
+    requirements: list[RequirementResult]
+
+    def to_json(self) -> dict:
+        """The results.json document (DESIGN.md "Report directory"), plain JSON types only."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "harness_version": self.harness_version,
+            "device": dict(self.device),
+            "started": self.started,
+            "finished": self.finished,
+            "summary": self.summary(),
+            "tests": [_test_to_json(t) for t in self.tests],
+            "requirements": [_requirement_to_json(r) for r in self.requirements],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> RunResult:
+        """Rebuild a run from results.json; ResultFormatError names the first bad field."""
+        obj = _expect(data, dict, "$")
+        device = _expect(obj.get("device"), dict, "device")
+        tests = _expect(obj.get("tests"), list, "tests")
+        reqs = _expect(obj.get("requirements"), list, "requirements")
+        return cls(
+            device=device,
+            started=_expect(obj.get("started"), str, "started"),
+            finished=_expect(obj.get("finished"), str, "finished"),
+            harness_version=_expect(obj.get("harness_version", ""), str, "harness_version"),
+            tests=[_test_from_json(t, f"tests[{i}]") for i, t in enumerate(tests)],
+            requirements=[_requirement_from_json(r, f"requirements[{i}]") for i, r in enumerate(reqs)],
+        )
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        """Requirement verdict counts per requirement source ("FS.25", "FS.38"), plus "total"."""
+        counts: dict[str, dict[str, int]] = {}
+        for req in self.requirements:
+            for key in (req.source or "unknown", "total"):
+                row = counts.setdefault(key, {v.value: 0 for v in Verdict})
+                row[req.verdict.value] += 1
+        total = counts.pop("total", {v.value: 0 for v in Verdict})
+        return {**dict(sorted(counts.items())), "total": total}
+
+    def tests_by_nodeid(self) -> dict[str, TestResult]:
+        return {t.nodeid: t for t in self.tests}
+
+    def redacted(self, secrets: Iterable[str]) -> RunResult:
+        """A copy with every secret replaced in all free text (reasons, device fields, nodeids)."""
+        secrets = [s for s in secrets if s]
+        if not secrets:
+            return self
+        return RunResult(
+            device=_redact_value(self.device, secrets),
+            started=self.started,
+            finished=self.finished,
+            harness_version=self.harness_version,
+            tests=[
+                dataclasses.replace(
+                    t,
+                    nodeid=redact(t.nodeid, secrets),
+                    reason=redact(t.reason, secrets),
+                    evidence=[redact(p, secrets) for p in t.evidence],
+                )
+                for t in self.tests
+            ],
+            requirements=[
+                dataclasses.replace(r, tests=[redact(n, secrets) for n in r.tests]) for r in self.requirements
+            ],
+        )
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each secret (longest first, so overlaps cannot leak a tail)."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+class _RequirementLike(Protocol):
+    id: str
+    title: str
+    source: str
+    crossrefs: Sequence[Any]
+
+
+def crossref_label(ref: Any) -> str:
+    """A catalog CrossRef as the ID a marker uses: "EN303645-5.1-1", "EN18031-AUM-5", "CLP13_6.9"."""
+    if isinstance(ref, str):
+        return ref
+    ident = str(getattr(ref, "id", ""))
+    scheme = str(getattr(ref, "scheme", "")).lower()
+    if any(ident.upper().startswith(prefix) for prefix in CROSSREF_SCHEMES):
+        return ident
+    if scheme == "clp13":
+        return f"CLP13_{ident}"
+    prefix = {v: k for k, v in CROSSREF_SCHEMES.items()}.get(scheme, scheme.upper())
+    return f"{prefix}-{ident}"
+
+
+def crossref_scheme(label: str) -> str | None:
+    """The scheme ("en303645", "en18031", "clp13") a marker-form cross-reference ID belongs to."""
+    upper = label.upper()
+    for prefix, scheme in CROSSREF_SCHEMES.items():
+        if upper.startswith(prefix):
+            return scheme
+    return None
+
+
+def requirement_results(
+    catalog: Iterable[_RequirementLike], tests: Sequence[TestResult]
+) -> list[RequirementResult]:
+    """Every catalog requirement with its rolled-up verdict, in catalog order.
+
+    A requirement no test names is NOT_TESTED. A test naming an ID the catalog lacks (the plugin
+    should have refused it at collection) is still reported, after the catalog's rows, rather
+    than silently dropped.
+    """
+    by_id: dict[str, list[TestResult]] = {}
+    for test in tests:
+        for req_id in dict.fromkeys(test.requirements):
+            by_id.setdefault(req_id, []).append(test)
+    results = []
+    known: set[str] = set()
+    for req in catalog:
+        known.add(req.id)
+        covering = by_id.get(req.id, [])
+        results.append(
+            RequirementResult(
+                id=req.id,
+                title=req.title,
+                source=req.source,
+                verdict=rollup(t.verdict for t in covering),
+                tests=[t.nodeid for t in covering],
+                crossrefs=[crossref_label(ref) for ref in getattr(req, "crossrefs", ())],
+            )
+        )
+    for req_id, covering in by_id.items():
+        if req_id not in known:
+            results.append(
+                RequirementResult(
+                    id=req_id,
+                    title="(not in the requirement catalog)",
+                    source="unknown",
+                    verdict=rollup(t.verdict for t in covering),
+                    tests=[t.nodeid for t in covering],
+                )
+            )
+    return results
+
+
+def crossref_groups(run: RunResult, scheme: str) -> dict[str, list[str]]:
+    """Cross-reference ID -> catalog IDs citing it, for one scheme; sorted by cross-reference ID."""
+    groups: dict[str, list[str]] = {}
+    for req in run.requirements:
+        for label in req.crossrefs:
+            if crossref_scheme(label) == scheme:
+                groups.setdefault(label, []).append(req.id)
+    return dict(sorted(groups.items(), key=lambda item: _natural_key(item[0])))
+
+
+def _natural_key(text: str) -> list[Any]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def _test_to_json(test: TestResult) -> dict:
+    return {
+        "nodeid": test.nodeid,
+        "requirements": list(test.requirements),
+        "crossrefs": list(test.crossrefs),
+        "verdict": test.verdict.value,
+        "reason": test.reason,
+        "evidence": list(test.evidence),
+        "duration_s": test.duration_s,
+        "kind": test.kind,
+    }
+
+
+def _requirement_to_json(req: RequirementResult) -> dict:
+    return {
+        "id": req.id,
+        "title": req.title,
+        "source": req.source,
+        "verdict": req.verdict.value,
+        "tests": list(req.tests),
+        "crossrefs": list(req.crossrefs),
+    }
+
+
+def _test_from_json(data: Any, where: str) -> TestResult:
+    obj = _expect(data, dict, where)
+    verdict = _verdict(obj.get("verdict"), f"{where}.verdict", TEST_VERDICTS)
+    kind = _expect(obj.get("kind", "functional"), str, f"{where}.kind")
+    if kind not in ASSESSMENT_KINDS:
+        raise ResultFormatError(f"{where}.kind", f"{kind!r} is not one of {', '.join(ASSESSMENT_KINDS)}")
+    duration = obj.get("duration_s", 0.0)
+    if isinstance(duration, bool) or not isinstance(duration, int | float):
+        raise ResultFormatError(f"{where}.duration_s", "is not a number")
+    return TestResult(
+        nodeid=_expect(obj.get("nodeid"), str, f"{where}.nodeid"),
+        requirements=_strings(obj.get("requirements"), f"{where}.requirements"),
+        crossrefs=_strings(obj.get("crossrefs", []), f"{where}.crossrefs"),
+        verdict=verdict,
+        reason=_expect(obj.get("reason", ""), str, f"{where}.reason"),
+        evidence=_strings(obj.get("evidence", []), f"{where}.evidence"),
+        duration_s=float(duration),
+        kind=kind,
+    )
+
+
+def _requirement_from_json(data: Any, where: str) -> RequirementResult:
+    obj = _expect(data, dict, where)
+    return RequirementResult(
+        id=_expect(obj.get("id"), str, f"{where}.id"),
+        title=_expect(obj.get("title", ""), str, f"{where}.title"),
+        source=_expect(obj.get("source", ""), str, f"{where}.source"),
+        verdict=_verdict(obj.get("verdict"), f"{where}.verdict", tuple(Verdict)),
+        tests=_strings(obj.get("tests", []), f"{where}.tests"),
+        crossrefs=_strings(obj.get("crossrefs", []), f"{where}.crossrefs"),
+    )
+
+
+def _expect(value: Any, kind: type, where: str) -> Any:
+    if not isinstance(value, kind):
+        got = "missing" if value is None else f"a {type(value).__name__}"
+        raise ResultFormatError(where, f"expected a {_JSON_NAMES.get(kind, kind.__name__)}, got {got}")
+    return value
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    items = _expect(value, list, where)
+    for i, item in enumerate(items):
+        _expect(item, str, f"{where}[{i}]")
+    return list(items)
+
+
+def _verdict(value: Any, where: str, allowed: Sequence[Verdict]) -> Verdict:
+    names = [v.value for v in allowed]
+    if value not in names:
+        raise ResultFormatError(where, f"{value!r} is not one of {', '.join(names)}")
+    return Verdict(value)
+
+
+def _redact_value(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, Mapping):
+        return {k: _redact_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(v, secrets) for v in value]
+    return value
+
+
+_JSON_NAMES = {dict: "JSON object", list: "JSON array", str: "string"}

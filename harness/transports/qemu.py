@@ -1,0 +1,456 @@
+"""QemuMachine: an emulated device the harness can power on, off and cycle like a bench supply.
+
+The serial console is a unix socket in `workdir` (QEMU's chardev server with wait=on: the guest
+does not start until the harness connects, so nothing it prints is lost), QMP on another socket
+does power control, user-mode networking forwards the requested guest ports to free host ports on
+127.0.0.1, and filter-dump writes every guest packet to a pcap file without root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.errors import HarnessSetupError
+
+if TYPE_CHECKING:
+    from harness.transports.stream import ByteStream
+
+QEMU_BINARY = "qemu-system-x86_64"
+START_TIMEOUT_S = 15.0
+QMP_TIMEOUT_S = 5.0
+STOP_TIMEOUT_S = 5.0
+KVM_PROBE_TIMEOUT_S = 10.0  # a working KVM panics for want of a root fs in ~1 s
+PORT_RETRIES = 3
+LOG_TAIL_LINES = 15
+ACCELERATORS = ("tcg", "kvm", "auto")
+
+_kvm_probe_results: dict[tuple[str, str], bool] = {}
+_kvm_probe_lock = threading.Lock()
+
+
+def free_port(protocol: str = "tcp") -> int:
+    """A port on 127.0.0.1 that nothing listens on right now (the OS picks it)."""
+    kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def qemu_option_value(value: str | Path) -> str:
+    """A value inside a QEMU -option list: commas are doubled so they are not separators."""
+    return str(value).replace(",", ",,")
+
+
+def kvm_usable(kernel: Path, qemu: str = QEMU_BINARY, timeout: float = KVM_PROBE_TIMEOUT_S) -> bool:
+    """Whether a KVM guest really boots here (LAB_NOTES: /dev/kvm can exist and still fail).
+
+    The probe boots `kernel` without an initrd under KVM; a kernel that gets as far as
+    looking for its root file system and panics proves KVM runs real code (here KVM hangs
+    without a byte of output, so a timeout decides). The result is cached for the process.
+    """
+    key = (qemu, str(kernel))
+    with _kvm_probe_lock:
+        if key in _kvm_probe_results:
+            return _kvm_probe_results[key]
+        memo = _probe_memo_path(qemu)
+        try:
+            result = bool(json.loads(memo.read_text())[str(kernel)]) if memo else None
+        except (OSError, ValueError, KeyError, TypeError):
+            result = None
+        if result is None:
+            usable = os.access("/dev/kvm", os.R_OK | os.W_OK) and shutil.which(qemu) is not None
+            result = usable and probe_boot(kernel, "kvm", qemu, timeout)
+            _remember_probe(memo, str(kernel), result)
+        _kvm_probe_results[key] = result
+        return result
+
+
+def _probe_memo_path(qemu: str) -> Path | None:
+    """Per host boot and QEMU binary: a failed probe costs its full timeout, so later processes
+    of the same boot reuse the answer instead of paying it again."""
+    binary = shutil.which(qemu)
+    try:
+        boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stamp = os.stat(binary).st_mtime_ns if binary else 0
+    except OSError:
+        return None
+    name = f"hilsec-kvm-probe-{os.getuid()}-{boot_id}-{stamp}.json"
+    return Path(tempfile.gettempdir()) / name
+
+
+def _remember_probe(memo: Path | None, kernel: str, result: bool) -> None:
+    if memo is None:
+        return
+    try:
+        known = json.loads(memo.read_text()) if memo.exists() else {}
+        known[kernel] = result
+        partial = memo.with_suffix(f".{os.getpid()}.partial")
+        partial.write_text(json.dumps(known))
+        partial.replace(memo)
+    except (OSError, ValueError):
+        pass
+
+
+def probe_boot(
+    kernel: Path, accel: str, qemu: str = QEMU_BINARY, timeout: float = KVM_PROBE_TIMEOUT_S
+) -> bool:
+    """Whether `kernel` boots under `accel` far enough to panic for want of a root file system."""
+    with tempfile.TemporaryDirectory(prefix="hilsec-kvm-probe-") as scratch:
+        console = Path(scratch) / "console.log"
+        argv = [
+            qemu, "-accel", accel, "-nodefaults", "-display", "none", "-m", "128", "-no-reboot",
+            "-kernel", str(kernel), "-append", "console=ttyS0 panic=-1",
+            "-serial", f"file:{qemu_option_value(console)}",
+        ]  # fmt: skip
+        try:
+            probe = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+        except OSError:
+            return False
+        deadline = time.monotonic() + timeout
+        booted = False
+        try:
+            while time.monotonic() < deadline:
+                text = console.read_text(errors="replace") if console.exists() else ""
+                if "Kernel panic" in text or "VFS: Unable to mount root" in text:
+                    booted = True
+                    break
+                if probe.poll() is not None:
+                    break
+                time.sleep(0.1)
+        finally:
+            if probe.poll() is None:
+                probe.kill()
+            probe.wait(timeout=STOP_TIMEOUT_S)
+        return booted
+
+
+class QmpClient:
+    """A minimal QMP (QEMU Machine Protocol) client over a unix socket."""
+
+    def __init__(self, path: Path, timeout: float = QMP_TIMEOUT_S) -> None:
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.settimeout(timeout)
+        self._sock.connect(str(path))
+        self._buffer = b""
+        self._read_message()  # greeting
+        self.execute("qmp_capabilities")
+
+    def execute(self, command: str, **arguments: object) -> dict:
+        request: dict = {"execute": command}
+        if arguments:
+            request["arguments"] = arguments
+        self._sock.sendall(json.dumps(request).encode() + b"\r\n")
+        while True:
+            message = self._read_message()
+            if "return" in message:
+                return message["return"]
+            if "error" in message:
+                raise HarnessSetupError(f"QMP {command} failed: {message['error']}")
+
+    def _read_message(self) -> dict:
+        while b"\n" not in self._buffer:
+            chunk = self._sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("QMP socket closed")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class QemuMachine:
+    """One emulated x86_64 device. Each power_on starts a fresh QEMU process.
+
+    Files in workdir: serial.sock (ttyS0), serial.log (everything ttyS0 printed, all boots
+    appended), qmp.sock, qemu.log (QEMU's stderr, all boots appended), and one capture per
+    boot: capture.pcap for the first, capture-boot2.pcap, ... after; `pcap_path` names the
+    current boot's file and `pcap_paths` all of them.
+
+    With wait=on the guest starts only once a client connects to the serial socket: call
+    serial_stream() (or connect to `serial_socket_path`) right after power_on. Pass
+    `serial_wait=False` for a guest that runs without anyone on its console.
+    """
+
+    GUEST_HOST_ADDRESS = "10.0.2.2"
+
+    def __init__(
+        self,
+        *,
+        kernel: Path,
+        initrd: Path,
+        append: str,
+        workdir: Path,
+        memory_mb: int = 256,
+        accel: str = "auto",
+        forwards: Sequence[tuple[str, int]] = (),
+        capture: bool = True,
+        extra_args: Sequence[str] = (),
+        serial_wait: bool = True,
+        qemu_binary: str = QEMU_BINARY,
+    ) -> None:
+        if accel not in ACCELERATORS:
+            raise ValueError(f"accel must be one of {', '.join(ACCELERATORS)}, not {accel!r}")
+        for protocol, port in forwards:
+            if protocol not in ("tcp", "udp") or not 0 < port < 65536:
+                raise ValueError(f"bad forward {protocol}:{port}; expected ('tcp'|'udp', 1..65535)")
+        self.kernel = Path(kernel)
+        self.initrd = Path(initrd)
+        self.append = append
+        self.workdir = Path(workdir)
+        self.memory_mb = memory_mb
+        self.accel = accel
+        self.forwards = list(dict.fromkeys(forwards))
+        self.capture = capture
+        self.extra_args = list(extra_args)
+        self.serial_wait = serial_wait
+        self.qemu_binary = qemu_binary
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if capture and "," in str(self.workdir):
+            raise HarnessSetupError(f"workdir {self.workdir} contains a comma, which filter-dump cannot take")
+        self.serial_socket_path = self.workdir / "serial.sock"
+        self.serial_log_path = self.workdir / "serial.log"
+        self.qmp_socket_path = self.workdir / "qmp.sock"
+        self.log_path = self.workdir / "qemu.log"
+        self.pcap_path: Path | None = None
+        self.pcap_paths: list[Path] = []
+        self.boots = 0
+        self.boot_started: float | None = None  # time.monotonic() of the last power_on
+        self._ports: dict[tuple[str, int], int] = {}
+        self._process: subprocess.Popen | None = None
+        self._accel_used: str | None = None
+        self._streams: list[ByteStream] = []
+
+    # -- power ---------------------------------------------------------------------------------
+    def power_on(self) -> None:
+        """Start QEMU (no-op when it is running); HarnessSetupError if it dies while starting."""
+        if self.is_running():
+            return
+        accel = self._choose_accel()
+        for attempt in range(PORT_RETRIES):
+            if attempt or not self._ports:
+                self._ports = {(proto, port): free_port(proto) for proto, port in self.forwards}
+            self.boots += 1
+            if self.capture:
+                name = "capture.pcap" if self.boots == 1 else f"capture-boot{self.boots}.pcap"
+                self.pcap_path = self.workdir / name
+                self.pcap_path.unlink(missing_ok=True)
+                self.pcap_paths.append(self.pcap_path)
+            try:
+                self._start(accel)
+                return
+            except _PortInUse:
+                continue
+        raise HarnessSetupError(f"QEMU could not bind its forwarded ports after {PORT_RETRIES} tries")
+
+    def power_off(self) -> None:
+        """Stop QEMU: QMP quit, then SIGTERM, then SIGKILL, each with a timeout."""
+        process = self._process
+        for stream in self._streams:
+            try:
+                stream.close()
+            except Exception:  # noqa: BLE001 - a broken stream must not stop the power-off
+                pass
+        self._streams.clear()
+        if process is None:
+            return
+        if process.poll() is None:
+            try:
+                qmp = QmpClient(self.qmp_socket_path)
+                try:
+                    qmp.execute("quit")
+                finally:
+                    qmp.close()
+            except (OSError, ConnectionError, HarnessSetupError, ValueError):
+                pass
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                try:
+                    process.wait(timeout=STOP_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=STOP_TIMEOUT_S)
+        self._process = None
+        self._close_log()
+
+    def power_cycle(self) -> None:
+        self.power_off()
+        self.power_on()
+
+    def reset(self) -> None:
+        """A hardware reset (QMP system_reset): the guest reboots inside the same QEMU."""
+        self._qmp("system_reset")
+
+    def raise_if_dead(self) -> None:
+        """HarnessSetupError with the tail of QEMU's log when it exited on its own (crash, bad kernel)."""
+        if self._process is not None and self._process.poll() is not None:
+            status = self._process.returncode
+            tail = self._log_tail()
+            self._process = None
+            self._close_log()
+            raise HarnessSetupError(f"QEMU exited with status {status}; {self.log_path}:\n{tail}")
+
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def accel_used(self) -> str | None:
+        """ "tcg" or "kvm" once powered on."""
+        return self._accel_used
+
+    # -- access --------------------------------------------------------------------------------
+    def serial_stream(self) -> ByteStream:
+        """A new stream on the guest's ttyS0 (the first connection after power_on starts the guest)."""
+        if not self.is_running():
+            raise HarnessSetupError("QEMU is not running: power_on() first")
+        from harness.transports.stream import UnixSocketStream
+
+        stream = UnixSocketStream(str(self.serial_socket_path))
+        self._streams.append(stream)
+        return stream
+
+    def host_port(self, protocol: str, guest_port: int) -> int:
+        """The 127.0.0.1 port that reaches guest_port (it may change when QEMU restarts)."""
+        try:
+            return self._ports[(protocol, guest_port)]
+        except KeyError:
+            raise KeyError(f"{protocol}/{guest_port} is not forwarded; forwards: {self.forwards}") from None
+
+    def command_line(self, accel: str | None = None) -> list[str]:
+        """The argv of the next QEMU start."""
+        accel = accel or self._accel_used or "tcg"
+        serial_wait = "on" if self.serial_wait else "off"
+        forwards = "".join(
+            f",hostfwd={proto}:127.0.0.1:{self._ports[(proto, port)]}-:{port}"
+            for proto, port in self.forwards
+        )
+        argv = [
+            self.qemu_binary, "-accel", accel, "-nodefaults", "-display", "none",
+            "-m", str(self.memory_mb),
+            "-kernel", str(self.kernel), "-initrd", qemu_option_value(self.initrd),
+            "-append", self.append,
+            # QMP first: with wait=on QEMU blocks on the serial socket until a client connects.
+            "-chardev", f"socket,id=qmp0,path={qemu_option_value(self.qmp_socket_path)},server=on,wait=off",
+            "-mon", "chardev=qmp0,mode=control",
+            "-chardev",
+            f"socket,id=ser0,path={qemu_option_value(self.serial_socket_path)},server=on,"
+            f"wait={serial_wait},logfile={qemu_option_value(self.serial_log_path)},logappend=on",
+            "-serial", "chardev:ser0",
+            "-netdev", f"user,id=n0{forwards}",
+            "-device", "virtio-net-pci,netdev=n0,romfile=",
+        ]  # fmt: skip
+        if self.capture and self.pcap_path:
+            argv += ["-object", f"filter-dump,id=f0,netdev=n0,file={self.pcap_path}"]
+        return argv + self.extra_args
+
+    # -- internals -----------------------------------------------------------------------------
+    def _choose_accel(self) -> str:
+        if self.accel == "auto":
+            return "kvm" if kvm_usable(self.kernel, self.qemu_binary) else "tcg"
+        return self.accel
+
+    def _start(self, accel: str) -> None:
+        if shutil.which(self.qemu_binary) is None:
+            raise HarnessSetupError(f"{self.qemu_binary} not found; install qemu-system-x86")
+        for path in (self.kernel, self.initrd):
+            if not path.is_file():
+                # With wait=on QEMU reads these only after the console connects: check them now.
+                raise HarnessSetupError(f"{path} does not exist; build the image first")
+        for path in (self.serial_socket_path, self.qmp_socket_path):
+            path.unlink(missing_ok=True)
+        argv = self.command_line(accel)
+        log = self.log_path.open("ab")
+        log.write(f"--- boot {self.boots}: {' '.join(argv)}\n".encode())
+        log.flush()
+        self._log = log
+        self._accel_used = accel
+        self.boot_started = time.monotonic()
+        self._log_offset = log.tell()
+        self._process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                tail = self._log_tail()
+                self._process = None
+                self._close_log()
+                if "host forwarding rule" in tail or "Address already in use" in tail:
+                    raise _PortInUse(tail)
+                raise HarnessSetupError(f"QEMU exited at start; {self.log_path}:\n{tail}")
+            if self._sockets_ready():
+                return
+            time.sleep(0.02)
+        tail = self._log_tail()
+        self.power_off()
+        raise HarnessSetupError(f"QEMU did not open its sockets in {START_TIMEOUT_S:.0f} s:\n{tail}")
+
+    def _sockets_ready(self) -> bool:
+        """Both sockets listen: a socket file appears at bind(), before listen(), so look further."""
+        if not (self.serial_socket_path.exists() and self.qmp_socket_path.exists()):
+            return False
+        if self.serial_wait:
+            # Printed after listen(), right before QEMU blocks waiting for the console client.
+            return "QEMU waiting for connection on" in self._log_tail()
+        try:
+            QmpClient(self.qmp_socket_path).close()
+        except (OSError, ConnectionError, ValueError):
+            return False
+        return True
+
+    def _qmp(self, command: str, **arguments: object) -> dict:
+        if not self.is_running():
+            raise HarnessSetupError("QEMU is not running")
+        try:
+            qmp = QmpClient(self.qmp_socket_path)
+        except (OSError, ConnectionError, ValueError) as exc:
+            raise HarnessSetupError(f"QMP unreachable at {self.qmp_socket_path}: {exc}") from exc
+        try:
+            return qmp.execute(command, **arguments)
+        finally:
+            qmp.close()
+
+    def _log_tail(self) -> str:
+        try:
+            with self.log_path.open("rb") as handle:
+                handle.seek(getattr(self, "_log_offset", 0))
+                lines = handle.read().decode(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(lines[-LOG_TAIL_LINES:])
+
+    def _close_log(self) -> None:
+        log = getattr(self, "_log", None)
+        if log is not None:
+            log.close()
+            self._log = None
+
+    def __enter__(self) -> QemuMachine:
+        self.power_on()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.power_off()
+
+    def __repr__(self) -> str:
+        state = "running" if self.is_running() else "off"
+        return f"QemuMachine({self.kernel.name}, {state}, workdir={self.workdir})"
+
+
+class _PortInUse(HarnessSetupError):
+    """QEMU lost the race for a forwarded host port; power_on retries with new ports."""

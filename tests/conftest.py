@@ -1,0 +1,3 @@
+"""Fixtures for the harness's own tests."""
+
+pytest_plugins = ["pytester"]

@@ -1,0 +1,64 @@
+"""FS38-04's decision logic, both ways: weak traffic FAILS, strong traffic PASSES."""
+
+from __future__ import annotations
+
+from harness.capture import Flow
+from harness.checks.secure_communication import PlaintextAllowance, assess_flows
+
+DEVICE = "10.0.2.15"
+
+
+def _flow(kind: str, *, version: str | None = "DTLS 1.2", suite: int | None = 0xC02C, port: int = 5684,
+          client: str = DEVICE, protocol: str = "udp", sample: bytes = b"") -> Flow:  # fmt: skip
+    return Flow(
+        protocol=protocol, client=(client, 40000), server=("10.0.2.2", port), first_seen=0.0,
+        last_seen=1.0, packets=4, payload_bytes=400, kind=kind,
+        record_versions=[version] if version else [], negotiated_version=version,
+        negotiated_suite=suite, offered_suites=[], plaintext_sample=sample,
+    )  # fmt: skip
+
+
+def test_dtls12_with_aead_suite_passes() -> None:
+    result = assess_flows([_flow("dtls")], DEVICE)
+    assert not result.findings and not result.undetermined
+    assert result.protected
+
+
+def test_plaintext_udp_fails_naming_the_flow() -> None:
+    result = assess_flows(
+        [_flow("plaintext", version=None, suite=None, port=5683, sample=b"temp=21.5")], DEVICE
+    )
+    assert result.findings and "10.0.2.2:5683" in result.findings[0] and "temp=21.5" in result.findings[0]
+
+
+def test_dtls10_fails() -> None:
+    result = assess_flows([_flow("dtls", version="DTLS 1.0")], DEVICE)
+    assert "below DTLS 1.2" in result.findings[0]
+
+
+def test_tls11_fails_and_tls13_passes() -> None:
+    assert assess_flows([_flow("tls", version="TLS 1.1", protocol="tcp")], DEVICE).findings
+    assert not assess_flows([_flow("tls", version="TLS 1.3", suite=0x1301, protocol="tcp")], DEVICE).findings
+
+
+def test_weak_suites_fail() -> None:
+    for suite in (0x000A, 0x0005, 0x0001, 0x0003):  # 3DES, RC4, NULL, EXPORT
+        assert assess_flows([_flow("dtls", suite=suite)], DEVICE).findings, hex(suite)
+
+
+def test_incomplete_handshake_is_undetermined_not_pass() -> None:
+    result = assess_flows([_flow("dtls", version=None, suite=None)], DEVICE)
+    assert result.undetermined and not result.protected
+
+
+def test_flows_the_lab_opened_are_not_the_devices_traffic() -> None:
+    inbound = _flow("plaintext", client="10.0.2.2", version=None, suite=None, port=23)
+    assert not assess_flows([inbound], DEVICE).findings
+
+
+def test_allowances_exempt_with_reason() -> None:
+    dhcp = _flow("plaintext", version=None, suite=None, port=67)
+    ntp = _flow("plaintext", version=None, suite=None, port=123)
+    result = assess_flows([dhcp, ntp], DEVICE, [PlaintextAllowance("udp", 67, "DHCP")])
+    assert len(result.findings) == 1 and "123" in result.findings[0]
+    assert "DHCP" in result.exempted[0]

@@ -1,0 +1,94 @@
+"""FS38-01: no weak, public default credentials on any login the device offers.
+
+Every login (the console and each network login service) must refuse every credential of the
+shipped list of well-known defaults, and the lab's own credentials must still work: a device that
+refuses everything proves nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.logins import LOGIN_METHODS
+from harness.netprobe import probe_tcp
+from harness.verdicts import inconclusive
+
+pytestmark = pytest.mark.requirement("FS38-01", "EN303645-5.1-1", "EN18031-AUM-5", "CLP13_6.9")
+
+
+def _entry(credentials: list[tuple[str, str]], pair: tuple[str, str]) -> str:
+    return f"{pair[0]}:{pair[1]} (entry {credentials.index(pair) + 1} of the shipped default list)"
+
+
+def test_lab_credential_is_not_a_well_known_default(device, default_credentials):
+    """The credential the lab was given is itself not on the public list of defaults."""
+    settings = device.login_settings
+    pair = (settings.username, settings.password)
+    assert pair not in default_credentials, (
+        f"the device's credential for {settings.username} is a well-known default: "
+        f"{_entry(default_credentials, pair)}"
+    )
+
+
+def test_console_refuses_default_credentials(device, default_credentials):
+    """The serial console gives no shell for any well-known default credential."""
+    settings = device.login_settings
+    device.logout()
+    accepted = []
+    for pair in default_credentials:
+        if device.console.try_login(*pair, settings, timeout=device.login_timeout):
+            accepted.append(_entry(default_credentials, pair))
+            device.mark_logged_in()
+            device.logout()
+    if not device.console.try_login(settings.username, settings.password, settings, timeout=device.login_timeout):
+        inconclusive("the lab's own credentials were refused on the console, so refusals prove nothing")
+    device.mark_logged_in()
+    assert not accepted, "console accepted well-known default credential(s): " + ", ".join(accepted)
+
+
+def _network_reachable(device) -> bool:
+    """At least one declared TCP service answers, so a closed port is a fact, not a dead link."""
+    for service in device.profile.network.services:
+        if service.protocol == "tcp" and probe_tcp(*device.endpoint("tcp", service.port)).open:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("kind", sorted(LOGIN_METHODS))
+def test_network_login_refuses_default_credentials(device, evidence, default_credentials, kind):
+    """Each network login service (declared or on its well-known port) refuses every default."""
+    port, declared = device.login_port(kind)
+    host, host_port = device.endpoint("tcp", port)
+    settings = device.login_settings
+    attempt = LOGIN_METHODS[kind]
+
+    def login(user: str, password: str, index: int):
+        return attempt(
+            host, host_port, user, password, settings,
+            transcript=evidence.path(f"{kind}-{index:02d}.log"), secrets=device.secrets,
+            timeout=device.login_timeout,
+        )  # fmt: skip
+
+    state = probe_tcp(host, host_port)
+    evidence.write_text(f"{kind}-probe.txt", f"{kind} port {port}: {state.detail}\n")
+    if not state.open:
+        if declared:
+            inconclusive(f"declared {kind} service on port {port} is not reachable: {state.detail}")
+        if not _network_reachable(device):
+            inconclusive(f"{kind} port {port} is closed, but no declared service answers either")
+        return  # nothing listens: there is no login to accept a default credential
+
+    accepted = []
+    for index, pair in enumerate(default_credentials, start=1):
+        result = login(*pair, index)
+        if not result.service_present:
+            inconclusive(f"{kind} on port {port} went away during the test: {result.detail}")
+        if result.accepted:
+            accepted.append(_entry(default_credentials, pair))
+    assert not accepted, f"{kind} on port {port} accepted well-known default credential(s): " + ", ".join(
+        accepted
+    )
+    if declared:
+        own = login(settings.username, settings.password, 0)
+        if not own.accepted:
+            inconclusive(f"the lab's own credentials were refused by {kind} ({own.detail}); refusals prove nothing")
