@@ -80,7 +80,7 @@ def test_variants_are_sets_of_named_weaknesses() -> None:
 def test_variant_consequences() -> None:
     hardened, vulnerable = get_variant("hardened"), get_variant("vulnerable")
     assert hardened.root_password == "Hs7-quartz-Velvet-9041"
-    assert vulnerable.root_password == "root"
+    assert vulnerable.root_password == "admin"
     assert hardened.firmware_version == "1.0.0-hardened"
     assert "TELNETD='no'" in hardened.device_config() and "TELEMETRY='dtls'" in hardened.device_config()
     assert "TELNETD='yes'" in vulnerable.device_config()

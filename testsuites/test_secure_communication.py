@@ -17,6 +17,9 @@ from harness.verdicts import inconclusive
 
 pytestmark = pytest.mark.requirement("FS38-04", "EN303645-5.5-1", "CLP13_6.19")
 
+# Sessions still in their handshake when the window closes are given this long to finish.
+HANDSHAKE_GRACE_S = 5.0
+
 
 def test_device_traffic_is_encrypted(device, profile, evidence):
     """Plaintext application payload, TLS/DTLS below 1.2 or a weak suite on any flow is a FAIL."""
@@ -27,9 +30,16 @@ def test_device_traffic_is_encrypted(device, profile, evidence):
     start = time.time()
     time.sleep(seconds)
     end = time.time()
+    time.sleep(HANDSHAKE_GRACE_S)
 
-    write_window(pcap, evidence.path("traffic.pcap"), start, end)
-    flows = classify_flows(pcap, start=start, end=end)
+    # Judge every flow active in the window, classified from its first packet on, so a session
+    # that began before the window or ends after it is seen whole.
+    write_window(pcap, evidence.path("traffic.pcap"), start, end + HANDSHAKE_GRACE_S)
+    flows = [
+        flow
+        for flow in classify_flows(pcap, end=end + HANDSHAKE_GRACE_S)
+        if flow.last_seen >= start and flow.first_seen <= end
+    ]
     allowances = list(DEFAULT_ALLOWANCES) + [
         PlaintextAllowance(a.protocol, a.port, a.reason) for a in profile.secure_communication.plaintext_allowed
     ]

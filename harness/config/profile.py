@@ -43,6 +43,13 @@ class Release(StrictModel):
     security_only: bool = Field(False, description="true or false: the release only fixes security problems")
     cves: list[str] = Field(default_factory=list, description="a list of CVE IDs like CVE-2024-12345")
     notes: str = Field("", description="free text")
+    feature_changes: list[str] = Field(
+        default_factory=list,
+        description="a list of the non-security changes (new features) the release carries",
+    )
+    labelled_security: bool | None = Field(
+        None, description="true or false: users are told explicitly that this release is a security update"
+    )
     operator_received: dt.date | None = Field(
         None, description="the date (YYYY-MM-DD) the operator received the release for testing"
     )
@@ -70,6 +77,13 @@ class Release(StrictModel):
         return approved
 
 
+class RolloutStep(StrictModel):
+    """One model in the order security updates are rolled out across the maker's range."""
+
+    model: NonEmptyStr = Field(description="a model designation")
+    installed_base: int = Field(ge=0, description="the number of units of this model in use")
+
+
 class UpdatePolicy(StrictModel):
     """What the manufacturer promises about updates (FS.25 SSU-SEC/COM/TES evidence)."""
 
@@ -91,6 +105,10 @@ class UpdatePolicy(StrictModel):
     )
     replaceable: bool | None = Field(
         None, description="true or false: the device can be replaced when unsupported"
+    )
+    rollout_order: list[RolloutStep] = Field(
+        default_factory=list,
+        description="a list of {model, installed_base}: the order security updates reach the models",
     )
     operator_update_server: str | None = Field(None, description="the operator's update server URL")
     manufacturer_update_server: str | None = Field(None, description="the manufacturer's update server URL")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 FIRMWARE_BASE_VERSION = "1.0.0"
 STRONG_ROOT_PASSWORD = "Hs7-quartz-Velvet-9041"
-DEFAULT_ROOT_PASSWORD = "root"
+DEFAULT_ROOT_PASSWORD = "admin"  # matches device_profiles/qemu-reference-vulnerable.yaml (root:admin)
 DEFAULT_TELEMETRY_TARGET = "10.0.2.2:5684"
 DEFAULT_TELEMETRY_PLAIN_TARGET = "10.0.2.2:5683"
 DEFAULT_TELEMETRY_INTERVAL_S = 5

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
+from markupsafe import Markup, escape
 
 from harness.results import RunResult, crossref_groups, crossref_label, crossref_scheme, redact
 from harness.verdicts import Verdict
@@ -154,6 +155,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["anchor"] = _anchor
     env.filters["short_source"] = short_source
+    env.filters["breakable"] = breakable
     return env
 
 
@@ -161,6 +163,13 @@ def short_source(source: str) -> str:
     """ "FS.25" for "GSMA FS.25 v2.0 (27 Nov 2020)": the matrix column stays narrow."""
     found = re.search(r"\bFS\.\d+\b", source)
     return found.group(0) if found else source
+
+
+def breakable(text: str) -> Markup:
+    """Escaped text with line-break chances after "/" and "::", so a narrow (printed) column wraps
+    a pytest node ID between its parts rather than inside a word."""
+    escaped = str(escape(text))
+    return Markup(re.sub(r"(/|::)", r"\1<wbr>", escaped))
 
 
 def _anchor(text: str) -> str:
