@@ -26,6 +26,12 @@ def default_suites_dir() -> Path:
     return beside if beside.is_dir() else Path.cwd() / "testsuites"
 
 
+def _weakness_names() -> list[str]:
+    from harness.emulation.variants import WEAKNESSES
+
+    return sorted(WEAKNESSES)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hilsec",
@@ -39,21 +45,32 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device-profile", required=True, metavar="FILE", help="device profile (YAML)")
     run.add_argument("--lab-config", metavar="FILE", help="lab configuration (YAML)")
     run.add_argument("--report-dir", metavar="DIR", help="report directory (default reports/NAME-TIME)")
-    run.add_argument("--suites", metavar="DIR", type=Path, help="test suites (default: the checkout's testsuites/)")
+    run.add_argument(
+        "--suites", metavar="DIR", type=Path, help="test suites (default: the checkout's testsuites/)"
+    )
     run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="passed on to pytest")
 
     image = sub.add_parser("image", help="the reference firmware for emulated runs")
     image_sub = image.add_subparsers(dest="image_command", required=True, metavar="ACTION")
     build = image_sub.add_parser("build", help="build (or take from the cache) a reference firmware image")
     build.add_argument("--variant", choices=("hardened", "vulnerable"), default="hardened")
+    build.add_argument(
+        "--weakness",
+        metavar="KNOB[,KNOB...]",
+        help="build with exactly these weaknesses instead of the variant's: " + ", ".join(_weakness_names()),
+    )
     build.add_argument("--out", metavar="DIR", type=Path, help="also copy kernel and initrd here")
-    build.add_argument("--cache-dir", metavar="DIR", type=Path, help="image cache (default ~/.cache/hilsec/images)")
+    build.add_argument(
+        "--cache-dir", metavar="DIR", type=Path, help="image cache (default ~/.cache/hilsec/images)"
+    )
 
     reqs = sub.add_parser("requirements", help="the requirement catalog and the tests covering each ID")
     reqs.add_argument("--scheme", choices=SCHEMES, help="show the catalog through a cross-reference scheme")
     reqs.add_argument("--suites", metavar="DIR", type=Path, help="test suites to scan for coverage")
 
-    validate = sub.add_parser("validate", help="check device profiles and lab configs without running anything")
+    validate = sub.add_parser(
+        "validate", help="check device profiles and lab configs without running anything"
+    )
     validate.add_argument("files", nargs="+", metavar="FILE", type=Path)
 
     sub.add_parser("devices", help="attached serial ports and USB devices, debug interfaces flagged")
@@ -61,7 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="re-render a report directory from its results.json")
     report.add_argument("report_dir", metavar="DIR", type=Path)
     report.add_argument(
-        "--format", dest="formats", action="append", choices=REPORT_FORMATS, help="format (repeatable; default all)"
+        "--format",
+        dest="formats",
+        action="append",
+        choices=REPORT_FORMATS,
+        help="format (repeatable; default all)",
     )
     return parser
 
@@ -76,7 +97,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         load_lab_config(args.lab_config)
     suites = args.suites or default_suites_dir()
     if not suites.is_dir():
-        raise ConfigError(str(suites), "--suites", "no such directory", "the folder holding the security suites")
+        raise ConfigError(
+            str(suites), "--suites", "no such directory", "the folder holding the security suites"
+        )
     report_dir = args.report_dir or f"reports/{profile.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     argv = [str(suites), "--device-profile", str(args.device_profile), "--report-dir", str(report_dir)]
     if args.lab_config:
@@ -91,13 +114,28 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_image_build(args: argparse.Namespace) -> int:
     from harness.emulation import build_image
 
-    image = build_image(args.variant, cache_dir=args.cache_dir, progress=lambda line: print(f"[image] {line}"))
+    weaknesses = None
+    if args.weakness is not None:
+        weaknesses = {name.strip() for name in args.weakness.split(",") if name.strip()}
+        unknown = sorted(weaknesses - set(_weakness_names()))
+        if unknown:
+            raise ConfigError(
+                "--weakness", "", f"unknown weakness {', '.join(unknown)}", ", ".join(_weakness_names())
+            )
+    image = build_image(
+        args.variant,
+        cache_dir=args.cache_dir,
+        progress=lambda line: print(f"[image] {line}"),
+        weaknesses=weaknesses,
+    )
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         for path in (image.kernel, image.initrd):
             shutil.copyfile(path, args.out / path.name)
         (args.out / "cmdline").write_text(image.append + "\n")
-    print(f"variant:  {image.variant}\nkernel:   {image.kernel}\ninitrd:   {image.initrd}\ndigest:   {image.digest}")
+    print(
+        f"variant:  {image.variant}\nkernel:   {image.kernel}\ninitrd:   {image.initrd}\ndigest:   {image.digest}"
+    )
     return 0
 
 

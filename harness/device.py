@@ -14,11 +14,10 @@ from typing import Any
 from harness.console import CommandResult, Console, LoginSettings
 from harness.errors import DeviceError, HarnessSetupError
 from harness.evidence import Evidence
-from harness.labservers import DtlsPeer, UdpSink, free_port
+from harness.labservices import LAB_SERVICE_FACTORIES, USER_MODE_ENDPOINTS, LabEndpoints, LabService
 from harness.transports.stream import ByteStream, open_stream
 
 QEMU_GUEST_ADDRESS = "10.0.2.15"
-TELEMETRY_INTERVAL_S = 5
 _LOGIN_PORTS = {"telnet": 23, "ssh": 22}
 
 
@@ -47,11 +46,10 @@ class Device:
         self.progress = progress or (lambda line: None)
         self.machine: Any = None
         self.console: Console | None = None
-        self._peers: list[Any] = []
+        self.lab_services: dict[str, LabService] = {}
         self._evidence: Evidence | None = None
         self._logged_in = False
         self.boot_seconds: float | None = None
-        self.telemetry_ports: dict[str, int] = {}
 
     # --- identity and settings ---------------------------------------------------------------
 
@@ -98,6 +96,22 @@ class Device:
         return str(address)
 
     @property
+    def lab_endpoints(self) -> LabEndpoints:
+        """Where lab servers listen and the address the device uses to reach them."""
+        if self.is_emulated:
+            return USER_MODE_ENDPOINTS
+        servers = self.lab.servers
+        return LabEndpoints(
+            bind_address=str(getattr(servers, "bind_address", None) or "0.0.0.0"),
+            device_facing_address=str(getattr(servers, "device_facing_address", None) or ""),
+        )
+
+    @property
+    def lab_address(self) -> str:
+        """The address the device uses to reach the lab's servers."""
+        return self.lab_endpoints.device_facing_address
+
+    @property
     def capture_path(self) -> Path | None:
         """The capture of every packet the device sent or received, where the lab takes one."""
         if self.machine is not None:
@@ -109,7 +123,7 @@ class Device:
         if self.boot_seconds is not None:
             info["boot_seconds"] = round(self.boot_seconds, 2)
         if self.machine is not None:
-            info["qemu_accel"] = getattr(self.machine, "accel_in_use", None)
+            info["qemu_accel"] = self.machine.accel_used
         return info
 
     # --- life cycle --------------------------------------------------------------------------
@@ -117,6 +131,7 @@ class Device:
     def start(self) -> None:
         """Start the lab's peers, power the device on and wait for its login prompt."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._start_lab_services()
         if self.is_emulated:
             self._start_emulated()
         else:
@@ -137,8 +152,8 @@ class Device:
         from harness.transports.qemu import QemuMachine
 
         kernel, initrd, append = self._qemu_boot_files()
-        self._start_telemetry_peers()
-        append = " ".join([append, self._telemetry_cmdline()]).strip()
+        boot_words = [word for service in self.lab_services.values() for word in service.boot_arguments()]
+        append = " ".join([append, *boot_words]).strip()
         forwards = sorted({("tcp", port) for port in _LOGIN_PORTS.values()} | self._declared_ports())
         self.machine = QemuMachine(
             kernel=kernel,
@@ -158,7 +173,12 @@ class Device:
             from harness.emulation import build_image
 
             self.progress(f"reference image '{qemu.reference_image}': building or taking it from the cache")
-            image = build_image(qemu.reference_image, cache_dir=self._image_cache(), progress=self.progress)
+            image = build_image(
+                qemu.reference_image,
+                cache_dir=self._image_cache(),
+                progress=self.progress,
+                weaknesses=qemu.weaknesses,
+            )
             return image.kernel, image.initrd, image.append
         if qemu.kernel and qemu.initrd:
             return Path(qemu.kernel), Path(qemu.initrd), str(qemu.append or "console=ttyS0")
@@ -171,24 +191,13 @@ class Device:
     def _declared_ports(self) -> set[tuple[str, int]]:
         return {(s.protocol, int(s.port)) for s in self.profile.network.services if s.protocol == "tcp"}
 
-    def _start_telemetry_peers(self) -> None:
-        """A DTLS peer and a plaintext sink on free host ports; the guest reaches them via 10.0.2.2."""
-        dtls_port, plain_port = free_port("udp"), free_port("udp")
-        peers: list[Any] = [DtlsPeer(dtls_port, self.workdir), UdpSink(plain_port, self.workdir)]
-        for peer in peers:
-            peer.start()
-            self._peers.append(peer)
-        self.telemetry_ports = {"dtls": dtls_port, "plain": plain_port}
-
-    def _telemetry_cmdline(self) -> str:
-        from harness.transports.qemu import QemuMachine
-
-        host = QemuMachine.GUEST_HOST_ADDRESS
-        return (
-            f"hilsec.telemetry={host}:{self.telemetry_ports['dtls']} "
-            f"hilsec.telemetry_plain={host}:{self.telemetry_ports['plain']} "
-            f"hilsec.interval={TELEMETRY_INTERVAL_S}"
-        )
+    def _start_lab_services(self) -> None:
+        """Start every lab service before the device boots, so it finds them from its first second."""
+        endpoints = self.lab_endpoints
+        for factory in LAB_SERVICE_FACTORIES:
+            service = factory()
+            service.start(self.workdir, endpoints)
+            self.lab_services[service.name] = service
 
     def _boot(self) -> None:
         boot_timeout = float(self.lab.qemu.boot_timeout_s)
@@ -235,9 +244,9 @@ class Device:
                 self.machine.power_off()
             except HarnessSetupError:
                 pass
-        for peer in self._peers:
-            peer.stop()
-        self._peers.clear()
+        for service in self.lab_services.values():
+            service.stop()
+        self.lab_services.clear()
 
     def power_cycle(self) -> None:
         """Cut and restore power, then wait for the login prompt again."""

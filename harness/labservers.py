@@ -61,11 +61,15 @@ class DtlsPeer:
         deadline = time.monotonic() + _START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise HarnessSetupError(f"openssl s_server exited: {self.log_path.read_text(errors='replace')}")
+                raise HarnessSetupError(
+                    f"openssl s_server exited: {self.log_path.read_text(errors='replace')}"
+                )
             if _udp_port_bound(self.host, self.port):
                 return
             time.sleep(0.05)
-        raise HarnessSetupError(f"openssl s_server did not bind {self.host}:{self.port} in {_START_TIMEOUT_S} s")
+        raise HarnessSetupError(
+            f"openssl s_server did not bind {self.host}:{self.port} in {_START_TIMEOUT_S} s"
+        )
 
     def stop(self) -> None:
         if self._proc is None:

@@ -73,7 +73,9 @@ def try_ssh_login(
         if first == 2:
             return LoginAttempt(username, False, service_present=False, detail="SSH connection closed")
         console.sendline(password, secret=True)
-        answer = console.expect([settings.shell_prompt, _SSH_DENIED, settings.password_prompt], timeout=timeout)
+        answer = console.expect(
+            [settings.shell_prompt, _SSH_DENIED, settings.password_prompt], timeout=timeout
+        )
         accepted = answer == 0
         if accepted:
             console.sendline("exit")

@@ -129,7 +129,9 @@ def _catalog(state: HilsecState) -> Any:
     return state.catalog
 
 
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     """Resolve every requirement marker now, so an unknown ID stops the run before any test."""
     state = config.stash[STATE]
     errors: list[str] = []
@@ -157,7 +159,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _report_dir(state: HilsecState) -> Path:
@@ -181,7 +183,9 @@ def hilsec_state(pytestconfig: pytest.Config) -> HilsecState:
 def profile(hilsec_state: HilsecState) -> Any:
     """The validated device profile (the lab's IXIT for the device under test)."""
     if hilsec_state.profile is None:
-        pytest.exit("no device profile: pass --device-profile FILE (or set hilsec_device_profile)", returncode=2)
+        pytest.exit(
+            "no device profile: pass --device-profile FILE (or set hilsec_device_profile)", returncode=2
+        )
     return hilsec_state.profile
 
 

@@ -7,20 +7,17 @@ outcomes pytest has no word for are raised with `inconclusive()` and `not_applic
 from __future__ import annotations
 
 from collections.abc import Iterable
-from enum import Enum
+from enum import StrEnum
 
 import pytest
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     PASS = "PASS"
     FAIL = "FAIL"
     INCONCLUSIVE = "INCONCLUSIVE"
     NOT_APPLICABLE = "NOT_APPLICABLE"
     NOT_TESTED = "NOT_TESTED"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class Inconclusive(Exception):

@@ -40,7 +40,9 @@ def test_console_refuses_default_credentials(device, default_credentials):
             accepted.append(_entry(default_credentials, pair))
             device.mark_logged_in()
             device.logout()
-    if not device.console.try_login(settings.username, settings.password, settings, timeout=device.login_timeout):
+    if not device.console.try_login(
+        settings.username, settings.password, settings, timeout=device.login_timeout
+    ):
         inconclusive("the lab's own credentials were refused on the console, so refusals prove nothing")
     device.mark_logged_in()
     assert not accepted, "console accepted well-known default credential(s): " + ", ".join(accepted)
@@ -91,4 +93,6 @@ def test_network_login_refuses_default_credentials(device, evidence, default_cre
     if declared:
         own = login(settings.username, settings.password, 0)
         if not own.accepted:
-            inconclusive(f"the lab's own credentials were refused by {kind} ({own.detail}); refusals prove nothing")
+            inconclusive(
+                f"the lab's own credentials were refused by {kind} ({own.detail}); refusals prove nothing"
+            )

@@ -41,7 +41,8 @@ def test_device_traffic_is_encrypted(device, profile, evidence):
         if flow.last_seen >= start and flow.first_seen <= end
     ]
     allowances = list(DEFAULT_ALLOWANCES) + [
-        PlaintextAllowance(a.protocol, a.port, a.reason) for a in profile.secure_communication.plaintext_allowed
+        PlaintextAllowance(a.protocol, a.port, a.reason)
+        for a in profile.secure_communication.plaintext_allowed
     ]
     result = assess_flows(flows, device.address, allowances)
     evidence.write_json(

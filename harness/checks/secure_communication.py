@@ -37,9 +37,7 @@ class Assessment:
 
 
 def describe(flow: Flow) -> str:
-    return (
-        f"{flow.protocol.upper()} {flow.client[0]}:{flow.client[1]} -> {flow.server[0]}:{flow.server[1]}"
-    )
+    return f"{flow.protocol.upper()} {flow.client[0]}:{flow.client[1]} -> {flow.server[0]}:{flow.server[1]}"
 
 
 def _allowance(flow: Flow, allowances: Sequence[PlaintextAllowance]) -> PlaintextAllowance | None:

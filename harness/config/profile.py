@@ -142,6 +142,11 @@ class QemuConsole(StrictModel):
     reference_image: Literal["hardened", "vulnerable"] | None = Field(
         None, description="hardened or vulnerable (the reference firmware)"
     )
+    weaknesses: list[NonEmptyStr] | None = Field(
+        None,
+        description="with reference_image: build the reference firmware with exactly these weakness knobs "
+        "(see `hilsec image build --help`)",
+    )
     kernel: ExistingFile | None = Field(None, description="the path of a kernel image")
     initrd: ExistingFile | None = Field(None, description="the path of an initrd")
     append: str | None = Field(None, description="the kernel command line")
@@ -156,6 +161,16 @@ class QemuConsole(StrictModel):
             raise problem(f"qemu console names {what}", forms)
         if self.kernel is None and (self.initrd is not None or self.append is not None):
             raise problem("initrd and append need a kernel", forms)
+        if self.weaknesses is not None:
+            from harness.emulation.variants import WEAKNESSES
+
+            if self.reference_image is None:
+                raise problem(
+                    "weaknesses apply to the reference image only", "reference_image with weaknesses"
+                )
+            unknown = sorted(set(self.weaknesses) - WEAKNESSES.keys())
+            if unknown:
+                raise problem(f"unknown weakness {', '.join(unknown)}", "any of " + ", ".join(WEAKNESSES))
         return self
 
     @property
