@@ -8,8 +8,8 @@ PY     := $(VENV)/bin/python
 HILSEC := $(VENV)/bin/hilsec
 REPORTS ?= reports
 
-APT_PACKAGES := qemu-system-x86 qemu-system-arm u-boot-qemu tshark busybox-static openssl \
-	openssh-client cpio xz-utils iproute2 libusb-1.0-0 python3-venv
+APT_PACKAGES := qemu-system-x86 qemu-system-arm u-boot-qemu u-boot-tools tshark busybox-static \
+	openssl openssh-client cpio xz-utils iproute2 libusb-1.0-0 python3-venv chromium poppler-utils
 
 .PHONY: demo test install apt venv lint clean
 
@@ -30,8 +30,9 @@ install: apt venv
 apt:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-		if [ -n "$$missing" ]; then \
-			echo "apt-get install $$missing"; \
+		lists=$$(find /var/lib/apt/lists -name '*Packages*' 2>/dev/null | head -1); \
+		if [ -n "$$missing" ] || [ -z "$$lists" ]; then \
+			echo "apt-get update; apt-get install $$missing"; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 		fi; \
 	else echo "not root: skipping apt-get; need: $(APT_PACKAGES)"; fi

@@ -75,15 +75,22 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("devices", help="attached serial ports and USB devices, debug interfaces flagged")
 
-    report = sub.add_parser("report", help="re-render a report directory from its results.json")
-    report.add_argument("report_dir", metavar="DIR", type=Path)
+    report = sub.add_parser(
+        "report",
+        help="re-render a report directory from its results.json, or diff two runs",
+        description="hilsec report DIR [--format F ...]   re-render DIR's reports from its results.json\n"
+        "hilsec report diff OLD NEW [--html FILE]   requirement verdicts that changed between two runs",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("targets", nargs="+", metavar="DIR | diff OLD NEW")
     report.add_argument(
         "--format",
         dest="formats",
         action="append",
         choices=REPORT_FORMATS,
-        help="format (repeatable; default all)",
+        help="format to re-render (repeatable; default all)",
     )
+    report.add_argument("--html", metavar="FILE", type=Path, help="with diff: also write the changes as HTML")
     return parser
 
 
@@ -91,6 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
     from harness.config import load_lab_config, load_profile
+    from harness.progress import RunProgress
 
     profile = load_profile(args.device_profile)
     if args.lab_config:
@@ -104,11 +112,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     argv = [str(suites), "--device-profile", str(args.device_profile), "--report-dir", str(report_dir)]
     if args.lab_config:
         argv += ["--lab-config", str(args.lab_config)]
-    argv += ["-v", "-p", "no:cacheprovider", *args.pytest_args]
+    argv += ["-q", "-p", "no:cacheprovider", *args.pytest_args]
     print(f"hilsec {__version__}: {profile.name} ({profile.model}, firmware {profile.firmware_version})")
-    status = int(pytest.main(argv))
-    print(f"report: {Path(report_dir).resolve()}")
-    return status
+    return int(pytest.main(argv, plugins=[RunProgress(profile.name)]))
 
 
 def cmd_image_build(args: argparse.Namespace) -> int:
@@ -171,9 +177,30 @@ def cmd_devices(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.report import rerender
 
-    for path in rerender(args.report_dir, tuple(args.formats or REPORT_FORMATS)):
+    targets = args.targets
+    if targets[0] == "diff":
+        return _report_diff(targets[1:], args.html)
+    if len(targets) != 1:
+        raise ConfigError(
+            "hilsec report", "DIR", f"got {len(targets)} arguments", "one report directory, or diff OLD NEW"
+        )
+    for path in rerender(Path(targets[0]), tuple(args.formats or REPORT_FORMATS)):
         print(path)
     return 0
+
+
+def _report_diff(runs: list[str], html: Path | None) -> int:
+    """Print which requirement verdicts changed; exit 1 when any got worse (a firmware regression)."""
+    from harness.report.diff import diff_runs
+
+    if len(runs) != 2:
+        raise ConfigError("hilsec report diff", "OLD NEW", f"got {len(runs)} runs", "two report directories")
+    changes = diff_runs(Path(runs[0]), Path(runs[1]))
+    print(changes.to_text())
+    if html is not None:
+        html.write_text(changes.to_html(), encoding="utf-8")
+        print(f"html: {html}")
+    return 1 if changes.regressions else 0
 
 
 COMMANDS = {

@@ -14,6 +14,7 @@ from typing import Any
 from harness.console import CommandResult, Console, LoginSettings
 from harness.errors import DeviceError, HarnessSetupError
 from harness.evidence import Evidence
+from harness.labnet import LabNetwork, choose_network_mode
 from harness.labservices import LAB_SERVICE_FACTORIES, USER_MODE_ENDPOINTS, LabEndpoints, LabService
 from harness.transports.stream import ByteStream, open_stream
 
@@ -50,6 +51,8 @@ class Device:
         self._evidence: Evidence | None = None
         self._logged_in = False
         self.boot_seconds: float | None = None
+        self.lab_network: LabNetwork | None = None  # set while an emulated device is on a lab namespace
+        self.network_mode_reason = ""
 
     # --- identity and settings ---------------------------------------------------------------
 
@@ -86,8 +89,28 @@ class Device:
         return float(self.lab.timeouts.login_s)
 
     @property
+    def network_mode(self) -> str:
+        """ "namespace" (a lab network the harness sees all of), "user" (QEMU user mode) or "bench"."""
+        if not self.is_emulated:
+            return "bench"
+        return "namespace" if self.lab_network is not None else "user"
+
+    @property
+    def lab_sees_whole_network(self) -> tuple[bool, str]:
+        """Whether lab-side tools reach every port of the device, and why not when they cannot."""
+        if self.network_mode == "user":
+            reason = self.network_mode_reason or "QEMU user-mode networking"
+            return False, (
+                f"the emulated device is on QEMU user-mode networking ({reason}): the lab reaches only "
+                "forwarded ports through NAT, so it cannot scan the device's address"
+            )
+        return True, ""
+
+    @property
     def address(self) -> str:
         """The device's own IP address, as it appears in captures."""
+        if self.lab_network is not None:
+            return self.lab_network.device_address
         if self.is_emulated:
             return QEMU_GUEST_ADDRESS
         address = self.profile.network.address
@@ -98,6 +121,9 @@ class Device:
     @property
     def lab_endpoints(self) -> LabEndpoints:
         """Where lab servers listen and the address the device uses to reach them."""
+        if self.lab_network is not None:
+            lab_address = self.lab_network.lab_address
+            return LabEndpoints(bind_address=lab_address, device_facing_address=lab_address)
         if self.is_emulated:
             return USER_MODE_ENDPOINTS
         servers = self.lab.servers
@@ -124,6 +150,10 @@ class Device:
             info["boot_seconds"] = round(self.boot_seconds, 2)
         if self.machine is not None:
             info["qemu_accel"] = self.machine.accel_used
+        if self.is_emulated:
+            info["network_mode"] = self.network_mode
+        if self.lab_network is not None and self.lab_network.setup_seconds is not None:
+            info["lab_network_setup_seconds"] = round(self.lab_network.setup_seconds, 3)
         return info
 
     # --- life cycle --------------------------------------------------------------------------
@@ -131,9 +161,13 @@ class Device:
     def start(self) -> None:
         """Start the lab's peers, power the device on and wait for its login prompt."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.is_emulated:
+            # The image is built (packages downloaded) before the lab network, which has no uplink.
+            boot_files = self._qemu_boot_files()
+            self._start_lab_network()
         self._start_lab_services()
         if self.is_emulated:
-            self._start_emulated()
+            self._start_emulated(*boot_files)
         else:
             self._attach_console(open_stream(self._console_url()))
             self._wait_for_login_prompt(self.login_timeout)
@@ -148,13 +182,15 @@ class Device:
             return f"telnet://{console.telnet.host}:{console.telnet.port}"
         raise DeviceError("the profile declares no console this harness can reach")
 
-    def _start_emulated(self) -> None:
+    def _start_emulated(self, kernel: Path, initrd: Path, append: str) -> None:
         from harness.transports.qemu import QemuMachine
 
-        kernel, initrd, append = self._qemu_boot_files()
         boot_words = [word for service in self.lab_services.values() for word in service.boot_arguments()]
+        if self.lab_network is not None:
+            boot_words += self.lab_network.addressing.device_boot_arguments()
         append = " ".join([append, *boot_words]).strip()
         forwards = sorted({("tcp", port) for port in _LOGIN_PORTS.values()} | self._declared_ports())
+        network = self.lab_network
         self.machine = QemuMachine(
             kernel=kernel,
             initrd=initrd,
@@ -162,10 +198,39 @@ class Device:
             workdir=self.workdir / "qemu",
             memory_mb=int(self.lab.qemu.memory_mb),
             accel=str(self.lab.qemu.accel),
-            forwards=forwards,
+            forwards=() if network else forwards,
             capture=True,
+            tap=network.tap if network else None,
+            netns=network.name if network else None,
         )
         self._boot()
+
+    def _start_lab_network(self) -> None:
+        """Build the lab namespace and move this thread into it, so tests act from the lab side.
+
+        From here on every socket the session's thread opens and every process it starts (QEMU,
+        lab services, ssh, scanners) is on the lab LAN next to the device; stop() moves it back.
+        """
+        settings = getattr(self.lab, "network", None)
+        requested = str(getattr(settings, "mode", "auto"))
+        mode, self.network_mode_reason = choose_network_mode(requested)
+        if mode != "namespace":
+            self.progress(f"lab network: {self.network_mode_reason}")
+            return
+        network = LabNetwork(subnet=str(getattr(settings, "subnet", "10.0.2.0/24")))
+        network.create()
+        self.lab_network = network
+        network.enter()
+        self.progress(
+            f"lab network: namespace {network.name}, lab {network.lab_address}, device "
+            f"{network.device_address} ({network.setup_seconds:.2f} s to set up)"
+        )
+
+    def _stop_lab_network(self) -> None:
+        network, self.lab_network = self.lab_network, None
+        if network is not None:
+            network.leave()
+            network.destroy()
 
     def _qemu_boot_files(self) -> tuple[Path, Path, str]:
         qemu = self.profile.console.qemu
@@ -247,6 +312,7 @@ class Device:
         for service in self.lab_services.values():
             service.stop()
         self.lab_services.clear()
+        self._stop_lab_network()
 
     def power_cycle(self) -> None:
         """Cut and restore power, then wait for the login prompt again."""
@@ -306,7 +372,9 @@ class Device:
     # --- network -----------------------------------------------------------------------------
 
     def endpoint(self, protocol: str, port: int) -> tuple[str, int]:
-        """Where the lab connects to reach the device's `port` (a host forward for QEMU)."""
+        """Where the lab connects to reach the device's `port` (a host forward under QEMU user mode)."""
+        if self.lab_network is not None:
+            return self.lab_network.device_address, port
         if self.machine is not None:
             return "127.0.0.1", self.machine.host_port(protocol, port)
         return self.address, port

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from harness.labservers import DtlsPeer, UdpSink, free_port
+from harness.sip.registrar import KamailioRegistrar
 
 TELEMETRY_INTERVAL_S = 5
 
@@ -75,4 +76,4 @@ class TelemetryService:
 
 
 # Every service a run starts; a new kind of lab server adds its factory here.
-LAB_SERVICE_FACTORIES: list[Callable[[], LabService]] = [TelemetryService]
+LAB_SERVICE_FACTORIES: list[Callable[[], LabService]] = [TelemetryService, KamailioRegistrar]

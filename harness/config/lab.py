@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from harness.config.base import NonEmptyStr, Port, ResolvedPath, StrictModel, problem
 from harness.config.profile import SerialConsole
@@ -77,6 +78,28 @@ class CaptureSettings(StrictModel):
         return self
 
 
+class LabNetworkSettings(StrictModel):
+    """How an emulated device is networked: a lab namespace the harness sees all of, or QEMU user mode."""
+
+    mode: Literal["auto", "namespace", "user"] = Field(
+        "auto", description="auto (namespace when root and iproute2 work, else user), namespace or user"
+    )
+    subnet: str = Field(
+        "10.0.2.0/24", description="an IPv4 subnet of /27 or larger for the lab namespace (lab .2, device .15)"
+    )
+
+    @field_validator("subnet")
+    @classmethod
+    def _usable_subnet(cls, value: str) -> str:
+        try:
+            network = ipaddress.IPv4Network(value, strict=True)
+        except ValueError as err:
+            raise problem(f"{value!r} is not an IPv4 subnet ({err})", "a subnet such as 192.0.2.0/24") from err
+        if network.prefixlen > 27:
+            raise problem(f"{value} is smaller than a /27", "a /27 or larger subnet")
+        return value
+
+
 class LabgridSettings(StrictModel):
     """A board shared through a labgrid coordinator."""
 
@@ -102,4 +125,5 @@ class LabConfig(StrictModel):
         default_factory=dict, description="a mapping from a port name to {url, baudrate}"
     )
     capture: CaptureSettings = Field(default_factory=CaptureSettings, description="a mapping")
+    network: LabNetworkSettings = Field(default_factory=LabNetworkSettings, description="a mapping")
     labgrid: LabgridSettings | None = Field(None, description="a mapping with coordinator and place")

@@ -8,19 +8,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.emulation.sip_ua import SIP_UA_BINARIES, SIP_UA_PACKAGES, SIP_WEAKNESSES, sip_device_config
+
 FIRMWARE_BASE_VERSION = "1.0.0"
 STRONG_ROOT_PASSWORD = "Hs7-quartz-Velvet-9041"
 DEFAULT_ROOT_PASSWORD = "admin"  # matches device_profiles/qemu-reference-vulnerable.yaml (root:admin)
 DEFAULT_TELEMETRY_TARGET = "10.0.2.2:5684"
 DEFAULT_TELEMETRY_PLAIN_TARGET = "10.0.2.2:5683"
 DEFAULT_TELEMETRY_INTERVAL_S = 5
+DEBUG_SERVICE_PORT = 5555  # ADB's TCP port: the debug-service weakness listens here
 IMEI = "490154203237518"  # a Luhn-valid example IMEI, not a real handset's
 
 WEAKNESSES: dict[str, str] = {
     "default-password": f"root's password is the well-known default {DEFAULT_ROOT_PASSWORD!r}",
     "open-telnet": "busybox telnetd listens on port 23 and logs in with /bin/login",
     "plaintext-telemetry": "readings go out as plaintext UDP instead of DTLS 1.2",
+    "debug-service": "an unauthenticated adb-like debug shell listens on TCP port 5555",
 }
+WEAKNESSES.update(SIP_WEAKNESSES)
 
 # Debian packages every variant unpacks; the kernel is added from KERNEL_META_PACKAGE.
 BASE_PACKAGES = (
@@ -82,12 +87,12 @@ class Variant:
     @property
     def packages(self) -> tuple[str, ...]:
         extra = (PLAINTEXT_CLIENT_PACKAGE,) if self.has("plaintext-telemetry") else ()
-        return BASE_PACKAGES + extra
+        return BASE_PACKAGES + extra + SIP_UA_PACKAGES
 
     @property
     def binaries(self) -> tuple[str, ...]:
         extra = (PLAINTEXT_CLIENT_BINARY,) if self.has("plaintext-telemetry") else ()
-        return BASE_BINARIES + extra
+        return BASE_BINARIES + extra + SIP_UA_BINARIES
 
     def device_config(self) -> str:
         """/etc/hilsec/device.conf: the shell variables the overlay's scripts act on."""
@@ -96,12 +101,14 @@ class Variant:
             "FIRMWARE_VERSION": self.firmware_version,
             "WEAKNESSES": ",".join(sorted(self.weaknesses)),
             "TELNETD": "yes" if self.has("open-telnet") else "no",
+            "DEBUG_SERVICE_PORT": str(DEBUG_SERVICE_PORT) if self.has("debug-service") else "",
             "TELEMETRY": "plain" if self.has("plaintext-telemetry") else "dtls",
             "TELEMETRY_TARGET": DEFAULT_TELEMETRY_TARGET,
             "TELEMETRY_PLAIN_TARGET": DEFAULT_TELEMETRY_PLAIN_TARGET,
             "TELEMETRY_INTERVAL": str(DEFAULT_TELEMETRY_INTERVAL_S),
             "IMEI": IMEI,
         }
+        settings.update(sip_device_config(self.weaknesses, IMEI))
         return "".join(f"{key}='{value}'\n" for key, value in settings.items())
 
     def release_file(self) -> str:

@@ -201,6 +201,8 @@ class QemuMachine:
         extra_args: Sequence[str] = (),
         serial_wait: bool = True,
         qemu_binary: str = QEMU_BINARY,
+        tap: str | None = None,
+        netns: str | None = None,
     ) -> None:
         if accel not in ACCELERATORS:
             raise ValueError(f"accel must be one of {', '.join(ACCELERATORS)}, not {accel!r}")
@@ -218,6 +220,11 @@ class QemuMachine:
         self.extra_args = list(extra_args)
         self.serial_wait = serial_wait
         self.qemu_binary = qemu_binary
+        # A lab network (harness.labnet): the NIC on this tap, QEMU started inside this namespace.
+        self.tap = tap
+        self.netns = netns
+        if tap and self.forwards:
+            raise ValueError("forwards are for user-mode networking; a tap NIC is reached directly")
         self.workdir.mkdir(parents=True, exist_ok=True)
         if capture and "," in str(self.workdir):
             raise HarnessSetupError(f"workdir {self.workdir} contains a comma, which filter-dump cannot take")
@@ -326,6 +333,8 @@ class QemuMachine:
 
     def host_port(self, protocol: str, guest_port: int) -> int:
         """The 127.0.0.1 port that reaches guest_port (it may change when QEMU restarts)."""
+        if self.tap:
+            raise KeyError(f"{protocol}/{guest_port}: a tap NIC has no host forwards; use the guest address")
         try:
             return self._ports[(protocol, guest_port)]
         except KeyError:
@@ -351,14 +360,21 @@ class QemuMachine:
             f"socket,id=ser0,path={qemu_option_value(self.serial_socket_path)},server=on,"
             f"wait={serial_wait},logfile={qemu_option_value(self.serial_log_path)},logappend=on",
             "-serial", "chardev:ser0",
-            "-netdev", f"user,id=n0{forwards}",
+            "-netdev", self._netdev(forwards),
             "-device", "virtio-net-pci,netdev=n0,romfile=",
         ]  # fmt: skip
+        if self.netns:
+            argv = ["ip", "netns", "exec", self.netns, *argv]
         if self.capture and self.pcap_path:
             argv += ["-object", f"filter-dump,id=f0,netdev=n0,file={self.pcap_path}"]
         return argv + self.extra_args
 
     # -- internals -----------------------------------------------------------------------------
+    def _netdev(self, forwards: str) -> str:
+        if self.tap:
+            return f"tap,id=n0,ifname={qemu_option_value(self.tap)},script=no,downscript=no"
+        return f"user,id=n0{forwards}"
+
     def _choose_accel(self) -> str:
         if self.accel == "auto":
             return "kvm" if kvm_usable(self.kernel, self.qemu_binary) else "tcg"

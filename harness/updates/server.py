@@ -1,0 +1,86 @@
+"""The lab's update server: a real HTTP server the device downloads crafted packages from.
+
+It is a lab service (see harness.labservices): started before the device boots, it tells the
+reference image where it is with `hilsec.update_server=HOST:PORT`. Tests publish packages by
+name and hand the device the URL; every request is logged for the evidence.
+"""
+
+from __future__ import annotations
+
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from harness.labservices import LabEndpoints
+from harness.labservers import free_port
+
+STOP_TIMEOUT_S = 5.0
+
+
+class UpdateServer:
+    """Serves the packages in `<workdir>/update-server/` over HTTP."""
+
+    name = "updates"
+
+    def __init__(self) -> None:
+        self.directory: Path | None = None
+        self.port = 0
+        self.requests: list[str] = []
+        self._facing = ""
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, workdir: Path, endpoints: LabEndpoints) -> None:
+        self.directory = workdir / "update-server"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.port = free_port("tcp", endpoints.bind_address)
+        self._facing = endpoints.device_facing_address
+        self._server = ThreadingHTTPServer((endpoints.bind_address, self.port), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="update-server", daemon=True)
+        self._thread.start()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                name = self.path.lstrip("/")
+                server.requests.append(f"GET {self.path} from {self.client_address[0]}")
+                path = server.directory / name if server.directory else None
+                if not name or "/" in name or path is None or not path.is_file():
+                    self.send_error(HTTPStatus.NOT_FOUND)
+                    return
+                data = path.read_bytes()
+                self.send_response(HTTPStatus.OK)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                return
+
+        return Handler
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(STOP_TIMEOUT_S)
+            self._thread = None
+
+    def boot_arguments(self) -> list[str]:
+        return [f"hilsec.update_server={self._facing}:{self.port}"]
+
+    def publish(self, filename: str, data: bytes) -> str:
+        """Make `data` downloadable as `filename`; the URL the device fetches it from."""
+        if self.directory is None:
+            raise RuntimeError("the update server is not started")
+        if "/" in filename or filename.startswith("."):
+            raise ValueError(f"unsafe package file name {filename!r}")
+        (self.directory / filename).write_bytes(data)
+        return f"http://{self._facing}:{self.port}/{filename}"
