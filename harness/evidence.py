@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.redact import redact_text
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -38,7 +40,7 @@ class Evidence:
 
     def write_text(self, name: str, text: str) -> Path:
         path = self.path(name)
-        path.write_text(self._redact(text), encoding="utf-8")
+        path.write_text(redact_text(text, self.secrets), encoding="utf-8")
         return path
 
     def write_json(self, name: str, data: Any) -> Path:
@@ -55,9 +57,3 @@ class Evidence:
         if not folder.is_dir():
             return []
         return sorted(str(p.relative_to(self.report_dir)) for p in folder.rglob("*") if p.is_file())
-
-    def _redact(self, text: str) -> str:
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            if secret:
-                text = text.replace(secret, "********")
-        return text

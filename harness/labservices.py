@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Protocol
 
 from harness.labservers import DtlsPeer, UdpSink, free_port
+from harness.logsink import SyslogService
 from harness.sip.registrar import KamailioRegistrar
+from harness.updates.server import UpdateServer
 
 TELEMETRY_INTERVAL_S = 5
 
@@ -77,3 +79,5 @@ class TelemetryService:
 
 # Every service a run starts; a new kind of lab server adds its factory here.
 LAB_SERVICE_FACTORIES: list[Callable[[], LabService]] = [TelemetryService, KamailioRegistrar]
+LAB_SERVICE_FACTORIES.append(SyslogService)
+LAB_SERVICE_FACTORIES.append(UpdateServer)

@@ -20,6 +20,7 @@ import pytest
 from harness import __version__
 from harness.errors import ConfigError, DeviceError, HarnessSetupError
 from harness.evidence import Evidence
+from harness.redact import redact_text
 from harness.verdicts import Inconclusive, NotApplicable, Verdict
 
 MARKER = "requirement"
@@ -342,7 +343,7 @@ def _run_result(state: HilsecState) -> Any:
                 requirements=record.requirements,
                 crossrefs=record.crossrefs,
                 verdict=record.verdict,
-                reason=_redacted(record.reason, state.secrets()),
+                reason=redact_text(record.reason, state.secrets()),
                 evidence=record.evidence,
                 duration_s=round(record.duration_s, 3),
                 kind=record.kind,
@@ -357,13 +358,6 @@ def _run_result(state: HilsecState) -> Any:
         tests=tests,
         requirements=requirement_results(catalog, tests),
     )
-
-
-def _redacted(text: str, secrets: list[str]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, "********")
-    return text
 
 
 def _device_identity(state: HilsecState) -> dict[str, Any]:

@@ -12,11 +12,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from harness.redact import MASK, redact_text
 from harness.verdicts import Verdict, rollup
 
 TEST_VERDICTS = (Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE)
 ASSESSMENT_KINDS = ("functional", "conceptual")
-REDACTED = "********"  # the mask the console and evidence writers use too
+REDACTED = MASK  # the mask the console and evidence writers use too
 SCHEMA_VERSION = 1
 
 # Prefixes of cross-reference IDs as tests write them in markers, and the scheme each names.
@@ -140,9 +141,7 @@ class RunResult:
 
 def redact(text: str, secrets: Iterable[str]) -> str:
     """Replace every occurrence of each secret (longest first, so overlaps cannot leak a tail)."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
+    return redact_text(text, secrets)
 
 
 class _RequirementLike(Protocol):

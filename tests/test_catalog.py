@@ -165,14 +165,14 @@ def test_collect_coverage_reads_requirement_markers(tmp_path: Path) -> None:
     """)
     )
     coverage = collect_coverage(suites)
-    assert coverage["FS38-01"] == ["test_creds.py::test_default_password"]
-    assert coverage["EN303645-5.1-1"] == ["test_creds.py::test_default_password"]
+    assert coverage["FS38-01"] == ["suites/test_creds.py::test_default_password"]
+    assert coverage["EN303645-5.1-1"] == ["suites/test_creds.py::test_default_password"]
     assert coverage["FS38-05"] == [
-        "test_creds.py::TestPorts::test_telnet",
-        "test_creds.py::TestPorts::test_other[23]",
-        "test_creds.py::TestPorts::test_other[2323]",
+        "suites/test_creds.py::TestPorts::test_telnet",
+        "suites/test_creds.py::TestPorts::test_other[23]",
+        "suites/test_creds.py::TestPorts::test_other[2323]",
     ]
-    assert coverage["SSU-SEC-0030"] == ["test_updates.py::test_support_period"]
+    assert coverage["SSU-SEC-0030"] == ["suites/test_updates.py::test_support_period"]
     assert set(coverage) == {"FS38-01", "EN303645-5.1-1", "FS38-05", "SSU-SEC-0030"}
     # Collecting twice in one process does not clash over module names.
     assert collect_coverage(suites) == coverage

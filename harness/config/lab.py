@@ -85,7 +85,8 @@ class LabNetworkSettings(StrictModel):
         "auto", description="auto (namespace when root and iproute2 work, else user), namespace or user"
     )
     subnet: str = Field(
-        "10.0.2.0/24", description="an IPv4 subnet of /27 or larger for the lab namespace (lab .2, device .15)"
+        "10.0.2.0/24",
+        description="an IPv4 subnet of /27 or larger for the lab namespace (lab .2, device .15)",
     )
 
     @field_validator("subnet")
@@ -94,7 +95,9 @@ class LabNetworkSettings(StrictModel):
         try:
             network = ipaddress.IPv4Network(value, strict=True)
         except ValueError as err:
-            raise problem(f"{value!r} is not an IPv4 subnet ({err})", "a subnet such as 192.0.2.0/24") from err
+            raise problem(
+                f"{value!r} is not an IPv4 subnet ({err})", "a subnet such as 192.0.2.0/24"
+            ) from err
         if network.prefixlen > 27:
             raise problem(f"{value} is smaller than a /27", "a /27 or larger subnet")
         return value

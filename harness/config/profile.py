@@ -355,6 +355,90 @@ class SecureCommunication(StrictModel):
         return None
 
 
+# --- cellular identity, modem and declared radio/SMS settings (FS38-GSM-*, FS38-SIP-*) ----------
+
+RadioAccess = Literal["gsm", "gprs", "edge", "umts", "lte", "lte-m", "nb-iot", "nr"]
+
+
+class ModemAccess(StrictModel):
+    """How the harness sends AT commands to the device's cellular module: one of the two."""
+
+    serial: SerialConsole | None = Field(
+        None, description="the module's AT port: a mapping with url and baudrate"
+    )
+    at_command: str | None = Field(
+        None,
+        description="a shell command on the device that sends its last argument as an AT command and prints "
+        "the module's answer",
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ModemAccess:
+        if (self.serial is None) == (self.at_command is None):
+            raise problem("modem names both or neither of serial and at_command", "exactly one of them")
+        return self
+
+
+class CellularSettings(StrictModel):
+    """The device's subscriber identities and what its maker declares about radio and SMS handling."""
+
+    imsi: str | None = Field(None, pattern=r"^\d{14,15}$", description="the test SIM's IMSI (14-15 digits)")
+    imei: str | None = Field(None, pattern=r"^\d{15}$", description="the device's IMEI (15 digits)")
+    msisdn: str | None = Field(None, pattern=r"^\+?\d{5,15}$", description="the test SIM's phone number")
+    modem: ModemAccess | None = Field(None, description="a mapping with serial or at_command")
+    radio_access: list[RadioAccess] | None = Field(
+        None, description="the radio access technologies the device is allowed to use, e.g. [lte-m, nb-iot]"
+    )
+    null_cipher_rejected: bool | None = Field(
+        None, description="true or false: the module refuses unciphered (A5/0, EEA0) connections"
+    )
+    class0_sms_ignored: bool | None = Field(
+        None,
+        description="true or false: class-0 (flash) and type-0 (silent) SMS change nothing on the device",
+    )
+    ota_sms_authenticated: bool | None = Field(
+        None,
+        description="true or false: OTA/SIM-toolkit SMS are acted on only when authenticated "
+        "(secured packets, 3GPP TS 31.115)",
+    )
+    sms_configuration_accepted: bool | None = Field(
+        None, description="true or false: the application changes its configuration from SMS content"
+    )
+
+
+# --- secure boot (FS38-02) -----------------------------------------------------------------------
+
+
+class SecureBootSettings(StrictModel):
+    """How the harness exercises secure boot.
+
+    `uefi-ovmf`: the platform is emulated with OVMF; the harness boots Debian's signed shim, GRUB
+    and kernel and images whose signature does not verify, with Secure Boot enforced (`enforce:
+    true`, Microsoft keys enrolled) or not. `declared`: a real board whose maker declares the
+    mechanism, its root of trust and the test evidence (a conceptual assessment).
+    """
+
+    method: Literal["uefi-ovmf", "declared"] = Field(description="uefi-ovmf or declared")
+    enforce: bool | None = Field(
+        None, description="uefi-ovmf: true (Secure Boot keys enrolled and enforced) or false"
+    )
+    initrd: ExistingFile | None = Field(
+        None, description="uefi-ovmf: the initrd to boot (default: the reference image's or console.qemu.initrd)"
+    )
+    boot_timeout_s: float = Field(40.0, gt=0, description="uefi-ovmf: seconds one boot attempt may take")
+    mechanism: str | None = Field(None, description="declared: e.g. 'U-Boot FIT signature verification'")
+    root_of_trust: str | None = Field(None, description="declared: where the verification key lives (OTP, ROM)")
+    evidence: list[ExistingFile] = Field(
+        default_factory=list, description="declared: files showing an unsigned image is refused"
+    )
+
+    @model_validator(mode="after")
+    def _enforce_for_ovmf(self) -> SecureBootSettings:
+        if self.method == "uefi-ovmf" and self.enforce is None:
+            raise problem("method uefi-ovmf needs enforce", "enforce: true or enforce: false")
+        return self
+
+
 # --- the profile ---------------------------------------------------------------------------------
 
 
@@ -375,6 +459,13 @@ class DeviceProfile(StrictModel):
     features: Features = Field(default_factory=Features, description="a mapping of feature names")
     secure_communication: SecureCommunication = Field(
         default_factory=SecureCommunication, description="a mapping"
+    )
+    cellular: CellularSettings = Field(default_factory=CellularSettings, description="a mapping")
+    secure_boot: SecureBootSettings | None = Field(
+        None, description="a mapping with method (uefi-ovmf or declared) and its settings"
+    )
+    firmware_image: ExistingFile | None = Field(
+        None, description="the firmware image file to scan for secrets (default: the reference image's initrd)"
     )
 
     @field_validator("end_of_support_date")

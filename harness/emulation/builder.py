@@ -29,6 +29,7 @@ from harness.emulation.variants import (
     get_variant,
 )
 from harness.errors import HarnessSetupError
+from harness.updates.signing import UPDATE_SIGNING_DIR, UPDATE_TRUST_ANCHOR, create_identity
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 OVERLAY_DIR = PACKAGE_DIR / "overlay"
@@ -165,6 +166,8 @@ def _build(
         password_hash = hash_password(variant.root_password, staging)
 
         fs = assemble_tree(variant, staging, libraries, tree, modules, password_hash)
+        # The update trust anchor goes in; the signing key stays in the cache, outside the image.
+        fs.file(UPDATE_TRUST_ANCHOR, create_identity(output / UPDATE_SIGNING_DIR).ca_certificate.read_bytes())
         size = fs.write_cpio(output / "initrd.cpio")
         say(f"initramfs: {size / 1e6:.1f} MB uncompressed cpio")
         _link_or_copy(kernel_file, output / kernel_file.name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.emulation.log_export import LOG_EXPORT_WEAKNESSES, log_export_device_config
 from harness.emulation.sip_ua import SIP_UA_BINARIES, SIP_UA_PACKAGES, SIP_WEAKNESSES, sip_device_config
 
 FIRMWARE_BASE_VERSION = "1.0.0"
@@ -24,8 +25,11 @@ WEAKNESSES: dict[str, str] = {
     "open-telnet": "busybox telnetd listens on port 23 and logs in with /bin/login",
     "plaintext-telemetry": "readings go out as plaintext UDP instead of DTLS 1.2",
     "debug-service": "an unauthenticated adb-like debug shell listens on TCP port 5555",
+    "unsigned-updates-accepted": "the update agent installs packages without checking signature or integrity",
+    "rollback-accepted": "the update agent installs packages older than the running version",
 }
 WEAKNESSES.update(SIP_WEAKNESSES)
+WEAKNESSES.update(LOG_EXPORT_WEAKNESSES)
 
 # Debian packages every variant unpacks; the kernel is added from KERNEL_META_PACKAGE.
 BASE_PACKAGES = (
@@ -107,8 +111,11 @@ class Variant:
             "TELEMETRY_PLAIN_TARGET": DEFAULT_TELEMETRY_PLAIN_TARGET,
             "TELEMETRY_INTERVAL": str(DEFAULT_TELEMETRY_INTERVAL_S),
             "IMEI": IMEI,
+            "UPDATE_SIGNATURES": "ignored" if self.has("unsigned-updates-accepted") else "required",
+            "UPDATE_ROLLBACK": "accepted" if self.has("rollback-accepted") else "refused",
         }
         settings.update(sip_device_config(self.weaknesses, IMEI))
+        settings.update(log_export_device_config(self.weaknesses))
         return "".join(f"{key}='{value}'\n" for key, value in settings.items())
 
     def release_file(self) -> str:

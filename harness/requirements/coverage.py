@@ -67,6 +67,9 @@ def collect_coverage(testsuites_dir: str | Path, *, strict: bool = True) -> dict
         "no:hilsec",
         "-p",
         "no:harness.plugin",
+        # Node IDs as a run from the project root names them ("testsuites/test_x.py::test_y"),
+        # whatever the current directory is.
+        f"--rootdir={directory.resolve().parent}",
         str(directory),
     ]
     try:

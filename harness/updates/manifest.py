@@ -35,7 +35,7 @@ class UpdateManifest(StrictModel):
 
     kind: Literal["update-manifest"] = Field(description="update-manifest")
     package: NonEmptyStr = Field(description="the package or firmware name")
-    version: NonEmptyStr = Field(description="the update's dotted version as a string, e.g. \"1.0.3\"")
+    version: NonEmptyStr = Field(description='the update\'s dotted version as a string, e.g. "1.0.3"')
     date: dt.date | None = Field(None, description="the release date as YYYY-MM-DD")
     security_only: bool = Field(description="true or false: the update only fixes security problems")
     cves: list[str] = Field(default_factory=list, description="a list of CVE IDs like CVE-2024-12345")

@@ -12,8 +12,12 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from harness.labservices import LabEndpoints
+from typing import TYPE_CHECKING
+
 from harness.labservers import free_port
+
+if TYPE_CHECKING:  # labservices imports this module to register the service
+    from harness.labservices import LabEndpoints
 
 STOP_TIMEOUT_S = 5.0
 
@@ -31,7 +35,7 @@ class UpdateServer:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self, workdir: Path, endpoints: LabEndpoints) -> None:
+    def start(self, workdir: Path, endpoints: "LabEndpoints") -> None:
         self.directory = workdir / "update-server"
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port("tcp", endpoints.bind_address)

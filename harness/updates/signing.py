@@ -17,6 +17,10 @@ from harness.errors import HarnessSetupError
 OPENSSL_TIMEOUT_S = 30.0
 CA_CERT, SIGNER_CERT, SIGNER_KEY = "ca.pem", "signer.pem", "signer.key"
 _CA_KEY = "ca.key"
+# Where a reference image keeps its signing identity (in the image cache folder, not in the
+# initramfs) and where the device finds its trust anchor.
+UPDATE_SIGNING_DIR = "update-signing"
+UPDATE_TRUST_ANCHOR = "etc/hilsec/update-ca.pem"
 _LEAF_EXTENSIONS = (
     "basicConstraints=critical,CA:FALSE\n"
     "keyUsage=critical,digitalSignature\n"

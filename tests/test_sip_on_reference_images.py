@@ -1,0 +1,100 @@
+"""The SIP suite against reference images in QEMU with the real kamailio registrar and SIPp UA.
+
+Each SIP knob makes exactly its own test FAIL; the hardened image passes both. Three runs (one
+QEMU each) go in parallel.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.emulation.sip_ua import IMSI
+from harness.emulation.variants import IMEI
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_TIMEOUT_S = 300
+pytestmark = pytest.mark.integration
+
+RUNS = {
+    "hardened": [],
+    "identity": ["sip-identity-exposed"],
+    "direct": ["sip-direct-invite-accepted"],
+}
+
+
+def write_profile(folder: Path, name: str, weaknesses: list[str]) -> Path:
+    data = yaml.safe_load((ROOT / "device_profiles/qemu-reference-hardened.yaml").read_text())
+    data["name"] = f"qemu-reference-sip-{name}"
+    data["console"]["qemu"]["weaknesses"] = weaknesses
+    data["cellular"] = {"imsi": IMSI, "imei": IMEI}
+    data.setdefault("features", {})["sip"] = True
+    services = data.setdefault("network", {}).setdefault("services", [])
+    services.append({"name": "sip", "protocol": "tcp", "port": 5060})
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    out = tmp_path_factory.mktemp("sip")
+    procs = {}
+    for name, weaknesses in RUNS.items():
+        report = out / name
+        cmd = [
+            sys.executable, "-m", "pytest", str(ROOT / "testsuites/test_sip_exposure.py"), "-p", "no:cacheprovider",
+            "--device-profile", str(write_profile(out, name, weaknesses)),
+            "--lab-config", str(ROOT / "lab_configs/local-qemu.yaml"), "--report-dir", str(report), "-v",
+        ]  # fmt: skip
+        log = (out / f"{name}.log").open("w")
+        procs[name] = (subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), report, log)
+    results = {}
+    for name, (proc, report, log) in procs.items():
+        proc.wait(timeout=RUN_TIMEOUT_S)
+        log.close()
+        text = (out / f"{name}.log").read_text()
+        assert (report / "results.json").is_file(), text[-3000:]
+        results[name] = json.loads((report / "results.json").read_text()) | {"_log": text, "_dir": report}
+    return results
+
+
+def _verdicts(data: dict) -> dict[str, tuple[str, str]]:
+    return {t["nodeid"].split("::")[-1]: (t["verdict"], t["reason"]) for t in data["tests"]}
+
+
+def test_hardened_passes_both(runs: dict[str, dict]) -> None:
+    verdicts = _verdicts(runs["hardened"])
+    assert verdicts["test_sip_signalling_hides_subscriber_identity"][0] == "PASS", verdicts
+    assert verdicts["test_direct_invite_is_not_accepted"][0] == "PASS", verdicts
+
+
+def test_identity_knob_fails_only_sip_01(runs: dict[str, dict]) -> None:
+    verdicts = _verdicts(runs["identity"])
+    verdict, reason = verdicts["test_sip_signalling_hides_subscriber_identity"]
+    assert verdict == "FAIL", verdicts
+    assert (
+        "IMSI in plaintext SIP header From" in reason and "IMEI in plaintext SIP header User-Agent" in reason
+    )
+    assert IMSI not in reason  # the finding names the header, the identity stays masked
+    assert verdicts["test_direct_invite_is_not_accepted"][0] == "PASS", verdicts
+
+
+def test_direct_invite_knob_fails_only_sip_02(runs: dict[str, dict]) -> None:
+    verdicts = _verdicts(runs["direct"])
+    verdict, reason = verdicts["test_direct_invite_is_not_accepted"]
+    assert verdict == "FAIL", verdicts
+    assert "180" in reason and "200" in reason, reason
+    assert verdicts["test_sip_signalling_hides_subscriber_identity"][0] == "PASS", verdicts
+
+
+def test_the_device_really_registered(runs: dict[str, dict]) -> None:
+    """The hardened PASS rests on a real registration: kamailio logged it and the capture has it."""
+    for name in RUNS:
+        logs = list(Path(runs[name]["_dir"]).rglob("registrar.log"))
+        assert logs and "registered user=" in logs[0].read_text(), name

@@ -1,0 +1,105 @@
+"""FS38-02: the device refuses to boot an image whose signature does not verify.
+
+How secure boot is exercised is the profile's `secure_boot` section:
+- `uefi-ovmf` (an emulated platform): real UEFI Secure Boot with Debian's OVMF, shim, GRUB and
+  signed kernel. The harness boots the signed chain (the control: it must boot), a kernel with one
+  byte changed and an unsigned boot loader (each must be refused). `enforce` says whether the
+  platform's firmware has Secure Boot keys enrolled and enforced. The QEMU reference device itself
+  boots with -kernel (no firmware verification at all), so its profiles point here.
+- `declared`: a board whose maker declares the mechanism, its root of trust and evidence that an
+  unsigned image is refused; missing evidence is INCONCLUSIVE naming the field, never PASS.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.checks.secure_boot import judge
+from harness.verdicts import Verdict, inconclusive
+
+pytestmark = pytest.mark.requirement("FS38-02", "EN303645-5.7-1", "CLP13_6.11", "CLP13_6.15")
+
+
+def _initrd(profile, lab) -> Path | None:
+    """The device's own userland for the signed boot: explicit, the reference image's, or the qemu initrd."""
+    settings = profile.secure_boot
+    if settings.initrd is not None:
+        return Path(settings.initrd)
+    qemu = profile.console.qemu
+    if qemu is not None and qemu.reference_image:
+        from harness.emulation import build_image
+
+        cache = getattr(lab, "image_cache", None)
+        image = build_image(
+            qemu.reference_image, cache_dir=Path(cache) if cache else None, weaknesses=qemu.weaknesses
+        )
+        return image.initrd
+    if qemu is not None and qemu.initrd is not None:
+        return Path(qemu.initrd)
+    return None
+
+
+def _declared(settings) -> None:
+    missing = [name for name in ("mechanism", "root_of_trust") if not getattr(settings, name)]
+    if not settings.evidence:
+        missing.append("evidence")
+    if missing:
+        inconclusive("secure_boot is declared without " + ", ".join(f"secure_boot.{m}" for m in missing))
+
+
+def _emulated(profile, lab, evidence) -> None:
+    from harness.secureboot import FirmwareMode, fetch_components
+    from harness.secureboot.subject import exercise
+
+    settings = profile.secure_boot
+    cache = getattr(lab, "image_cache", None)
+    components = fetch_components(Path(cache) if cache else None)
+    mode = FirmwareMode.ENFORCING if settings.enforce else FirmwareMode.NOT_ENFORCING
+    signed, tampered = exercise(
+        components,
+        mode,
+        evidence.dir / "boots",
+        initrd=_initrd(profile, lab),
+        timeout=settings.boot_timeout_s,
+    )
+    evidence.write_json(
+        "secure-boot.json",
+        {
+            "firmware": mode.value,
+            "packages": list(components.packages),
+            "attempts": [
+                {
+                    "chain": record.chain.name,
+                    "description": record.chain.description,
+                    "outcome": record.observation.outcome.value,
+                    "console_line": record.observation.line,
+                    "reached_login": record.observation.reached_login,
+                    "secure_boot_reported": record.observation.secure_boot_reported,
+                    "seconds": round(record.attempt.seconds, 1),
+                    "console": str(record.attempt.log_path.relative_to(evidence.dir)),
+                }
+                for record in (signed, *tampered)
+            ],
+            "qemu": signed.attempt.command,
+        },
+    )
+    result = judge(signed.observation, [(r.chain.name, r.observation) for r in tampered])
+    if result.verdict is Verdict.INCONCLUSIVE:
+        inconclusive(result.reason)
+    assert result.verdict is Verdict.PASS, result.reason
+
+
+def test_unverified_boot_image_is_refused(profile, lab, evidence):
+    """A tampered kernel and an unsigned boot loader do not boot; the signed chain does."""
+    settings = profile.secure_boot
+    if settings is None:
+        if profile.features.has("secure_boot") is False:
+            reason = profile.features.reasons.get("secure_boot", "the profile declares no secure boot")
+            pytest.fail(f"the device has no secure boot: {reason}")
+        inconclusive("the profile has no secure_boot section saying how secure boot is exercised")
+    if settings.method == "declared":
+        _declared(settings)
+        return
+    _emulated(profile, lab, evidence)

@@ -1,0 +1,116 @@
+"""FS38-SIP-01 and FS38-SIP-02: the device's SIP signalling and its SIP user agent's exposure.
+
+SIP-01 watches the device's registration to the lab's registrar (kamailio) in the capture and
+searches every plaintext SIP header it sent for its IMSI, IMEI or MSISDN. SIP-02 sends an INVITE
+straight to the device's SIP port from the lab side, as an attacker around the registrar would.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+
+import pytest
+
+from harness.capture import write_window
+from harness.checks.sip import (
+    ACCEPTED,
+    NO_LISTENER,
+    REJECTED,
+    SubscriberIdentity,
+    assess_direct_request,
+    assess_sip_exposure,
+)
+from harness.emulation.sip_ua import SIP_LISTEN_PORT
+from harness.sip.message import messages_in_capture
+from harness.sip.probe import send_direct_request
+from harness.verdicts import inconclusive, not_applicable
+
+# Long enough for the reference UA's registration cycle (SIP_REGISTER_INTERVAL_S = 20).
+OBSERVATION_S = 25.0
+
+
+def _sip_feature(profile) -> None:
+    reason = profile.features.absence_reason("sip")
+    if reason:
+        not_applicable(reason)
+
+
+def _identity(device, profile) -> SubscriberIdentity:
+    cellular = profile.cellular
+    return SubscriberIdentity(imsi=cellular.imsi, imei=cellular.imei, msisdn=cellular.msisdn)
+
+
+@pytest.mark.requirement("FS38-SIP-01", "EN303645-5.6-2", "EN303645-5.8-1", "CLP13_6.19")
+def test_sip_signalling_hides_subscriber_identity(device, profile, evidence):
+    """IMSI/IMEI/MSISDN in any plaintext SIP header the device sends is a FAIL naming the header."""
+    _sip_feature(profile)
+    pcap = device.capture_path
+    if pcap is None:
+        inconclusive("the lab takes no capture of this device's traffic (lab config: capture)")
+    registrar = device.lab_services.get("sip")
+    if registrar is not None and getattr(registrar, "unavailable", None):
+        inconclusive(f"the lab's SIP registrar could not run: {registrar.unavailable}")
+    identity = _identity(device, profile)
+    start = time.time()
+    # Everything since boot counts: the first REGISTER usually goes out before this test starts.
+    time.sleep(OBSERVATION_S)
+    end = time.time()
+    write_window(pcap, evidence.path("sip.pcap"), 0, end)
+    messages = list(messages_in_capture(pcap, end=end))
+    result = assess_sip_exposure(messages, device.address, identity)
+    if registrar is not None and hasattr(registrar, "log_text"):
+        evidence.write_text("registrar.log", registrar.log_text())
+    evidence.write_json(
+        "sip-messages.json",
+        {
+            "window": {"end": end, "observed_from": start},
+            "declared_identities": sorted(identity.values()),
+            "messages": [
+                {
+                    "start_line": m.start_line,
+                    "protocol": m.protocol,
+                    "source": m.source,
+                    "destination": m.destination,
+                    "time": m.timestamp,
+                    "headers": m.headers,
+                }
+                for m in messages
+            ],  # fmt: skip
+            "findings": [asdict(f) for f in result.findings],
+        },
+    )
+    assert not result.findings, "; ".join(f.describe() for f in result.findings)
+    if not identity.values():
+        inconclusive("the profile declares no subscriber identity to look for (profile: cellular.imsi/imei)")
+    if result.device_messages == 0:
+        inconclusive(
+            f"the device sent no plaintext SIP in {end - start:.0f} s of observation; if it signals over TLS, "
+            "that is not shown by this capture"
+        )
+
+
+def _sip_port(profile) -> tuple[str, int]:
+    for service in profile.network.services:
+        if service.name.lower() == "sip":
+            return service.protocol, int(service.port)
+    return "tcp", SIP_LISTEN_PORT
+
+
+@pytest.mark.requirement("FS38-SIP-02", "EN303645-5.5-4", "EN18031-ACM-2", "CLP13_7.6")
+def test_direct_invite_is_not_accepted(device, profile, evidence):
+    """An INVITE sent straight to the device (no registrar, no credentials) must not be answered 180/200."""
+    _sip_feature(profile)
+    protocol, port = _sip_port(profile)
+    try:
+        host, lab_port = device.endpoint(protocol, port)
+    except KeyError as exc:
+        inconclusive(f"the lab cannot reach the device's SIP port {protocol}/{port}: {exc}")
+    outcome = send_direct_request(host, lab_port, method="INVITE", transport=protocol,
+                                  target=f"{device.address}:{port}")  # fmt: skip
+    decision, explanation = assess_direct_request(outcome)
+    evidence.write_json("direct-invite.json", {"outcome": asdict(outcome), "decision": decision,
+                                                "explanation": explanation})  # fmt: skip
+    assert decision != ACCEPTED, explanation
+    if decision not in (REJECTED, NO_LISTENER):
+        inconclusive(explanation)
