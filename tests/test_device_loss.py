@@ -1,0 +1,57 @@
+"""A device that dies mid-run: that test is INCONCLUSIVE with the reason, the run goes on, and the
+report is still written (the next test finds the device power-cycled back to life)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.integration
+
+SUITE = """
+import os, signal
+import pytest
+
+@pytest.mark.requirement("FS38-05")
+def test_1_device_crashes_mid_test(device):
+    assert device.run("true").status == 0
+    os.killpg(device.machine._process.pid, signal.SIGKILL)  # QEMU dies: a crash or power loss
+    device.run("cat /etc/hilsec-release")
+
+@pytest.mark.requirement("FS38-06")
+def test_2_run_goes_on_after_recovery(device):
+    assert "VARIANT=hardened" in device.run("cat /etc/hilsec-release").output
+
+@pytest.mark.requirement("FS38-07")
+def test_3_a_hung_command_times_out(device):
+    device.run("sleep 600", timeout=2)
+"""
+
+
+def test_lost_device_is_inconclusive_and_the_run_goes_on(tmp_path: Path) -> None:
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "test_loss.py").write_text(textwrap.dedent(SUITE))
+    report = tmp_path / "report"
+    cmd = [
+        sys.executable, "-m", "pytest", str(suites), "-p", "no:cacheprovider",
+        "--device-profile", str(ROOT / "device_profiles/qemu-reference-hardened.yaml"),
+        "--lab-config", str(ROOT / "lab_configs/local-qemu.yaml"), "--report-dir", str(report),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    results = report / "results.json"
+    assert results.is_file(), done.stdout[-3000:] + done.stderr[-2000:]
+    tests = {t["nodeid"].split("::")[-1]: t for t in json.loads(results.read_text())["tests"]}
+    crashed = tests["test_1_device_crashes_mid_test"]
+    assert crashed["verdict"] == "INCONCLUSIVE", crashed
+    assert "device" in crashed["reason"]
+    assert tests["test_2_run_goes_on_after_recovery"]["verdict"] == "PASS", tests
+    hung = tests["test_3_a_hung_command_times_out"]
+    assert hung["verdict"] == "INCONCLUSIVE" and "sleep 600" in hung["reason"], hung
+    assert (report / "report.html").is_file() and (report / "junit.xml").is_file()
