@@ -9,7 +9,8 @@ HILSEC := $(VENV)/bin/hilsec
 REPORTS ?= reports
 
 APT_PACKAGES := qemu-system-x86 qemu-system-arm u-boot-qemu u-boot-tools tshark busybox-static \
-	openssl openssh-client cpio xz-utils iproute2 libusb-1.0-0 python3-venv chromium poppler-utils
+	openssl openssh-client cpio xz-utils iproute2 libusb-1.0-0 python3-venv chromium poppler-utils \
+	kamailio kamailio-tls-modules sip-tester socat
 
 .PHONY: demo test install apt venv lint clean
 

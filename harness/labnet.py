@@ -45,6 +45,9 @@ TAP_NAME = "hilsec-tap0"
 DEFAULT_SUBNET = "10.0.2.0/24"
 LAB_HOST_INDEX = 2  # 10.0.2.2, as QEMU's user-mode host
 DEVICE_HOST_INDEX = 15  # 10.0.2.15, as QEMU's user-mode guest
+# Extra lab-side source addresses for UDP scans: Linux rate-limits ICMP errors per peer (a burst
+# of 6, then 1/s), so each extra address lets the device report 6 more closed ports at once.
+SCANNER_HOST_INDEXES = (20, 21, 22, 23)
 IP_TIMEOUT_S = 10.0
 _CLONE_NEWNET = 0x40000000
 _STALE_NAME = re.compile(rf"^{NAMESPACE_PREFIX}(\d+)-\d+$")
@@ -59,6 +62,7 @@ class LabAddressing:
     subnet: ipaddress.IPv4Network
     lab_address: str
     device_address: str
+    scanner_addresses: tuple[str, ...] = ()
 
     @classmethod
     def for_subnet(cls, subnet: str = DEFAULT_SUBNET) -> LabAddressing:
@@ -69,6 +73,7 @@ class LabAddressing:
             subnet=network,
             lab_address=str(network[LAB_HOST_INDEX]),
             device_address=str(network[DEVICE_HOST_INDEX]),
+            scanner_addresses=tuple(str(network[index]) for index in SCANNER_HOST_INDEXES),
         )
 
     @property
@@ -181,6 +186,10 @@ class LabNetwork:
         return self.addressing.device_address
 
     @property
+    def scanner_addresses(self) -> tuple[str, ...]:
+        return self.addressing.scanner_addresses
+
+    @property
     def path(self) -> Path:
         return NETNS_DIR / self.name
 
@@ -201,6 +210,8 @@ class LabNetwork:
             _ip(*in_ns, "tuntap", "add", "dev", self.tap, "mode", "tap")
             _ip(*in_ns, "link", "set", self.tap, "master", self.bridge)
             _ip(*in_ns, "address", "add", address, "dev", self.bridge)
+            for scanner in self.addressing.scanner_addresses:
+                _ip(*in_ns, "address", "add", f"{scanner}/{self.addressing.prefix}", "dev", self.bridge)
             _ip(*in_ns, "link", "set", self.tap, "up")
             _ip(*in_ns, "link", "set", self.bridge, "up")
         except HarnessSetupError:

@@ -11,6 +11,7 @@ bounded, so a chatty or hostile device cannot exhaust the harness.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import socket
@@ -325,6 +326,11 @@ class SyslogReceiver:
         self._sockets.clear()
         self._threads.clear()
 
+    def certificate_sha256(self) -> str:
+        """The TLS certificate's SHA-256 fingerprint (upper-case hex), for a device to pin."""
+        der = ssl.PEM_cert_to_DER_cert(self.certificate.read_text())
+        return hashlib.sha256(der).hexdigest().upper()
+
     def port(self, transport: str) -> int:
         return self._ports[transport]
 
@@ -359,13 +365,13 @@ class SyslogReceiver:
             raw=_text(kept).rstrip("\r\n\0"),
             **asdict(parsed),
         )
+        with self._log_lock, self.log_path.open("a", encoding="utf-8") as log:
+            log.write(json.dumps(asdict(record)) + "\n")
         with self._changed:
             if len(self._records) == self._records.maxlen:
                 self.dropped += 1
             self._records.append(record)
             self._changed.notify_all()
-        with self._log_lock, self.log_path.open("a", encoding="utf-8") as log:
-            log.write(json.dumps(asdict(record)) + "\n")
         return record
 
     # --- listeners -----------------------------------------------------------------------------
@@ -431,7 +437,8 @@ class SyslogReceiver:
 class SyslogService:
     """The lab's syslog collector as a lab service; tells a reference image where to export logs.
 
-    `hilsec.syslog_tls` is where a device that exports securely sends (RFC 5425);
+    `hilsec.syslog_tls` is where a device that exports securely sends (RFC 5425), and
+    `hilsec.syslog_tls_sha256` the collector certificate's fingerprint it pins;
     `hilsec.syslog_plain` is the UDP port a device without TLS sends to, so a plaintext export is
     caught and named rather than lost.
     """
@@ -455,5 +462,6 @@ class SyslogService:
         assert self.receiver is not None
         return [
             f"hilsec.syslog_tls={self._facing}:{self.receiver.port('tls')}",
+            f"hilsec.syslog_tls_sha256={self.receiver.certificate_sha256()}",
             f"hilsec.syslog_plain={self._facing}:{self.receiver.port('udp')}",
         ]

@@ -1,12 +1,15 @@
 """The SIP suite against reference images in QEMU with the real kamailio registrar and SIPp UA.
 
-Each SIP knob makes exactly its own test FAIL; the hardened image passes both. Three runs (one
-QEMU each) go in parallel.
+Each SIP knob makes exactly its own test FAIL; the hardened image passes both, signalling over TLS
+(SIPp -> loopback socat -> TLS -> kamailio), so FS38-04 passes too. `sip-identity-exposed` means
+plaintext UDP signalling, so it also fails FS38-04: a true, overlapping finding. Three runs (one
+QEMU each, FS38-SIP and FS38-04 suites together) go in parallel.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +34,9 @@ RUNS = {
 def write_profile(folder: Path, name: str, weaknesses: list[str]) -> Path:
     data = yaml.safe_load((ROOT / "device_profiles/qemu-reference-hardened.yaml").read_text())
     data["name"] = f"qemu-reference-sip-{name}"
+    manifest = data.get("update_policy", {}).get("update_manifest")
+    if manifest and not Path(manifest).is_absolute():  # relative paths start at the profile's folder
+        data["update_policy"]["update_manifest"] = str(ROOT / "device_profiles" / manifest)
     data["console"]["qemu"]["weaknesses"] = weaknesses
     data["cellular"] = {"imsi": IMSI, "imei": IMEI}
     data.setdefault("features", {})["sip"] = True
@@ -48,7 +54,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     for name, weaknesses in RUNS.items():
         report = out / name
         cmd = [
-            sys.executable, "-m", "pytest", str(ROOT / "testsuites/test_sip_exposure.py"), "-p", "no:cacheprovider",
+            sys.executable, "-m", "pytest", str(ROOT / "testsuites/test_sip_exposure.py"),
+            str(ROOT / "testsuites/test_secure_communication.py"), "-p", "no:cacheprovider",
             "--device-profile", str(write_profile(out, name, weaknesses)),
             "--lab-config", str(ROOT / "lab_configs/local-qemu.yaml"), "--report-dir", str(report), "-v",
         ]  # fmt: skip
@@ -71,16 +78,23 @@ def _verdicts(data: dict) -> dict[str, tuple[str, str]]:
 def test_hardened_passes_both(runs: dict[str, dict]) -> None:
     verdicts = _verdicts(runs["hardened"])
     assert verdicts["test_sip_signalling_hides_subscriber_identity"][0] == "PASS", verdicts
+    decision = json.loads(next(Path(runs["hardened"]["_dir"]).rglob("decision.json")).read_text())
+    assert "over TLS to the registrar" in decision["explanation"] and decision["encrypted"]["tls_flows"]
     assert verdicts["test_direct_invite_is_not_accepted"][0] == "PASS", verdicts
+    assert verdicts["test_device_traffic_is_encrypted"][0] == "PASS", verdicts
+
+
+def test_identity_knob_signals_in_plaintext_so_fs38_04_fails_too(runs: dict[str, dict]) -> None:
+    verdict, reason = _verdicts(runs["identity"])["test_device_traffic_is_encrypted"]
+    assert verdict == "FAIL" and "plaintext application payload" in reason and "REGISTER" in reason, reason
 
 
 def test_identity_knob_fails_only_sip_01(runs: dict[str, dict]) -> None:
     verdicts = _verdicts(runs["identity"])
     verdict, reason = verdicts["test_sip_signalling_hides_subscriber_identity"]
     assert verdict == "FAIL", verdicts
-    assert (
-        "IMSI in plaintext SIP header From" in reason and "IMEI in plaintext SIP header User-Agent" in reason
-    )
+    assert re.search(r"IMSI in plaintext SIP headers? From\b", reason), reason
+    assert re.search(r"IMEI in plaintext SIP headers? [^;|]*User-Agent", reason), reason
     assert IMSI not in reason  # the finding names the header, the identity stays masked
     assert verdicts["test_direct_invite_is_not_accepted"][0] == "PASS", verdicts
 
@@ -94,7 +108,11 @@ def test_direct_invite_knob_fails_only_sip_02(runs: dict[str, dict]) -> None:
 
 
 def test_the_device_really_registered(runs: dict[str, dict]) -> None:
-    """The hardened PASS rests on a real registration: kamailio logged it and the capture has it."""
+    """The hardened PASS rests on a real registration: kamailio logged it over TLS (plaintext UDP
+    only for the identity knob) and the capture has the TLS flows."""
     for name in RUNS:
         logs = list(Path(runs[name]["_dir"]).rglob("registrar.log"))
-        assert logs and "registered user=" in logs[0].read_text(), name
+        proto = "udp" if name == "identity" else "tls"
+        assert (
+            logs and f"proto={proto}" in logs[0].read_text() and "registered user=" in logs[0].read_text()
+        ), name

@@ -97,7 +97,9 @@ def update_lab(device, profile) -> UpdateLab:
     )
 
 
-def _craft_and_deliver(kind: str, lab: UpdateLab, profile, evidence) -> tuple[CraftedPackage, DeliveryOutcome]:
+def _craft_and_deliver(
+    kind: str, lab: UpdateLab, profile, evidence
+) -> tuple[CraftedPackage, DeliveryOutcome]:
     """Craft `kind` against the running version, publish it, have the agent install it."""
     _agent_command(profile)
     if lab.server is None:

@@ -98,7 +98,9 @@ def judge(signed: BootObservation, tampered: Sequence[tuple[str, BootObservation
         return Judgement(Verdict.INCONCLUSIVE, "no image with an unverifiable signature was tried")
     booted = [f"{name} ({seen.line})" for name, seen in tampered if seen.outcome is BootOutcome.BOOTED]
     if booted:
-        return Judgement(Verdict.FAIL, "image(s) whose signature does not verify booted: " + "; ".join(booted))
+        return Judgement(
+            Verdict.FAIL, "image(s) whose signature does not verify booted: " + "; ".join(booted)
+        )
     if signed.outcome is not BootOutcome.BOOTED:
         what = f"it was refused: {signed.line}" if signed.line else "no kernel output within the time limit"
         return Judgement(

@@ -45,7 +45,9 @@ def assess_rejection(outcome: DeliveryOutcome, what_is_wrong: str) -> list[str]:
         seen = f"; log lines naming it: {outcome.log_lines}" if outcome.log_lines else ""
         findings.append(f"no syslog line records the rejection of {package}{seen}")
     if outcome.rebooted and outcome.version_after_reboot == outcome.offered_version:
-        findings.append(f"after a power cycle the device runs version {outcome.offered_version} from {package}")
+        findings.append(
+            f"after a power cycle the device runs version {outcome.offered_version} from {package}"
+        )
     return findings
 
 

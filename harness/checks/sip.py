@@ -1,5 +1,6 @@
-"""FS38-SIP-01 / FS38-SIP-02 decisions: subscriber identity in SIP headers, and what a device's SIP
-user agent did with a request sent straight to it around the registrar.
+"""FS38-SIP-01 / FS38-SIP-02 decisions: subscriber identity in SIP headers (or SIP carried only
+over TLS, where no header is readable), and what a device's SIP user agent did with a request
+sent straight to it around the registrar.
 
 Pure logic over parsed messages and probe outcomes, so both directions are unit-tested without
 a device.
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from harness.sip.message import SipMessage
+from harness.verdicts import Verdict
 
 # Headers where a UA puts who it is; any other header is searched too (named as found).
 IDENTITY_HEADERS = (
@@ -62,6 +64,23 @@ class IdentityFinding:
 
     def describe(self) -> str:
         return f"{self.kind} in plaintext SIP header {self.header} of '{self.message}' ({self.route})"
+
+
+def summarize_findings(findings: Iterable[IdentityFinding]) -> str:
+    """One clause per message and route, naming every header per identity kind: short enough for a
+    verdict reason (capped in reports) while still naming each header."""
+    groups: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for finding in findings:
+        kinds = groups.setdefault((finding.message, finding.route), {})
+        kinds.setdefault(finding.kind, []).append(finding.header)
+    clauses = []
+    for (message, route), kinds in groups.items():
+        named = "; ".join(
+            f"{kind} in plaintext SIP header{'s' if len(headers) > 1 else ''} {', '.join(headers)}"
+            for kind, headers in kinds.items()
+        )
+        clauses.append(f"{named} of '{message}' ({route})")
+    return " | ".join(clauses)
 
 
 @dataclass
@@ -119,6 +138,63 @@ def assess_sip_exposure(
                     seen.add(key)
                     result.findings.append(IdentityFinding(kind, header, start, route))
     return result
+
+
+MAX_FLOWS_NAMED = 3
+
+
+@dataclass(frozen=True)
+class EncryptedSignalling:
+    """SIP the device sent that no capture can read: its TLS flows to the registrar's SIP-over-TLS
+    port (as `Flow.describe()` lines) and the registrations the registrar accepted over TLS."""
+
+    tls_flows: tuple[str, ...] = ()
+    tls_registrations: int = 0
+
+    @property
+    def seen(self) -> bool:
+        return bool(self.tls_flows) or self.tls_registrations > 0
+
+
+def decide_identity_exposure(
+    result: SipExposureAssessment, encrypted: EncryptedSignalling, identity: SubscriberIdentity
+) -> tuple[Verdict, str]:
+    """FS38-SIP-01: FAIL names each identity found in clear; PASS needs SIP that was actually seen.
+
+    Plaintext SIP searched for the declared identities passes; so does signalling carried only
+    over TLS, since no header of it is readable on the path. No SIP at all decides nothing.
+    """
+    if result.findings:
+        return Verdict.FAIL, summarize_findings(result.findings)
+    over_tls = ""
+    if encrypted.seen:
+        shown = list(encrypted.tls_flows[:MAX_FLOWS_NAMED])
+        if len(encrypted.tls_flows) > MAX_FLOWS_NAMED:
+            shown.append(f"{len(encrypted.tls_flows) - MAX_FLOWS_NAMED} more")
+        flows = ", ".join(shown) or "no TLS flow in the capture"
+        over_tls = (
+            f"over TLS to the registrar ({flows}; {encrypted.tls_registrations} registration(s) "
+            "accepted over TLS), where no header is readable on the path"
+        )
+    if result.device_messages:
+        plain = (
+            f"{result.device_messages} plaintext SIP message(s), {result.headers_checked} headers searched"
+        )
+        if not identity.values():
+            return Verdict.INCONCLUSIVE, (
+                f"{plain}, but the profile declares no subscriber identity to look for "
+                "(profile: cellular.imsi/imei)"
+            )
+        kinds = "/".join(sorted(identity.values()))
+        return Verdict.PASS, f"{plain}: no {kinds} found" + (
+            f"; SIP also went {over_tls}" if over_tls else ""
+        )
+    if over_tls:
+        return Verdict.PASS, f"all the device's SIP signalling went {over_tls}"
+    return Verdict.INCONCLUSIVE, (
+        "the device sent no SIP the lab could see: no plaintext SIP and no TLS flow to the registrar's "
+        "SIP-over-TLS port"
+    )
 
 
 # --- FS38-SIP-02: a request sent straight to the device's SIP port -----------------------------

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.emulation import debs, kernel
+from harness.emulation import debs, kernel, storage
 from harness.emulation.initramfs import LIBRARY_DIRS, InitramfsTree, resolve_in_root, resolve_libraries
 from harness.emulation.variants import (
     KERNEL_META_PACKAGE,
@@ -272,6 +272,8 @@ def assemble_tree(
     fs.file("etc/hilsec-release", variant.release_file().encode())
     fs.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
     fs.file("etc/shadow", f"root:{password_hash}:20000:0:99999:7:::\n".encode(), 0o600)
+    if variant.has("baked-in-private-key"):
+        fs.file(storage.BAKED_KEY_PATH, storage.baked_private_key(), 0o600)
     return fs
 
 

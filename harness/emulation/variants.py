@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from harness.emulation.log_export import LOG_EXPORT_WEAKNESSES, log_export_device_config
 from harness.emulation.sip_ua import SIP_UA_BINARIES, SIP_UA_PACKAGES, SIP_WEAKNESSES, sip_device_config
+from harness.emulation.storage import STORAGE_WEAKNESSES, storage_device_config
 
 FIRMWARE_BASE_VERSION = "1.0.0"
 STRONG_ROOT_PASSWORD = "Hs7-quartz-Velvet-9041"
@@ -30,6 +31,7 @@ WEAKNESSES: dict[str, str] = {
 }
 WEAKNESSES.update(SIP_WEAKNESSES)
 WEAKNESSES.update(LOG_EXPORT_WEAKNESSES)
+WEAKNESSES.update(STORAGE_WEAKNESSES)
 
 # Debian packages every variant unpacks; the kernel is added from KERNEL_META_PACKAGE.
 BASE_PACKAGES = (
@@ -116,6 +118,7 @@ class Variant:
         }
         settings.update(sip_device_config(self.weaknesses, IMEI))
         settings.update(log_export_device_config(self.weaknesses))
+        settings.update(storage_device_config(self.weaknesses))
         return "".join(f"{key}='{value}'\n" for key, value in settings.items())
 
     def release_file(self) -> str:

@@ -70,6 +70,8 @@ def collect_coverage(testsuites_dir: str | Path, *, strict: bool = True) -> dict
         # Node IDs as a run from the project root names them ("testsuites/test_x.py::test_y"),
         # whatever the current directory is.
         f"--rootdir={directory.resolve().parent}",
+        # Suites may share module basenames with modules already imported in this process.
+        "--import-mode=importlib",
         str(directory),
     ]
     try:

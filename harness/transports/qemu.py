@@ -3,7 +3,9 @@
 The serial console is a unix socket in `workdir` (QEMU's chardev server with wait=on: the guest
 does not start until the harness connects, so nothing it prints is lost), QMP on another socket
 does power control, user-mode networking forwards the requested guest ports to free host ports on
-127.0.0.1, and filter-dump writes every guest packet to a pcap file without root.
+127.0.0.1, and filter-dump writes every guest packet to a pcap file without root. On a lab
+network (harness.labnet) the NIC is instead a tap in the lab's namespace, QEMU runs inside that
+namespace, and filter-dump still writes the capture (the same file and format in both modes).
 """
 
 from __future__ import annotations
@@ -372,7 +374,8 @@ class QemuMachine:
     # -- internals -----------------------------------------------------------------------------
     def _netdev(self, forwards: str) -> str:
         if self.tap:
-            return f"tap,id=n0,ifname={qemu_option_value(self.tap)},script=no,downscript=no"
+            # vnet_hdr=off: with it, filter-dump would write a virtio-net header before every frame.
+            return f"tap,id=n0,ifname={qemu_option_value(self.tap)},script=no,downscript=no,vnet_hdr=off"
         return f"user,id=n0{forwards}"
 
     def _choose_accel(self) -> str:

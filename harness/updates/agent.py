@@ -65,7 +65,9 @@ class UpdateAgent:
     def status(self) -> AgentStatus:
         result = self.device.run(f"{self.command} status")
         if result.status != 0:
-            raise DeviceError(f"`{self.command} status` failed ({result.status}): {result.output.strip()[:200]}")
+            raise DeviceError(
+                f"`{self.command} status` failed ({result.status}): {result.output.strip()[:200]}"
+            )
         return parse_status(result.output)
 
     def install(self, url: str) -> tuple[int, str]:

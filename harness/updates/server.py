@@ -11,7 +11,6 @@ import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from harness.labservers import free_port
@@ -35,7 +34,7 @@ class UpdateServer:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self, workdir: Path, endpoints: "LabEndpoints") -> None:
+    def start(self, workdir: Path, endpoints: LabEndpoints) -> None:
         self.directory = workdir / "update-server"
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port("tcp", endpoints.bind_address)

@@ -1,0 +1,121 @@
+"""FS38-05 open ports: what a lab-side scan found, judged against the services the profile declares.
+
+A production device exposes only what its maker declares. Three kinds of open port are a FAIL,
+each named with its port: telnet (plaintext remote login, a FAIL even when declared), a known
+debug service (gdbserver, adb, JDWP, OpenOCD/J-Link, WDB: a FAIL even when declared, since
+EN 303 645 5.6-4 wants debug interfaces disabled in production), and any undeclared listener.
+UDP ports that neither answer nor draw an ICMP port-unreachable ("open|filtered") cannot be told
+apart from a firewalled port, so they are reported but decide nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from harness.verdicts import Verdict
+
+TELNET_PORTS: dict[tuple[str, int], str] = {
+    ("tcp", 23): "telnet",
+    ("tcp", 2323): "telnet (alternate port, as used by IoT firmware)",
+}
+
+# Well-known ports of debug and development services that must not listen on a production device.
+KNOWN_DEBUG_SERVICES: dict[tuple[str, int], str] = {
+    ("tcp", 1234): "gdbserver (its customary port)",
+    ("tcp", 2345): "gdbserver (its other customary port)",
+    ("tcp", 5555): "adb (Android Debug Bridge over TCP)",
+    ("tcp", 5037): "adb server",
+    ("tcp", 8000): "JDWP (Java Debug Wire Protocol, customary port)",
+    ("tcp", 5005): "JDWP (Java Debug Wire Protocol, customary port)",
+    ("tcp", 3333): "OpenOCD GDB server (JTAG/SWD debug)",
+    ("tcp", 4444): "OpenOCD telnet console (JTAG/SWD debug)",
+    ("tcp", 6666): "OpenOCD Tcl server (JTAG/SWD debug)",
+    ("tcp", 2331): "SEGGER J-Link GDB server (JTAG/SWD debug)",
+    ("tcp", 9229): "Node.js inspector",
+    ("udp", 17185): "VxWorks WDB target debug agent",
+}
+
+
+@dataclass(frozen=True)
+class DeclaredService:
+    """A service the profile declares (network.services)."""
+
+    name: str
+    protocol: str
+    port: int
+
+
+@dataclass(frozen=True)
+class PortFinding:
+    """One open port that makes the check FAIL."""
+
+    protocol: str
+    port: int
+    kind: str  # "telnet" | "debug" | "undeclared"
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.protocol}/{self.port} open: {self.detail}"
+
+
+@dataclass
+class OpenPortsResult:
+    verdict: Verdict
+    reason: str
+    findings: list[PortFinding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _classify(
+    protocol: str, port: int, declared: dict[tuple[str, int], DeclaredService]
+) -> PortFinding | None:
+    key = (protocol, port)
+    said = f" (declared as {declared[key].name!r})" if key in declared else ""
+    if key in TELNET_PORTS:
+        return PortFinding(protocol, port, "telnet", f"{TELNET_PORTS[key]}, plaintext remote login{said}")
+    if key in KNOWN_DEBUG_SERVICES:
+        return PortFinding(protocol, port, "debug", f"{KNOWN_DEBUG_SERVICES[key]}, a debug service{said}")
+    if key not in declared:
+        return PortFinding(protocol, port, "undeclared", "a listening service the profile does not declare")
+    return None
+
+
+def check_open_ports(
+    open_tcp: Iterable[int],
+    open_udp: Iterable[int],
+    declared: Iterable[DeclaredService],
+    *,
+    tcp_answered: int,
+    udp_open_filtered: Iterable[int] = (),
+    tcp_filtered: Iterable[int] = (),
+) -> OpenPortsResult:
+    """FAIL naming each telnet, debug or undeclared open port; INCONCLUSIVE when nothing answered.
+
+    `tcp_answered` is how many TCP probes got any answer (SYN-ACK or RST): zero means the scan
+    never reached the device, and an empty result would prove nothing.
+    """
+    declared_by_port = {(d.protocol, int(d.port)): d for d in declared}
+    if tcp_answered == 0:
+        return OpenPortsResult(
+            Verdict.INCONCLUSIVE,
+            "the device answered none of the scan's TCP probes: it was not reached, so its ports are unknown",
+        )
+    opened = sorted({("tcp", int(p)) for p in open_tcp} | {("udp", int(p)) for p in open_udp})
+    findings = [f for f in (_classify(proto, port, declared_by_port) for proto, port in opened) if f]
+    notes = []
+    unclear = sorted(int(p) for p in udp_open_filtered)
+    if unclear:
+        notes.append(f"UDP open|filtered (no answer, no ICMP; not judged): {unclear}")
+    filtered = sorted(int(p) for p in tcp_filtered)
+    if filtered:
+        notes.append(
+            f"TCP filtered (no answer after retries): {filtered[:20]}{' ...' if len(filtered) > 20 else ''}"
+        )
+    absent = sorted(f"{p}/{n}" for (p, n) in declared_by_port.keys() - set(opened))
+    if absent:
+        notes.append(f"declared but not listening: {absent}")
+    if findings:
+        return OpenPortsResult(Verdict.FAIL, "; ".join(str(f) for f in findings), findings, notes)
+    listening = ", ".join(f"{p}/{n} ({declared_by_port[(p, n)].name})" for p, n in opened) or "none"
+    return OpenPortsResult(Verdict.PASS, f"only declared services listen: {listening}", [], notes)

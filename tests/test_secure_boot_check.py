@@ -1,0 +1,111 @@
+"""The FS38-02 decision from boot consoles, and the image tampering, both ways (no QEMU)."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from harness.checks.secure_boot import BootOutcome, is_decisive, judge, observe_boot
+from harness.secureboot import tamper
+from harness.verdicts import Verdict
+
+SIGNED_CONSOLE = (
+    "BdsDxe: starting Boot0001\nWelcome to GRUB!\nEFI stub: UEFI Secure Boot is enabled.\n"
+    "[    0.000000] Linux version 6.1.0-56-cloud-amd64\n[    0.0] secureboot: Secure boot enabled\n"
+    "hilsec-ref login: "
+)
+BAD_KERNEL_CONSOLE = (
+    "Welcome to GRUB!\nerror: bad shim signature.\nerror: you need to load the kernel first.\n"
+)
+UNSIGNED_SHIM_CONSOLE = (
+    'BdsDxe: failed to load Boot0001 "UEFI Misc Device" from PciRoot(0x0)/Pci(0x1,0x0): Access Denied\n'
+    "BdsDxe: No bootable option or device was found.\n"
+)
+TAMPERED_BOOTED_CONSOLE = "Welcome to GRUB!\nBooting in blind mode\n[    0.000000] Linux version 6.1.0\n"
+
+
+def test_signed_console_is_a_boot_to_login():
+    seen = observe_boot(SIGNED_CONSOLE)
+    assert seen.outcome is BootOutcome.BOOTED and seen.reached_login and seen.secure_boot_reported
+
+
+@pytest.mark.parametrize("console", [BAD_KERNEL_CONSOLE, UNSIGNED_SHIM_CONSOLE])
+def test_refusals_are_recognised(console):
+    assert observe_boot(console).outcome is BootOutcome.REFUSED
+    assert is_decisive(console, want_login=False)
+
+
+def test_kernel_output_after_a_complaint_counts_as_booted():
+    assert observe_boot(BAD_KERNEL_CONSOLE + "[    0.0] Linux version 6.1.0\n").outcome is BootOutcome.BOOTED
+
+
+def test_silence_is_undecided_and_a_kernel_without_login_is_not_yet_decisive():
+    assert observe_boot("BdsDxe: loading Boot0001\n").outcome is BootOutcome.UNDECIDED
+    assert not is_decisive("EFI stub: x\n", want_login=True)
+    assert is_decisive("EFI stub: x\n", want_login=False)
+
+
+def test_refused_tampered_images_pass():
+    result = judge(
+        observe_boot(SIGNED_CONSOLE),
+        [
+            ("modified-kernel", observe_boot(BAD_KERNEL_CONSOLE)),
+            ("unsigned", observe_boot(UNSIGNED_SHIM_CONSOLE)),
+        ],
+    )
+    assert result.verdict is Verdict.PASS, result.reason
+
+
+def test_a_booting_tampered_image_fails_and_is_named():
+    result = judge(observe_boot(SIGNED_CONSOLE), [("modified-kernel", observe_boot(TAMPERED_BOOTED_CONSOLE))])
+    assert result.verdict is Verdict.FAIL and "modified-kernel" in result.reason
+
+
+def test_refusals_without_a_booting_signed_chain_prove_nothing():
+    result = judge(
+        observe_boot(UNSIGNED_SHIM_CONSOLE), [("modified-kernel", observe_boot(BAD_KERNEL_CONSOLE))]
+    )
+    assert result.verdict is Verdict.INCONCLUSIVE
+
+
+def test_an_undecided_tampered_attempt_is_inconclusive():
+    result = judge(observe_boot(SIGNED_CONSOLE), [("modified-kernel", observe_boot("BdsDxe: loading\n"))])
+    assert result.verdict is Verdict.INCONCLUSIVE and "modified-kernel" in result.reason
+
+
+def _fake_signed_pe(with_bzimage_header: bool = True) -> bytes:
+    """A minimal PE32+ layout with a certificate table at the end (a test stand-in, not a real image)."""
+    data = bytearray(0x600)
+    data[:2] = b"MZ"
+    struct.pack_into("<I", data, 0x3C, 0x80)
+    data[0x80:0x84] = b"PE\0\0"
+    struct.pack_into("<H", data, 0x80 + 24, 0x20B)
+    if with_bzimage_header:
+        data[0x202:0x206] = b"HdrS"
+        struct.pack_into("<H", data, 0x20E, 0x300)
+        data[0x500:0x510] = b"6.1.0-56-cloud\0\0"
+    certificate = b"\x30\x82" + b"C" * 62
+    struct.pack_into("<II", data, 0x80 + 24 + 112 + 8 * 4, len(data), len(certificate))
+    return bytes(data) + certificate
+
+
+def test_strip_signature_removes_the_certificate_table():
+    signed = _fake_signed_pe()
+    assert tamper.is_signed(signed)
+    stripped = tamper.strip_signature(signed)
+    assert not tamper.is_signed(stripped) and len(stripped) == len(signed) - 64
+
+
+def test_modify_kernel_changes_exactly_one_byte_of_the_version_string():
+    original = _fake_signed_pe()
+    modified, offset = tamper.modify_kernel(original)
+    assert offset == 0x500
+    assert [i for i in range(len(original)) if original[i] != modified[i]] == [offset]
+
+
+def test_non_pe_data_is_rejected():
+    with pytest.raises(tamper.NotAPeImage):
+        tamper.strip_signature(b"\x7fELF" + b"\0" * 100)
+    with pytest.raises(tamper.NotAPeImage):
+        tamper.modify_kernel(_fake_signed_pe(with_bzimage_header=False))

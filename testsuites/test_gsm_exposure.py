@@ -1,0 +1,63 @@
+"""FS38-GSM-01 (false base stations, IMSI catching) and FS38-GSM-02 (SMS).
+
+No radio here: the over-the-air attacks (a false 2G cell, crafted SMS) need a test cell the lab
+config declares (`cell:`); without one those parts end INCONCLUSIVE. What can run: the modem's
+radio-access configuration read by AT commands, and the SMS handling the profile declares.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.checks.gsm import gsm_allowed_by_declaration, gsm_allowed_by_modem, sms_declaration_findings
+from harness.modem import AtModem
+from harness.transports.stream import open_stream
+from harness.verdicts import inconclusive, not_applicable
+
+
+def _cellular(profile) -> None:
+    reason = profile.features.absence_reason("cellular")
+    if reason:
+        not_applicable(reason)
+
+
+@pytest.mark.requirement("FS38-GSM-01", "EN303645-5.5-1", "EN18031-SCM-3", "CLP13_6.19")
+def test_modem_does_not_fall_back_to_gsm(device, profile, evidence):
+    """2G allowed by the module (false base stations without mutual authentication) is a FAIL."""
+    _cellular(profile)
+    cellular = profile.cellular
+    declared = gsm_allowed_by_declaration(cellular.radio_access)
+    modem_setting, detail = None, "profile declares no modem AT port (profile: cellular.modem)"
+    if cellular.modem is not None and cellular.modem.serial is not None:
+        stream = open_stream(str(cellular.modem.serial.url))
+        try:
+            modem_setting, detail = gsm_allowed_by_modem(AtModem(stream))
+        finally:
+            stream.close()
+    evidence.write_json("radio-access.json", {"declared_radio_access": cellular.radio_access,
+                                               "modem": detail})  # fmt: skip
+    assert modem_setting is not True, f"the module allows GSM (2G) fallback: {detail}"
+    assert declared is not True, f"the profile declares 2G radio access: {cellular.radio_access}"
+    if modem_setting is None and declared is None:
+        inconclusive(f"radio access unknown: {detail}; profile: cellular.radio_access")
+    if getattr(device.lab, "cell", None) is None:
+        inconclusive(
+            "configuration shows no 2G, but the false-base-station attack needs a test cell (lab config: cell)"
+        )
+
+
+@pytest.mark.requirement("FS38-GSM-02", "EN303645-5.13-1", "EN18031-ACM-2", "CLP13_6.12")
+def test_sms_cannot_change_configuration(device, profile, evidence):
+    """Declared acceptance of unauthenticated OTA, class-0 or configuration SMS is a FAIL."""
+    _cellular(profile)
+    if profile.features.absence_reason("sms"):
+        not_applicable(profile.features.absence_reason("sms"))
+    c = profile.cellular
+    findings, missing = sms_declaration_findings(c.class0_sms_ignored, c.ota_sms_authenticated,
+                                                 c.sms_configuration_accepted)  # fmt: skip
+    evidence.write_json("sms-declaration.json", {"findings": findings, "missing": missing})
+    assert not findings, "; ".join(findings)
+    if missing:
+        inconclusive("missing evidence: " + ", ".join(missing))
+    if getattr(device.lab, "cell", None) is None:
+        inconclusive("crafted SMS cannot be delivered without a test cell (lab config: cell)")
