@@ -51,6 +51,7 @@ class Device:
         self._evidence: Evidence | None = None
         self._logged_in = False
         self.boot_seconds: float | None = None
+        self.reference_image: Any = None  # the ReferenceImage booted, when the profile names one
         self.lab_network: LabNetwork | None = None  # set while an emulated device is on a lab namespace
         self.network_mode_reason = ""
 
@@ -235,23 +236,15 @@ class Device:
     def _qemu_boot_files(self) -> tuple[Path, Path, str]:
         qemu = self.profile.console.qemu
         if qemu.reference_image:
-            from harness.emulation import build_image
+            from harness.emulation import image_for_profile
 
             self.progress(f"reference image '{qemu.reference_image}': building or taking it from the cache")
-            image = build_image(
-                qemu.reference_image,
-                cache_dir=self._image_cache(),
-                progress=self.progress,
-                weaknesses=qemu.weaknesses,
-            )
+            image = image_for_profile(self.profile, self.lab, progress=self.progress)
+            self.reference_image = image
             return image.kernel, image.initrd, image.append
         if qemu.kernel and qemu.initrd:
             return Path(qemu.kernel), Path(qemu.initrd), str(qemu.append or "console=ttyS0")
         raise DeviceError("profile console.qemu needs reference_image, or kernel and initrd")
-
-    def _image_cache(self) -> Path | None:
-        cache = getattr(self.lab, "image_cache", None)
-        return Path(cache).expanduser() if cache else None
 
     def _declared_ports(self) -> set[tuple[str, int]]:
         return {(s.protocol, int(s.port)) for s in self.profile.network.services if s.protocol == "tcp"}

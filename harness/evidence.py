@@ -26,7 +26,7 @@ class Evidence:
 
     report_dir: Path
     nodeid: str
-    secrets: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list, repr=False)
 
     @property
     def dir(self) -> Path:

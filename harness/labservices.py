@@ -16,6 +16,7 @@ from typing import Protocol
 from harness.labservers import DtlsPeer, UdpSink, free_port
 from harness.logsink import SyslogService
 from harness.sip.registrar import KamailioRegistrar
+from harness.updates.check_servers import UpdateCheckServers
 from harness.updates.server import UpdateServer
 
 TELEMETRY_INTERVAL_S = 5
@@ -81,3 +82,4 @@ class TelemetryService:
 LAB_SERVICE_FACTORIES: list[Callable[[], LabService]] = [TelemetryService, KamailioRegistrar]
 LAB_SERVICE_FACTORIES.append(SyslogService)
 LAB_SERVICE_FACTORIES.append(UpdateServer)
+LAB_SERVICE_FACTORIES.append(UpdateCheckServers)

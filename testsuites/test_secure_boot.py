@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from harness.checks.secure_boot import judge
+from harness.emulation import image_for_profile
 from harness.verdicts import Verdict, inconclusive
 
 pytestmark = pytest.mark.requirement("FS38-02", "EN303645-5.7-1", "CLP13_6.11", "CLP13_6.15")
@@ -29,13 +30,7 @@ def _initrd(profile, lab) -> Path | None:
         return Path(settings.initrd)
     qemu = profile.console.qemu
     if qemu is not None and qemu.reference_image:
-        from harness.emulation import build_image
-
-        cache = getattr(lab, "image_cache", None)
-        image = build_image(
-            qemu.reference_image, cache_dir=Path(cache) if cache else None, weaknesses=qemu.weaknesses
-        )
-        return image.initrd
+        return image_for_profile(profile, lab).initrd
     if qemu is not None and qemu.initrd is not None:
         return Path(qemu.initrd)
     return None

@@ -20,6 +20,7 @@ from harness.checks.secure_storage import (
     readable_secret_findings,
     scan_image,
 )
+from harness.emulation import image_for_profile
 from harness.verdicts import inconclusive
 
 pytestmark = pytest.mark.requirement(
@@ -47,12 +48,7 @@ def _firmware_image(profile, lab) -> Path | None:
         return Path(profile.firmware_image)
     qemu = profile.console.qemu
     if qemu is not None and qemu.reference_image:
-        from harness.emulation import build_image
-
-        cache = getattr(lab, "image_cache", None)
-        return build_image(
-            qemu.reference_image, cache_dir=Path(cache) if cache else None, weaknesses=qemu.weaknesses
-        ).initrd
+        return image_for_profile(profile, lab).initrd
     if qemu is not None and qemu.initrd is not None:
         return Path(qemu.initrd)
     return None

@@ -59,18 +59,10 @@ def _agent_command(profile) -> str:
 
 
 def _trusted_identity(device) -> SigningIdentity | None:
-    """The reference image's own signing identity (kept in the image cache, not in the image)."""
-    qemu = device.profile.console.qemu
-    if qemu is None or qemu.reference_image is None:
+    """The booted reference image's own signing identity (kept in the image cache, not in the image)."""
+    image = device.reference_image
+    if image is None:
         return None
-    from harness.emulation import build_image
-
-    cache = getattr(device.lab, "image_cache", None)
-    image = build_image(
-        qemu.reference_image,
-        cache_dir=Path(cache).expanduser() if cache else None,
-        weaknesses=qemu.weaknesses,
-    )
     return load_identity(image.root / UPDATE_SIGNING_DIR)
 
 

@@ -423,11 +423,14 @@ class SecureBootSettings(StrictModel):
         None, description="uefi-ovmf: true (Secure Boot keys enrolled and enforced) or false"
     )
     initrd: ExistingFile | None = Field(
-        None, description="uefi-ovmf: the initrd to boot (default: the reference image's or console.qemu.initrd)"
+        None,
+        description="uefi-ovmf: the initrd to boot (default: the reference image's or console.qemu.initrd)",
     )
     boot_timeout_s: float = Field(40.0, gt=0, description="uefi-ovmf: seconds one boot attempt may take")
     mechanism: str | None = Field(None, description="declared: e.g. 'U-Boot FIT signature verification'")
-    root_of_trust: str | None = Field(None, description="declared: where the verification key lives (OTP, ROM)")
+    root_of_trust: str | None = Field(
+        None, description="declared: where the verification key lives (OTP, ROM)"
+    )
     evidence: list[ExistingFile] = Field(
         default_factory=list, description="declared: files showing an unsigned image is refused"
     )
@@ -465,7 +468,8 @@ class DeviceProfile(StrictModel):
         None, description="a mapping with method (uefi-ovmf or declared) and its settings"
     )
     firmware_image: ExistingFile | None = Field(
-        None, description="the firmware image file to scan for secrets (default: the reference image's initrd)"
+        None,
+        description="the firmware image file to scan for secrets (default: the reference image's initrd)",
     )
 
     @field_validator("end_of_support_date")

@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from harness.emulation.log_export import LOG_EXPORT_WEAKNESSES, log_export_device_config
 from harness.emulation.sip_ua import SIP_UA_BINARIES, SIP_UA_PACKAGES, SIP_WEAKNESSES, sip_device_config
 from harness.emulation.storage import STORAGE_WEAKNESSES, storage_device_config
+from harness.emulation.update_channel import (
+    UPDATE_CHANNEL_WEAKNESSES,
+    update_channel_device_config,
+    update_channel_release_lines,
+)
 
 FIRMWARE_BASE_VERSION = "1.0.0"
 STRONG_ROOT_PASSWORD = "Hs7-quartz-Velvet-9041"
@@ -32,6 +37,7 @@ WEAKNESSES: dict[str, str] = {
 WEAKNESSES.update(SIP_WEAKNESSES)
 WEAKNESSES.update(LOG_EXPORT_WEAKNESSES)
 WEAKNESSES.update(STORAGE_WEAKNESSES)
+WEAKNESSES.update(UPDATE_CHANNEL_WEAKNESSES)
 
 # Debian packages every variant unpacks; the kernel is added from KERNEL_META_PACKAGE.
 BASE_PACKAGES = (
@@ -119,6 +125,7 @@ class Variant:
         settings.update(sip_device_config(self.weaknesses, IMEI))
         settings.update(log_export_device_config(self.weaknesses))
         settings.update(storage_device_config(self.weaknesses))
+        settings.update(update_channel_device_config(self.weaknesses))
         return "".join(f"{key}='{value}'\n" for key, value in settings.items())
 
     def release_file(self) -> str:
@@ -128,7 +135,7 @@ class Variant:
             f"VARIANT={self.name}\n"
             f"VERSION={self.firmware_version}\n"
             f"WEAKNESSES={','.join(sorted(self.weaknesses))}\n"
-        )
+        ) + update_channel_release_lines()
 
 
 VARIANTS: dict[str, Variant] = {

@@ -1,0 +1,152 @@
+"""The lab's stand-ins for the operator's and the manufacturer's update servers (SSU-TES-0020).
+
+One lab service, two real HTTP servers on their own ports: a device's update check asks
+`GET /latest` and gets `version=...` lines. Each server keeps its own access log (time, client,
+path), which is how a test sees which server a device's check reached. A test makes one server
+unreachable by closing its listening socket (a refused connection, as when a server is down)
+and brings it back on the same port afterwards.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
+
+from harness.labservers import free_port
+
+if TYPE_CHECKING:  # labservices imports this module to register the service
+    from pathlib import Path
+
+    from harness.labservices import LabEndpoints
+
+OPERATOR = "operator"
+MANUFACTURER = "manufacturer"
+ROLES = (OPERATOR, MANUFACTURER)
+LATEST_VERSION = "1.0.4"  # what both servers offer: the profiles' update manifest version
+STOP_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class AccessLogEntry:
+    """One request a server answered."""
+
+    time: float
+    client: str
+    path: str
+    status: int
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class _CheckServer:
+    """One update server: answers /latest, logs every request, can be taken down and brought back."""
+
+    def __init__(self, role: str, bind_address: str) -> None:
+        self.role = role
+        self.bind_address = bind_address
+        self.port = free_port("tcp", bind_address)
+        self.access_log: list[AccessLogEntry] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def reachable(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> None:
+        if self._server is not None:
+            return
+        self._server = ThreadingHTTPServer((self.bind_address, self.port), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"update-{self.role}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(STOP_TIMEOUT_S)
+            self._thread = None
+
+    def requests_since(self, since: float) -> list[AccessLogEntry]:
+        with self._lock:
+            return [entry for entry in self.access_log if entry.time >= since]
+
+    def _record(self, entry: AccessLogEntry) -> None:
+        with self._lock:
+            self.access_log.append(entry)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                found = self.path.split("?", 1)[0] == "/latest"
+                status = HTTPStatus.OK if found else HTTPStatus.NOT_FOUND
+                server._record(AccessLogEntry(time.time(), self.client_address[0], self.path, int(status)))
+                if not found:
+                    self.send_error(status)
+                    return
+                body = f"version={LATEST_VERSION}\nsecurity_only=yes\nserver={server.role}\n".encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                return
+
+        return Handler
+
+
+class UpdateCheckServers:
+    """The operator's and the manufacturer's update servers, as one lab service."""
+
+    name = "update-servers"
+
+    def __init__(self) -> None:
+        self.servers: dict[str, _CheckServer] = {}
+        self._facing = ""
+
+    def start(self, workdir: Path, endpoints: LabEndpoints) -> None:
+        self._facing = endpoints.device_facing_address
+        self.servers = {role: _CheckServer(role, endpoints.bind_address) for role in ROLES}
+        for server in self.servers.values():
+            server.start()
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+    def boot_arguments(self) -> list[str]:
+        return [f"hilsec.update_{role}={self.address(role)}" for role in self.servers]
+
+    def address(self, role: str) -> str:
+        """HOST:PORT the device uses for the server of `role`."""
+        return f"{self._facing}:{self.servers[role].port}"
+
+    def make_unreachable(self, role: str) -> None:
+        """Take the server of `role` down: connections to its port are refused."""
+        self.servers[role].stop()
+
+    def restore(self, role: str) -> None:
+        """Bring the server of `role` back on the same port."""
+        self.servers[role].start()
+
+    def reachable(self, role: str) -> bool:
+        return self.servers[role].reachable
+
+    def requests_since(self, role: str, since: float) -> list[AccessLogEntry]:
+        """Requests the server of `role` answered at or after `since` (time.time())."""
+        return self.servers[role].requests_since(since)

@@ -1,0 +1,197 @@
+"""FS.25's device-visible update channel: the patch level a user can read, and the fallback from
+the operator's update server to the manufacturer's.
+
+SSU-COM-0040 runs the command the profile declares (`update_policy.patch_level_command`, a shell
+command or an AT command on the modem port) and reads a security patch level and the date it was
+applied. SSU-TES-0020 uses the lab's two update servers (harness.updates.check_servers): with
+both up the device's update check should reach the operator's; then the operator's is taken down
+and the device's next check must reach the manufacturer's within a bounded time, as its access
+log shows. The decisions are in harness.checks.update_channel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+
+from harness.capture import write_window
+from harness.checks.update_channel import (
+    PATCH_LEVEL_FIELD,
+    Assessment,
+    FallbackObservation,
+    PatchLevelReading,
+    assess_fallback,
+    assess_patch_level,
+    fallback_applicability,
+    lab_server_role,
+    parse_patch_level,
+    release_patch_fields,
+)
+from harness.errors import DeviceError
+from harness.modem import AtModem
+from harness.transports.stream import open_stream
+from harness.updates.agent import REFERENCE_AGENT
+from harness.updates.check_servers import MANUFACTURER, OPERATOR, UpdateCheckServers
+from harness.verdicts import Verdict, inconclusive, not_applicable
+
+UPDATE_SERVERS_SERVICE = UpdateCheckServers.name
+REFERENCE_UPDATE_CHECK = "hilsec-update-check"  # the reference device's scheduled update check
+COMMAND_TIMEOUT_S = 30.0
+FALLBACK_DEADLINE_S = 30.0  # from making the operator's server unreachable to the fallback
+TRIGGERED_GRACE_S = 3.0  # a check the harness started has made its requests when it returns
+POLL_S = 0.5
+
+
+def _conclude(assessment: Assessment) -> None:
+    assert not assessment.findings, "; ".join(assessment.findings)
+    if assessment.missing:
+        inconclusive("; ".join(assessment.missing))
+    if not assessment.judged:
+        inconclusive("nothing was observed to judge")
+
+
+# --- SSU-COM-0040 -------------------------------------------------------------------------------
+
+
+def _read_patch_level(device, profile, command: str) -> PatchLevelReading:
+    """Run the declared command: an AT command on the modem port, else a shell command."""
+    if command.upper().startswith("AT"):
+        modem = profile.cellular.modem if profile.cellular else None
+        if modem is None or modem.serial is None:
+            inconclusive(
+                f"{PATCH_LEVEL_FIELD} is an AT command but the profile declares no modem AT port "
+                "(cellular.modem.serial)"
+            )
+        stream = open_stream(str(modem.serial.url))
+        try:
+            response = AtModem(stream).send(command, COMMAND_TIMEOUT_S)
+        finally:
+            stream.close()
+        output, status = "\n".join(response.lines), (0 if response.ok else 1)
+    else:
+        result = device.run(command, timeout=COMMAND_TIMEOUT_S)
+        output, status = result.output, result.status
+    level, applied = parse_patch_level(output)
+    return PatchLevelReading(command, output, status, level, applied)
+
+
+@pytest.mark.requirement("SSU-COM-0040", "EN303645-5.3-11")
+def test_patch_level_and_date_readable_on_device(device, profile, evidence):
+    """The declared command shows the security patch level and when it was applied, both plausible."""
+    command = profile.update_policy.patch_level_command
+    if not command:
+        inconclusive(
+            f"{PATCH_LEVEL_FIELD} is not declared: the harness does not know how the device shows its "
+            "security patch level"
+        )
+    reading = _read_patch_level(device, profile, command)
+    release_text = device.run("cat /etc/hilsec-release 2>/dev/null", timeout=COMMAND_TIMEOUT_S).output
+    today = dt.datetime.now(dt.UTC).date()
+    assessment = assess_patch_level(reading, today=today, release_fields=release_patch_fields(release_text))
+    evidence.write_json(
+        "patch-level.json",
+        {"reading": reading.as_dict(), "today": today.isoformat(), "assessment": assessment.as_dict()},
+    )
+    _conclude(assessment)
+
+
+# --- SSU-TES-0020 -------------------------------------------------------------------------------
+
+
+def _update_servers(device, profile) -> UpdateCheckServers:
+    """The lab's update servers standing in for the declared ones; NOT_APPLICABLE / INCONCLUSIVE."""
+    policy = profile.update_policy
+    decided = fallback_applicability(policy.operator_update_server, policy.manufacturer_update_server)
+    if decided is not None:
+        verdict, reason = decided
+        (not_applicable if verdict == Verdict.NOT_APPLICABLE else inconclusive)(reason)
+    roles = (
+        lab_server_role(policy.operator_update_server),
+        lab_server_role(policy.manufacturer_update_server),
+    )
+    if roles != (OPERATOR, MANUFACTURER):
+        inconclusive(f"the lab runs the servers {OPERATOR} and {MANUFACTURER}; the profile declares {roles}")
+    servers = device.lab_services.get(UPDATE_SERVERS_SERVICE)
+    if servers is None:
+        inconclusive(f"the lab runs no update servers (lab service {UPDATE_SERVERS_SERVICE!r})")
+    return servers
+
+
+def _next_check(device, servers, trigger, roles, output) -> tuple[str | None, float | None]:
+    """Have the device check (or wait for its own check); which of `roles` it reached, and when."""
+    since, started = time.time(), time.monotonic()
+    if trigger:
+        try:
+            output.append(device.run(trigger, timeout=FALLBACK_DEADLINE_S).output)
+        except DeviceError as err:
+            output.append(f"[harness] {trigger} did not finish: {err}")
+    waited = time.monotonic() - started
+    deadline = min(FALLBACK_DEADLINE_S, waited + TRIGGERED_GRACE_S) if trigger else FALLBACK_DEADLINE_S
+    while True:
+        for role in roles:
+            if servers.requests_since(role, since):
+                return role, time.monotonic() - started
+        if time.monotonic() - started > deadline:
+            return None, None
+        time.sleep(POLL_S)
+
+
+@pytest.mark.requirement("SSU-TES-0020", "EN303645-5.3-2", "EN18031-SUM-1", "CLP13_7.5")
+def test_falls_back_to_manufacturer_update_server(device, profile, evidence):
+    """With the operator's update server unreachable, the device's next check reaches the manufacturer's."""
+    servers = _update_servers(device, profile)
+    # The reference device's check is started on demand; another device is watched for its own.
+    trigger = REFERENCE_UPDATE_CHECK if profile.features.kind("software_update") == REFERENCE_AGENT else None
+    observation = FallbackObservation(
+        operator_address=servers.address(OPERATOR),
+        manufacturer_address=servers.address(MANUFACTURER),
+        deadline_s=FALLBACK_DEADLINE_S,
+    )
+    started = time.time()
+    observation.baseline_server, _ = _next_check(
+        device, servers, trigger, (OPERATOR, MANUFACTURER), observation.baseline_output
+    )
+    blocked_at = time.time()
+    servers.make_unreachable(OPERATOR)
+    try:
+        if observation.baseline_server is not None:
+            _, observation.fallback_seconds = _next_check(
+                device, servers, trigger, (MANUFACTURER,), observation.device_output
+            )
+        observation.requests_after_block = {
+            role: len(servers.requests_since(role, blocked_at)) for role in (OPERATOR, MANUFACTURER)
+        }
+    finally:
+        servers.restore(OPERATOR)
+    ended = time.time()
+    _record_fallback_evidence(device, servers, observation, evidence, trigger, started, ended)
+    _conclude(assess_fallback(observation))
+
+
+def _record_fallback_evidence(device, servers, observation, evidence, trigger, started, ended) -> None:
+    log = ""
+    if trigger:
+        log = device.run(
+            f"(cat /var/log/messages; logread) 2>/dev/null | grep -F {trigger} | tail -n 20",
+            timeout=COMMAND_TIMEOUT_S,
+        ).output
+    evidence.write_json(
+        "update-fallback.json",
+        {
+            "observation": observation.as_dict(),
+            "trigger": trigger,
+            "access_logs": {
+                role: [entry.as_dict() for entry in servers.requests_since(role, started)]
+                for role in (OPERATOR, MANUFACTURER)
+            },
+            "device_log": log.splitlines(),
+            "assessment": assess_fallback(observation).as_dict(),
+        },
+    )
+    if device.capture_path is not None and device.capture_path.is_file():
+        try:
+            write_window(device.capture_path, evidence.path("update-checks.pcap"), started - 1, ended + 1)
+        except (OSError, ValueError):
+            pass  # the capture is corroboration; the servers' access logs decide
