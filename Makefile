@@ -12,7 +12,7 @@ APT_PACKAGES := qemu-system-x86 qemu-system-arm u-boot-qemu u-boot-tools tshark 
 	openssl openssh-client cpio xz-utils iproute2 libusb-1.0-0 python3-venv chromium poppler-utils \
 	kamailio kamailio-tls-modules sip-tester socat
 
-.PHONY: demo test install apt venv lint clean
+.PHONY: demo test knob-matrix install apt venv lint clean
 
 demo: install
 	$(HILSEC) image build --variant hardened
@@ -25,6 +25,10 @@ demo: install
 
 test: install
 	$(PY) -m pytest -p no:cacheprovider tests
+
+# Every weakness knob against the whole suite (about 30 min): which verdicts each knob changes.
+knob-matrix: install
+	HILSEC_KNOB_MATRIX=1 $(PY) -m pytest -p no:cacheprovider tests/test_knob_matrix.py -v
 
 install: apt venv
 

@@ -1,0 +1,105 @@
+"""Every weakness knob against the whole of testsuites/: which requirement verdicts it changes.
+
+Slow (one full suite run per knob, two at a time), so it is not part of `make test`; run it with
+`make knob-matrix` (it sets HILSEC_KNOB_MATRIX=1; without it the module is skipped). The expected changes are the knob's own requirement plus the overlaps that are
+true findings (plaintext syslog is also plaintext communication; a SIP listener nobody declared is
+also an undeclared open port), each written down here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.emulation.variants import WEAKNESSES
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [
+    pytest.mark.knob_matrix,
+    pytest.mark.skipif(
+        os.environ.get("HILSEC_KNOB_MATRIX") != "1", reason="about 30 min: run with make knob-matrix"
+    ),
+]
+RUN_TIMEOUT_S = 1500
+
+# knob -> the requirements it must turn to FAIL (and no others).
+EXPECTED_FAILS: dict[str, set[str]] = {
+    "default-password": {"FS38-01", "FS38-06"},  # a default password is also a hard-coded one in the image
+    "open-telnet": {"FS38-05"},  # telnet with the strong password still refuses every default
+    "plaintext-telemetry": {"FS38-04"},
+    "plaintext-syslog": {"FS38-07", "FS38-04"},  # the plaintext log flow is plaintext communication
+    "no-log-export": {"FS38-07"},
+    "debug-service": {"FS38-05"},
+    "unsigned-updates-accepted": {"FS38-03", "SSU-SEC-0001"},
+    "rollback-accepted": {"FS38-03", "SSU-SEC-0001"},
+    "world-readable-secrets": {"FS38-06"},
+    "baked-in-private-key": {"FS38-06"},
+    "sip-identity-exposed": {"FS38-SIP-01", "FS38-04"},  # registers over plaintext UDP
+    "sip-direct-invite-accepted": {"FS38-SIP-02", "FS38-05"},  # its listener is an undeclared port
+    "no-update-fallback": {"SSU-TES-0020"},
+    "patch-level-hidden": {"SSU-COM-0040"},
+}
+
+
+def _run(knob: str | None, out: Path) -> dict[str, str]:
+    profile = yaml.safe_load((ROOT / "device_profiles/qemu-reference-hardened.yaml").read_text())
+    name = knob or "hardened"
+    if knob:
+        profile["console"]["qemu"]["weaknesses"] = [knob]
+        profile["name"] = f"knob-{knob}"
+        if knob == "default-password":
+            profile["login"]["password"] = "admin"
+    for key in ("update_manifest",):
+        manifest = profile["update_policy"].get(key)
+        if manifest:
+            profile["update_policy"][key] = str(ROOT / "device_profiles" / manifest)
+    path = out / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(profile, sort_keys=False))
+    report = out / name
+    cmd = [
+        sys.executable, "-m", "pytest", str(ROOT / "testsuites"), "-q", "-p", "no:cacheprovider",
+        "--device-profile", str(path), "--lab-config", str(ROOT / "lab_configs/local-qemu.yaml"),
+        "--report-dir", str(report),
+    ]  # fmt: skip
+    with (out / f"{name}.log").open("w") as log:
+        subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, timeout=RUN_TIMEOUT_S)
+    data = json.loads((report / "results.json").read_text())
+    return {r["id"]: r["verdict"] for r in data["requirements"]}
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str | None, dict[str, str]]:
+    out = tmp_path_factory.mktemp("knobs")
+    knobs: list[str | None] = [None, *sorted(WEAKNESSES)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        verdicts = dict(zip(knobs, pool.map(lambda k: _run(k, out), knobs), strict=True))
+    table = {str(k or "hardened"): v for k, v in verdicts.items()}
+    (out / "matrix.json").write_text(json.dumps(table, indent=2))
+    artifacts = ROOT / "build" / "artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    (artifacts / "knob-matrix.json").write_text(json.dumps(table, indent=2))
+    return verdicts
+
+
+def test_every_knob_has_an_expectation() -> None:
+    assert set(EXPECTED_FAILS) == set(WEAKNESSES)
+
+
+def test_hardened_fails_nothing(matrix: dict[str | None, dict[str, str]]) -> None:
+    assert not [rid for rid, verdict in matrix[None].items() if verdict == "FAIL"]
+
+
+@pytest.mark.parametrize("knob", sorted(EXPECTED_FAILS))
+def test_knob_fails_exactly_its_requirements(knob: str, matrix: dict[str | None, dict[str, str]]) -> None:
+    baseline, verdicts = matrix[None], matrix[knob]
+    changed = {rid: (baseline[rid], verdict) for rid, verdict in verdicts.items() if verdict != baseline[rid]}
+    fails = {rid for rid, (_, verdict) in changed.items() if verdict == "FAIL"}
+    assert fails == EXPECTED_FAILS[knob], changed
+    assert set(changed) == fails, f"verdicts changed other than to FAIL: {changed}"
