@@ -70,6 +70,10 @@ def cache_key(variant: Variant, packages: Iterable[debs.PackageRef], sources: It
     digest = hashlib.sha256()
     digest.update(f"variant={variant.name}\n".encode())
     digest.update(f"weaknesses={','.join(sorted(variant.weaknesses))}\n".encode())
+    # What this process will actually write, not only the files on disk: a process that loaded the
+    # builder's modules before they were edited must not file its image under the new sources' key.
+    digest.update(variant.device_config().encode())
+    digest.update(variant.release_file().encode())
     for ref in sorted(packages):
         digest.update(f"package={ref}\n".encode())
     for path in sources:
