@@ -52,7 +52,9 @@ def run_once(profile: Path, lab: Path, report_dir: Path) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--profile", type=Path, default=ROOT / "device_profiles/qemu-reference-hardened.yaml")
     parser.add_argument("--lab-config", type=Path, default=ROOT / "lab_configs/local-qemu.yaml")
     parser.add_argument("--runs", type=int, default=1)
@@ -64,7 +66,9 @@ def main() -> int:
             rows.append(run_once(args.profile, args.lab_config, Path(tmp) / f"run{index}"))
 
     print("\n== suite overhead (hardened reference device) ==")
-    print(f"{'run':>3} {'tests':>5} {'wall s':>8} {'device s':>9} {'harness s':>10} {'boot s':>7} {'overhead':>9}")
+    print(
+        f"{'run':>3} {'tests':>5} {'wall s':>8} {'device s':>9} {'harness s':>10} {'boot s':>7} {'overhead':>9}"
+    )
     for index, row in enumerate(rows):
         device = row["wall_s"] - row["harness_cpu_s"]
         share = row["harness_cpu_s"] / row["wall_s"]
