@@ -8,6 +8,7 @@ harness's own tests run with it installed.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import signal
 import tempfile
 from collections.abc import Iterator
@@ -78,6 +79,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         type=float,
         help=f"end any single security test as INCONCLUSIVE after this long (default {_DEFAULT_TEST_TIMEOUT_S:.0f})",
+    )
+    group.addoption(
+        "--hilsec-keep-lab",
+        action="store_true",
+        help="keep the lab's working files (QEMU logs, full captures, lab servers' files) after the run",
     )
     parser.addini("hilsec_device_profile", "device profile (YAML), as --device-profile")
     parser.addini("hilsec_lab_config", "lab configuration (YAML), as --lab-config")
@@ -211,7 +217,9 @@ def device(hilsec_state: HilsecState, profile: Any, lab: Any, pytestconfig: pyte
         if reporter is not None:
             reporter.write_line(f"[hilsec] {line}")
 
-    workdir = _report_dir(hilsec_state) / "lab"
+    # The lab's working files (QEMU's raw serial log, the lab peers' keys, registrar configs) stay
+    # out of the report directory: only evidence, redacted, goes to the people reading the report.
+    workdir = Path(tempfile.mkdtemp(prefix=f"hilsec-lab-{profile.name}-"))
     dev = Device(profile, lab, workdir=workdir, progress=progress)
     hilsec_state.device = dev
     try:
@@ -221,6 +229,10 @@ def device(hilsec_state: HilsecState, profile: Any, lab: Any, pytestconfig: pyte
         raise DeviceError(f"device could not be started: {err}") from err
     yield dev
     dev.stop()
+    if pytestconfig.getoption("hilsec_keep_lab"):
+        progress(f"lab working files kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture
