@@ -54,6 +54,8 @@ class Device:
         self.reference_image: Any = None  # the ReferenceImage booted, when the profile names one
         self.lab_network: LabNetwork | None = None  # set while an emulated device is on a lab namespace
         self.network_mode_reason = ""
+        self._chosen_network_mode: str | None = None  # kept after stop() for the report
+        self._lab_network_setup_s: float | None = None
 
     # --- identity and settings ---------------------------------------------------------------
 
@@ -94,6 +96,8 @@ class Device:
         """ "namespace" (a lab network the harness sees all of), "user" (QEMU user mode) or "bench"."""
         if not self.is_emulated:
             return "bench"
+        if self._chosen_network_mode is not None:
+            return self._chosen_network_mode
         return "namespace" if self.lab_network is not None else "user"
 
     @property
@@ -153,8 +157,8 @@ class Device:
             info["qemu_accel"] = self.machine.accel_used
         if self.is_emulated:
             info["network_mode"] = self.network_mode
-        if self.lab_network is not None and self.lab_network.setup_seconds is not None:
-            info["lab_network_setup_seconds"] = round(self.lab_network.setup_seconds, 3)
+        if self._lab_network_setup_s is not None:
+            info["lab_network_setup_seconds"] = round(self._lab_network_setup_s, 3)
         return info
 
     # --- life cycle --------------------------------------------------------------------------
@@ -215,12 +219,14 @@ class Device:
         settings = getattr(self.lab, "network", None)
         requested = str(getattr(settings, "mode", "auto"))
         mode, self.network_mode_reason = choose_network_mode(requested)
+        self._chosen_network_mode = mode
         if mode != "namespace":
             self.progress(f"lab network: {self.network_mode_reason}")
             return
         network = LabNetwork(subnet=str(getattr(settings, "subnet", "10.0.2.0/24")))
         network.create()
         self.lab_network = network
+        self._lab_network_setup_s = network.setup_seconds
         network.enter()
         self.progress(
             f"lab network: namespace {network.name}, lab {network.lab_address}, device "

@@ -5,42 +5,23 @@ INCONCLUSIVE (the lab cannot see the whole device there).
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from reference_runs import LAB_CONFIG, knob_profile, run_suites
 
-ROOT = Path(__file__).resolve().parent.parent
-SUITE = ROOT / "testsuites" / "test_attack_surface.py"
+SUITE = "testsuites/test_attack_surface.py"
 RUN_TIMEOUT_S = 300
 TEST_NAME = "test_only_declared_services_listen"
 pytestmark = pytest.mark.integration
 
 
 def _lab_config(folder: Path, network: dict) -> Path:
-    data = yaml.safe_load((ROOT / "lab_configs/local-qemu.yaml").read_text())
+    data = yaml.safe_load(LAB_CONFIG.read_text())
     data["network"] = network
     path = folder / f"lab-{network['mode']}.yaml"
     path.write_text(yaml.safe_dump(data))
-    return path
-
-
-def _profile(folder: Path, name: str, weaknesses: list[str] | None) -> Path:
-    """A copy of a reference profile in a copy of device_profiles/ (its relative paths still resolve)."""
-    profiles = folder / "device_profiles"
-    if not profiles.is_dir():
-        shutil.copytree(ROOT / "device_profiles", profiles)
-    source = "vulnerable" if weaknesses is None else "hardened"
-    data = yaml.safe_load((profiles / f"qemu-reference-{source}.yaml").read_text())
-    if weaknesses is not None:
-        data["console"]["qemu"]["weaknesses"] = weaknesses
-    data["name"] = name
-    path = profiles / f"test-{name}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
 
@@ -51,29 +32,27 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     namespace = _lab_config(out, {"mode": "namespace", "subnet": "192.0.2.0/24"})
     user = _lab_config(out, {"mode": "user"})
     plan = {
-        "hardened": (_profile(out, "hardened", []), namespace),
-        "debug-service": (_profile(out, "debug-service", ["debug-service"]), namespace),
-        "vulnerable": (_profile(out, "vulnerable", None), namespace),
-        "user-mode": (_profile(out, "user-mode", ["debug-service"]), user),
+        "hardened": (knob_profile(out, [], name="hardened"), namespace),
+        "debug-service": (knob_profile(out, ["debug-service"], name="debug-service"), namespace),
+        "vulnerable": (knob_profile(out, None, base="vulnerable", name="vulnerable"), namespace),
+        "user-mode": (knob_profile(out, ["debug-service"], name="user-mode"), user),
     }
-    procs = {}
-    for name, (profile, lab) in plan.items():
-        report = out / name
-        cmd = [
-            sys.executable, "-m", "pytest", str(SUITE), "-p", "no:cacheprovider", "--device-profile", str(profile),
-            "--lab-config", str(lab), "--report-dir", str(report), "-v",
-        ]  # fmt: skip
-        log = (out / f"{name}.log").open("w")
-        procs[name] = (subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), report, log)
+    outcomes = run_suites(
+        out,
+        {name: profile for name, (profile, _) in plan.items()},
+        [SUITE],
+        timeout_s=RUN_TIMEOUT_S,
+        lab_config={name: lab for name, (_, lab) in plan.items()},
+        pytest_args=["-v"],
+    )
     results = {}
-    for name, (proc, report, log) in procs.items():
-        proc.wait(timeout=RUN_TIMEOUT_S)
-        log.close()
-        text = (out / f"{name}.log").read_text()
-        assert (report / "results.json").is_file(), text[-3000:]
-        data = json.loads((report / "results.json").read_text())
-        test = next(t for t in data["tests"] if t["nodeid"].endswith(TEST_NAME))
-        results[name] = test | {"_log": text, "_report": report, "_device": data["device"]}
+    for name, outcome in outcomes.items():
+        test = next(t for t in outcome.results["tests"] if t["nodeid"].endswith(TEST_NAME))
+        results[name] = test | {
+            "_log": outcome.log,
+            "_report": outcome.report_dir,
+            "_device": outcome.results["device"],
+        }
     return results
 
 

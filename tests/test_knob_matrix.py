@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
-import yaml
+from reference_runs import ROOT, knob_profile, run_suites
 
 from harness.emulation.variants import WEAKNESSES
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [
     pytest.mark.knob_matrix,
     pytest.mark.skipif(
@@ -48,38 +43,26 @@ EXPECTED_FAILS: dict[str, set[str]] = {
 }
 
 
-def _run(knob: str | None, out: Path) -> dict[str, str]:
-    profile = yaml.safe_load((ROOT / "device_profiles/qemu-reference-hardened.yaml").read_text())
-    name = knob or "hardened"
-    if knob:
-        profile["console"]["qemu"]["weaknesses"] = [knob]
-        profile["name"] = f"knob-{knob}"
-        if knob == "default-password":
-            profile["login"]["password"] = "admin"
-    for key in ("update_manifest",):
-        manifest = profile["update_policy"].get(key)
-        if manifest:
-            profile["update_policy"][key] = str(ROOT / "device_profiles" / manifest)
-    path = out / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(profile, sort_keys=False))
-    report = out / name
-    cmd = [
-        sys.executable, "-m", "pytest", str(ROOT / "testsuites"), "-q", "-p", "no:cacheprovider",
-        "--device-profile", str(path), "--lab-config", str(ROOT / "lab_configs/local-qemu.yaml"),
-        "--report-dir", str(report),
-    ]  # fmt: skip
-    with (out / f"{name}.log").open("w") as log:
-        subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, timeout=RUN_TIMEOUT_S)
-    data = json.loads((report / "results.json").read_text())
-    return {r["id"]: r["verdict"] for r in data["requirements"]}
-
-
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str | None, dict[str, str]]:
     out = tmp_path_factory.mktemp("knobs")
     knobs: list[str | None] = [None, *sorted(WEAKNESSES)]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        verdicts = dict(zip(knobs, pool.map(lambda k: _run(k, out), knobs), strict=True))
+    profiles = {
+        knob or "hardened": knob_profile(
+            out,
+            [knob] if knob else None,
+            name=f"knob-{knob}" if knob else None,
+            login_password="admin" if knob == "default-password" else None,
+        )
+        for knob in knobs
+    }
+    outcomes = run_suites(
+        out, profiles, ["testsuites"], timeout_s=RUN_TIMEOUT_S, parallel=2, pytest_args=["-q"]
+    )
+    verdicts = {
+        knob: {r["id"]: r["verdict"] for r in outcomes[knob or "hardened"].results["requirements"]}
+        for knob in knobs
+    }
     table = {str(k or "hardened"): v for k, v in verdicts.items()}
     (out / "matrix.json").write_text(json.dumps(table, indent=2))
     artifacts = ROOT / "build" / "artifacts"

@@ -8,14 +8,10 @@ naming each event; the vulnerable image (every knob: plaintext wins) fails "secu
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import yaml
+from reference_runs import knob_profile, reference_profile, run_suites
 
-ROOT = Path(__file__).resolve().parent.parent
 SUITE = "testsuites/test_log_export.py"
 TEST = "test_security_events_are_exported_securely"
 RUN_TIMEOUT_S = 300
@@ -30,54 +26,21 @@ KNOBS: dict[str, list[str] | None] = {
 pytestmark = pytest.mark.integration
 
 
-def _profile(out: Path, knobs: list[str] | None) -> Path:
-    """The hardened profile with exactly these knobs (relative paths made absolute)."""
-    if knobs is None:
-        return ROOT / "device_profiles/qemu-reference-vulnerable.yaml"
-    source = ROOT / "device_profiles/qemu-reference-hardened.yaml"
-    data = yaml.safe_load(source.read_text())
-    data["console"]["qemu"]["weaknesses"] = knobs
-    policy = data.get("update_policy") or {}
-    if policy.get("update_manifest"):
-        policy["update_manifest"] = str((source.parent / policy["update_manifest"]).resolve())
-    data["name"] = "qemu-reference-" + ("+".join(knobs) or "hardened")
-    path = out / f"{data['name']}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
-def _run(out: Path, name: str, knobs: list[str] | None) -> tuple[subprocess.Popen, Path, object]:
-    report = out / name
-    cmd = [
-        sys.executable, "-m", "pytest", str(ROOT / SUITE), "-p", "no:cacheprovider",
-        "--device-profile", str(_profile(out, knobs)),
-        "--lab-config", str(ROOT / "lab_configs/local-qemu.yaml"), "--report-dir", str(report),
-    ]  # fmt: skip
-    log = (out / f"{name}.log").open("w")
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), report, log
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     out = tmp_path_factory.mktemp("log-export")
-    names = list(KNOBS)
+    profiles = {
+        name: reference_profile("vulnerable") if knobs is None else knob_profile(out, knobs)
+        for name, knobs in KNOBS.items()
+    }
+    outcomes = run_suites(out, profiles, [SUITE], timeout_s=RUN_TIMEOUT_S, parallel=PARALLEL_RUNS)
     results: dict[str, dict] = {}
-    for batch in range(0, len(names), PARALLEL_RUNS):
-        started = {name: _run(out, name, KNOBS[name]) for name in names[batch : batch + PARALLEL_RUNS]}
-        for name, (proc, report, log) in started.items():
-            try:
-                proc.wait(timeout=RUN_TIMEOUT_S)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait(timeout=10)
-                log.close()
-            results_file = report / "results.json"
-            assert results_file.is_file(), (out / f"{name}.log").read_text()[-3000:]
-            data = json.loads(results_file.read_text())
-            [test] = [t for t in data["tests"] if t["nodeid"].endswith(TEST)]
-            fs38_07 = next(r for r in data["requirements"] if r["id"] == "FS38-07")
-            results[name] = test | {"requirement": fs38_07["verdict"], "report": report}
+    for name, outcome in outcomes.items():
+        [test] = [t for t in outcome.results["tests"] if t["nodeid"].endswith(TEST)]
+        results[name] = test | {
+            "requirement": outcome.requirement("FS38-07")["verdict"],
+            "report": outcome.report_dir,
+        }
     return results
 
 

@@ -6,15 +6,11 @@ other (one QEMU each, ~1 min in all).
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
+from reference_runs import knob_profile, run_suites
 
-ROOT = Path(__file__).resolve().parent.parent
 SUITE = "testsuites/test_secure_storage.py"
 RUN_TIMEOUT_S = 600
 pytestmark = pytest.mark.integration
@@ -29,25 +25,15 @@ EXPECTED_FAILURES = {
 
 def run_suite(tmp: Path, weaknesses: tuple[str, ...], suite: str = SUITE) -> dict[str, str]:
     """Verdict by test name for one run of `suite` against the hardened profile with `weaknesses`."""
-    hardened = ROOT / "device_profiles/qemu-reference-hardened.yaml"
-    profile = yaml.safe_load(hardened.read_text())
-    profile["console"]["qemu"]["weaknesses"] = list(weaknesses)
     name = "-".join(weaknesses) or "none"
-    if "default-password" in weaknesses:
-        profile["login"]["password"] = "admin"
-    path = hardened.parent / f".tmp-{name}-{tmp.name}.yaml"  # relative paths in the profile stay valid
-    path.write_text(yaml.safe_dump(profile))
-    report = tmp / name
-    try:
-        subprocess.run(
-            [sys.executable, "-m", "pytest", suite, "-p", "no:cacheprovider", "--device-profile", str(path),
-             "--lab-config", str(ROOT / "lab_configs/local-qemu.yaml"), "--report-dir", str(report)],
-            cwd=ROOT, timeout=RUN_TIMEOUT_S, capture_output=True, check=False,
-        )  # fmt: skip
-    finally:
-        path.unlink(missing_ok=True)
-    data = json.loads((report / "results.json").read_text())
-    return {t["nodeid"].split("::")[-1]: t["verdict"] for t in data["tests"]}
+    profile = knob_profile(
+        tmp,
+        weaknesses,
+        name="qemu-reference-hardened",
+        login_password="admin" if "default-password" in weaknesses else None,
+    )
+    outcome = run_suites(tmp, {name: profile}, [suite], timeout_s=RUN_TIMEOUT_S)[name]
+    return {test_name: test["verdict"] for test_name, test in outcome.tests.items()}
 
 
 @pytest.mark.parametrize("weaknesses", list(EXPECTED_FAILURES), ids=lambda w: "-".join(w) or "hardened")

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
+from reference_runs import knob_profile, run_suites
 
 from harness.emulation.sip_ua import IMSI
 from harness.emulation.variants import IMEI
 
-ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT_S = 300
 pytestmark = pytest.mark.integration
 
@@ -31,44 +28,32 @@ RUNS = {
 }
 
 
-def write_profile(folder: Path, name: str, weaknesses: list[str]) -> Path:
-    data = yaml.safe_load((ROOT / "device_profiles/qemu-reference-hardened.yaml").read_text())
-    data["name"] = f"qemu-reference-sip-{name}"
-    manifest = data.get("update_policy", {}).get("update_manifest")
-    if manifest and not Path(manifest).is_absolute():  # relative paths start at the profile's folder
-        data["update_policy"]["update_manifest"] = str(ROOT / "device_profiles" / manifest)
-    data["console"]["qemu"]["weaknesses"] = weaknesses
+def _declare_sip(data: dict) -> None:
+    """The SIM's identities, the SIP feature and its listener, declared in a profile."""
     data["cellular"] = {"imsi": IMSI, "imei": IMEI}
     data.setdefault("features", {})["sip"] = True
     services = data.setdefault("network", {}).setdefault("services", [])
     services.append({"name": "sip", "protocol": "tcp", "port": 5060})
-    path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     out = tmp_path_factory.mktemp("sip")
-    procs = {}
-    for name, weaknesses in RUNS.items():
-        report = out / name
-        cmd = [
-            sys.executable, "-m", "pytest", str(ROOT / "testsuites/test_sip_exposure.py"),
-            str(ROOT / "testsuites/test_secure_communication.py"), "-p", "no:cacheprovider",
-            "--device-profile", str(write_profile(out, name, weaknesses)),
-            "--lab-config", str(ROOT / "lab_configs/local-qemu.yaml"), "--report-dir", str(report), "-v",
-        ]  # fmt: skip
-        log = (out / f"{name}.log").open("w")
-        procs[name] = (subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), report, log)
-    results = {}
-    for name, (proc, report, log) in procs.items():
-        proc.wait(timeout=RUN_TIMEOUT_S)
-        log.close()
-        text = (out / f"{name}.log").read_text()
-        assert (report / "results.json").is_file(), text[-3000:]
-        results[name] = json.loads((report / "results.json").read_text()) | {"_log": text, "_dir": report}
-    return results
+    profiles = {
+        name: knob_profile(out, weaknesses, name=f"qemu-reference-sip-{name}", edit=_declare_sip)
+        for name, weaknesses in RUNS.items()
+    }
+    outcomes = run_suites(
+        out,
+        profiles,
+        ["testsuites/test_sip_exposure.py", "testsuites/test_secure_communication.py"],
+        timeout_s=RUN_TIMEOUT_S,
+        pytest_args=["-v"],
+    )
+    return {
+        name: outcome.results | {"_log": outcome.log, "_dir": outcome.report_dir}
+        for name, outcome in outcomes.items()
+    }
 
 
 def _verdicts(data: dict) -> dict[str, tuple[str, str]]:

@@ -6,14 +6,11 @@ weakness and passes against one that does not. Both runs go in parallel (one QEM
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from reference_runs import reference_profile, run_suites
 
-ROOT = Path(__file__).resolve().parent.parent
 SUITE_TIMEOUT_S = 1200
 pytestmark = pytest.mark.integration
 
@@ -25,27 +22,15 @@ def suites_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def runs(suites_dir: Path) -> dict[str, dict]:
-    out = suites_dir
-    procs = {}
-    for variant in ("hardened", "vulnerable"):
-        report = out / variant
-        cmd = [
-            sys.executable, "-m", "pytest", str(ROOT / "testsuites"), "-p", "no:cacheprovider",
-            "--device-profile", str(ROOT / f"device_profiles/qemu-reference-{variant}.yaml"),
-            "--lab-config", str(ROOT / "lab_configs/local-qemu.yaml"), "--report-dir", str(report), "-v",
-        ]  # fmt: skip
-        log = (out / f"{variant}.log").open("w")
-        procs[variant] = (subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), report, log)
-    results = {}
-    for variant, (proc, report, log) in procs.items():
-        proc.wait(timeout=SUITE_TIMEOUT_S)
-        log.close()
-        results_file = report / "results.json"
-        assert results_file.is_file(), (out / f"{variant}.log").read_text()[-3000:]
-        results[variant] = json.loads(results_file.read_text()) | {
-            "_log": (out / f"{variant}.log").read_text()
-        }
-    return results
+    variants = ("hardened", "vulnerable")
+    outcomes = run_suites(
+        suites_dir,
+        {variant: reference_profile(variant) for variant in variants},
+        ["testsuites"],
+        timeout_s=SUITE_TIMEOUT_S,
+        pytest_args=["-v"],
+    )
+    return {variant: outcome.results | {"_log": outcome.log} for variant, outcome in outcomes.items()}
 
 
 def _requirement(data: dict, rid: str) -> dict:
