@@ -8,21 +8,23 @@ from typing import Any
 from harness.verdicts import Verdict
 
 _ORDER = [Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.PASS, Verdict.NOT_APPLICABLE, Verdict.NOT_TESTED]
+LINE_WIDTH = 140
 
 
-def format_summary(run: Any, *, show_untested: bool = False) -> str:
-    """Requirement verdicts with their reasons; NOT_TESTED rows folded into one count line."""
+def format_summary(run: Any, *, show_untested: bool = False, width: int = LINE_WIDTH) -> str:
+    """One line per requirement, worst first, with the first reason of a FAIL or INCONCLUSIVE
+    clipped to the line; the full reasons are in report.html. NOT_TESTED rows fold into the count."""
     lines = [f"device: {run.device.get('name')}  firmware: {run.device.get('firmware_version', '?')}"]
-    reasons = {t.nodeid: t.reason for t in run.tests}
+    reasons = {t.nodeid: t.reason for t in run.tests if t.reason}
     counts = Counter(r.verdict for r in run.requirements)
     for req in sorted(run.requirements, key=lambda r: (_ORDER.index(r.verdict), r.id)):
         if req.verdict is Verdict.NOT_TESTED and not show_untested:
             continue
-        lines.append(f"  {req.verdict.value:<15} {req.id:<13} {req.title}")
-        for nodeid in req.tests:
-            reason = reasons.get(nodeid, "")
-            if reason:
-                lines.append(f"  {'':<15} {'':<13} - {nodeid.split('::')[-1]}: {reason[:150]}")
+        line = f"  {req.verdict.value:<14} {req.id:<12} {req.title[:36]:<36}"
+        if req.verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE):
+            first = next((reasons[n] for n in req.tests if n in reasons), "")
+            line = f"{line} {first}"
+        lines.append(line if len(line) <= width else line[: width - 3] + "...")
     totals = ", ".join(f"{counts[v]} {v.value}" for v in _ORDER if counts[v])
     lines.append(f"  requirements: {totals}")
     return "\n".join(lines)
