@@ -32,6 +32,14 @@ REFERENCE_VARIANTS = ("hardened", "vulnerable")
 CVE_PATTERN = re.compile(r"^CVE-\d{4}-\d{4,}$")
 
 
+def validate_cve_ids(cves: list[str]) -> list[str]:
+    """Every entry is a CVE ID (CVE-YYYY-NNNN...), for releases in profiles and update manifests."""
+    for cve in cves:
+        if not CVE_PATTERN.match(cve):
+            raise problem(f"{cve!r} is not a CVE ID", "IDs of the form CVE-YYYY-NNNN")
+    return cves
+
+
 # --- declared update policy (evidence for FS.25's conceptual assessments) ---------------------
 
 
@@ -60,10 +68,7 @@ class Release(StrictModel):
     @field_validator("cves")
     @classmethod
     def _cve_ids(cls, cves: list[str]) -> list[str]:
-        for cve in cves:
-            if not CVE_PATTERN.match(cve):
-                raise problem(f"{cve!r} is not a CVE ID", "IDs of the form CVE-YYYY-NNNN")
-        return cves
+        return validate_cve_ids(cves)
 
     @field_validator("operator_approved")
     @classmethod

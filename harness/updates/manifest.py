@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator
 
 from harness.config.base import NonEmptyStr, StrictModel, problem
-from harness.config.profile import CVE_PATTERN
+from harness.config.profile import CVE_PATTERN, validate_cve_ids
 from harness.config.translate import translate
 from harness.config.yamlfile import read_yaml
 from harness.updates.versions import parse_version
@@ -61,10 +61,7 @@ class UpdateManifest(StrictModel):
     @field_validator("cves")
     @classmethod
     def _cve_ids(cls, cves: list[str]) -> list[str]:
-        for cve in cves:
-            if not CVE_PATTERN.match(cve):
-                raise problem(f"{cve!r} is not a CVE ID", "IDs of the form CVE-YYYY-NNNN")
-        return cves
+        return validate_cve_ids(cves)
 
     @field_validator("fixes")
     @classmethod
