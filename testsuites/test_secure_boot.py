@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from harness.checks.secure_boot import judge
-from harness.emulation import image_for_profile
+from harness.emulation.profile_image import profile_initrd
 from harness.verdicts import Verdict, inconclusive
 
 pytestmark = pytest.mark.requirement("FS38-02", "EN303645-5.7-1", "CLP13_6.11", "CLP13_6.15")
@@ -28,12 +28,7 @@ def _initrd(profile, lab) -> Path | None:
     settings = profile.secure_boot
     if settings.initrd is not None:
         return Path(settings.initrd)
-    qemu = profile.console.qemu
-    if qemu is not None and qemu.reference_image:
-        return image_for_profile(profile, lab).initrd
-    if qemu is not None and qemu.initrd is not None:
-        return Path(qemu.initrd)
-    return None
+    return profile_initrd(profile, lab)
 
 
 def _declared(settings) -> None:

@@ -20,7 +20,7 @@ from harness.checks.secure_storage import (
     readable_secret_findings,
     scan_image,
 )
-from harness.emulation import image_for_profile
+from harness.emulation.profile_image import profile_initrd
 from harness.verdicts import inconclusive
 
 pytestmark = pytest.mark.requirement(
@@ -46,12 +46,7 @@ def test_secrets_not_readable_by_unprivileged_users(device, evidence):
 def _firmware_image(profile, lab) -> Path | None:
     if profile.firmware_image is not None:
         return Path(profile.firmware_image)
-    qemu = profile.console.qemu
-    if qemu is not None and qemu.reference_image:
-        return image_for_profile(profile, lab).initrd
-    if qemu is not None and qemu.initrd is not None:
-        return Path(qemu.initrd)
-    return None
+    return profile_initrd(profile, lab)
 
 
 @pytest.fixture(scope="module")
