@@ -21,7 +21,7 @@ demo: install
 		--lab-config lab_configs/local-qemu.yaml --report-dir $(REPORTS)/hardened
 	-$(HILSEC) run --device-profile device_profiles/qemu-reference-vulnerable.yaml \
 		--lab-config lab_configs/local-qemu.yaml --report-dir $(REPORTS)/vulnerable
-	@$(PY) -m harness.demo_summary $(REPORTS)/hardened $(REPORTS)/vulnerable
+	@$(PY) -m harness.report.demo_summary $(REPORTS)/hardened $(REPORTS)/vulnerable
 
 test: install
 	$(PY) -m pytest -p no:cacheprovider tests

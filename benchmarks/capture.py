@@ -22,10 +22,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # support/: real-traffic generators and the tshark oracle
 
-from harness.capture.flows import classify_flows  # noqa: E402
-from harness.capture.pcapio import PcapWriter, iter_packets  # noqa: E402
-from harness.capture.tshark import tshark_flows  # noqa: E402
+from support.tshark import tshark_flows  # noqa: E402
+
+from harness.analysis.capture.flows import classify_flows  # noqa: E402
+from harness.analysis.capture.pcapio import PcapWriter, iter_packets  # noqa: E402
 
 SEEDS = ("dtls12.pcap", "dtls10.pcapng", "dtls12_fragmented.pcap", "dtls12_null.pcap")
 DTLS_FLOWS = 2000
@@ -119,7 +121,7 @@ def measure_harness(pcap: Path) -> dict:
     code = (
         "import json,sys,time\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from harness.capture.flows import classify_flows\n"
+        "from harness.analysis.capture.flows import classify_flows\n"
         "t=time.perf_counter(); flows=classify_flows(sys.argv[1]); t=time.perf_counter()-t\n"
         "kinds={}\n"
         "for f in flows: kinds[f.kind]=kinds.get(f.kind,0)+1\n"
@@ -172,7 +174,7 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     seed_dir = ROOT / "tests" / "data" / "pcaps"
     if args.record:
-        from harness.capture.lab_sessions import build_reference_captures
+        from support.lab_sessions import build_reference_captures
 
         seed_dir = workdir / "seeds"
         build_reference_captures(seed_dir)

@@ -98,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
     from harness.config import load_lab_config, load_profile
-    from harness.progress import RunProgress
+    from harness.plugin.progress import RunProgress
 
     profile = load_profile(args.device_profile)
     if args.lab_config:
@@ -168,7 +168,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    from harness.usb import format_devices
+    from harness.drivers.usb import format_devices
 
     print(format_devices())
     return 0

@@ -8,13 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.lab_sessions import DECOY_PAYLOAD, REFERENCE_CAPTURES
 
-from harness.capture import classify_flows, suite_name, suite_weakness, write_window
-from harness.capture.handshake import parse_server_hello
-from harness.capture.lab_sessions import DECOY_PAYLOAD, REFERENCE_CAPTURES
-from harness.capture.pcapio import PcapWriter, iter_packets
-from harness.capture.records import walk_dtls
-from harness.capture.suites import CIPHER_SUITES, weak_suites
+from harness.analysis.capture import classify_flows, suite_name, suite_weakness, write_window
+from harness.analysis.capture.handshake import parse_server_hello
+from harness.analysis.capture.pcapio import PcapWriter, iter_packets
+from harness.analysis.capture.records import walk_dtls
+from harness.analysis.capture.suites import CIPHER_SUITES, weak_suites
 
 PCAPS = Path(__file__).parent / "data" / "pcaps"
 
@@ -265,7 +265,7 @@ def test_mid_stream_tcp_plaintext_without_handshake_is_plaintext(tmp_path):
 
 
 def test_not_a_capture_is_reported(tmp_path):
-    from harness.capture.pcapio import CaptureFormatError
+    from harness.analysis.capture.pcapio import CaptureFormatError
 
     bogus = tmp_path / "bogus.pcap"
     bogus.write_bytes(b"this is not a capture file")

@@ -8,10 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support.lab_sessions import REFERENCE_CAPTURES
+from support.tshark import tshark_flows
 
-from harness.capture import classify_flows
-from harness.capture.lab_sessions import REFERENCE_CAPTURES
-from harness.capture.tshark import tshark_flows
+from harness.analysis.capture import classify_flows
 from harness.errors import HarnessSetupError
 
 PCAPS = Path(__file__).parent / "data" / "pcaps"
@@ -78,7 +78,7 @@ def test_fresh_openssl_sessions_agree_with_tshark(tmp_path):
     """Record every reference session again (real openssl on loopback) and compare."""
     if shutil.which("dumpcap") is None or shutil.which("openssl") is None:
         pytest.skip("dumpcap and openssl are needed to record sessions (apt-get install -y tshark openssl)")
-    from harness.capture.lab_sessions import build_reference_captures
+    from support.lab_sessions import build_reference_captures
 
     try:
         built = build_reference_captures(tmp_path / "pcaps", tmp_path / "keys")

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from harness.checks.bootloader import check_bootloader_console
-from harness.console import Console
 from harness.errors import DeviceDisconnected
+from harness.results.verdicts import Verdict
+from harness.transports.console import Console
 from harness.transports.stream import ProcessStream
-from harness.verdicts import Verdict
 
 UBOOT_BIN = Path("/usr/lib/u-boot/qemu_arm64/u-boot.bin")
 QEMU = shutil.which("qemu-system-aarch64")

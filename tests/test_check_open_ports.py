@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harness.checks.open_ports import KNOWN_DEBUG_SERVICES, DeclaredService, check_open_ports
-from harness.verdicts import Verdict
+from harness.results.verdicts import Verdict
 
 SSH = DeclaredService("ssh", "tcp", 22)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.capture import Flow
+from harness.analysis.capture import Flow
 from harness.checks.secure_communication import PlaintextAllowance, assess_flows
 
 DEVICE = "10.0.2.15"

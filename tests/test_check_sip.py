@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.capture.pcapio import PcapWriter
+from harness.analysis.capture.pcapio import PcapWriter
+from harness.analysis.sip import messages_in_capture, parse_messages
 from harness.checks.sip import (
     ACCEPTED,
     NO_LISTENER,
@@ -26,11 +27,10 @@ from harness.checks.sip import (
     decide_identity_exposure,
     mask,
 )
-from harness.labservices import LabEndpoints
-from harness.sip.message import messages_in_capture, parse_messages
-from harness.sip.probe import send_direct_request
-from harness.sip.registrar import REFERENCE_SIP_PASSWORD, REFERENCE_SIP_USER, KamailioRegistrar
-from harness.verdicts import Verdict
+from harness.lab.services.registry import LabEndpoints
+from harness.lab.services.sip_registrar import REFERENCE_SIP_PASSWORD, REFERENCE_SIP_USER, KamailioRegistrar
+from harness.probes.sip import send_direct_request
+from harness.results.verdicts import Verdict
 
 IMSI, IMEI = "001010123456789", "490154203237518"
 IDENTITY = SubscriberIdentity(imsi=IMSI, imei=IMEI)

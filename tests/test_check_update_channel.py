@@ -22,9 +22,9 @@ from harness.checks.update_channel import (
 )
 from harness.emulation.update_channel import update_channel_device_config
 from harness.emulation.variants import Variant
-from harness.labservices import LabEndpoints
-from harness.updates.check_servers import MANUFACTURER, OPERATOR, UpdateCheckServers
-from harness.verdicts import Verdict
+from harness.lab.services.registry import LabEndpoints
+from harness.lab.services.update_checks import MANUFACTURER, OPERATOR, UpdateCheckServers
+from harness.results.verdicts import Verdict
 
 TODAY = dt.date(2026, 11, 23)
 LEVEL, APPLIED = dt.date(2026, 4, 7), dt.date(2026, 4, 10)

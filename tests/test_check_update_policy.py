@@ -16,7 +16,7 @@ import pytest
 from harness.checks import update_policy as checks
 from harness.config import DeviceProfile, load_profile
 from harness.requirements import load_catalog
-from harness.verdicts import Verdict
+from harness.results.verdicts import Verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = "testsuites/test_update_policy.py"

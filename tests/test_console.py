@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.console import Console, LoginSettings, TerminalCleaner, clean_terminal_text
 from harness.errors import DeviceDisconnected, DeviceError, DeviceTimeout
+from harness.transports.console import Console, LoginSettings, TerminalCleaner, clean_terminal_text
 from harness.transports.stream import ProcessStream, SocketStream
 
 PASSWORD = "Hs7-quartz-Velvet-9041"

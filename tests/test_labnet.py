@@ -9,9 +9,9 @@ import threading
 
 import pytest
 
-from harness import labnet
-from harness.labnet import LabAddressing, LabNetwork, choose_network_mode, remove_stale_namespaces
-from harness.portscan import tcp_syn_scan, udp_scan
+from harness.lab import network as labnet
+from harness.lab.network import LabAddressing, LabNetwork, choose_network_mode, remove_stale_namespaces
+from harness.probes.portscan import tcp_syn_scan, udp_scan
 
 needs_namespaces = pytest.mark.skipif(
     not labnet.namespace_mode_available()[0], reason="needs root, iproute2 and /dev/net/tun"
@@ -112,7 +112,7 @@ def test_scanner_finds_tcp_and_udp_listeners_inside_the_namespace():
 
 
 def test_qemu_on_a_lab_network_uses_the_tap_inside_the_namespace(tmp_path):
-    from harness.transports.qemu import QemuMachine
+    from harness.drivers.qemu import QemuMachine
 
     machine = QemuMachine(
         kernel=tmp_path / "k",

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.labservices import USER_MODE_ENDPOINTS
-from harness.logsink import (
+from harness.lab.services.registry import USER_MODE_ENDPOINTS
+from harness.lab.services.syslog import (
     OctetFramer,
     SyslogReceiver,
     SyslogService,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from support.modem_simulator import ModemSimulator
 
-from harness.cell.modem_simulator import ModemSimulator
 from harness.checks.gsm import gsm_allowed_by_declaration, gsm_allowed_by_modem, sms_declaration_findings
-from harness.modem import AtCommandError, AtModem
+from harness.drivers.modem import AtCommandError, AtModem
 from harness.transports.stream import open_stream
 
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.drivers.qemu import QemuMachine, free_port, kvm_usable, probe_boot
 from harness.emulation.builder import build_image
 from harness.emulation.variants import get_variant
 from harness.errors import HarnessSetupError
-from harness.transports.qemu import QemuMachine, free_port, kvm_usable, probe_boot
 
 BOOT_TIMEOUT_S = 90.0
 needs_qemu = pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="no QEMU")

@@ -21,8 +21,8 @@ from harness.report.html import CrossRefGrouping, render_html
 from harness.report.json_report import results_schema
 from harness.report.junit import split_nodeid
 from harness.report.sums import write_sha256sums
-from harness.results import RunResult, TestResult, requirement_results
-from harness.verdicts import Verdict
+from harness.results.model import RunResult, TestResult, requirement_results
+from harness.results.verdicts import Verdict
 
 HOSTILE = '<script>alert("x")</script> & "quotes" \x1b[6n\x00'
 

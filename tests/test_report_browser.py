@@ -26,8 +26,8 @@ from browser import (
 
 from harness.report import write_report
 from harness.requirements import load_catalog
-from harness.results import RunResult, TestResult, requirement_results
-from harness.verdicts import Verdict
+from harness.results.model import RunResult, TestResult, requirement_results
+from harness.results.verdicts import Verdict
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "artifacts"
 SCREENSHOT_NAME = "report-screenshot.png"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from harness.results import (
+from harness.results.model import (
     RequirementResult,
     ResultFormatError,
     RunResult,
@@ -17,7 +17,7 @@ from harness.results import (
     redact,
     requirement_results,
 )
-from harness.verdicts import Verdict
+from harness.results.verdicts import Verdict
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import struct
 import pytest
 
 from harness.checks.secure_boot import BootOutcome, is_decisive, judge, observe_boot
+from harness.results.verdicts import Verdict
 from harness.secureboot import tamper
-from harness.verdicts import Verdict
 
 SIGNED_CONSOLE = (
     "BdsDxe: starting Boot0001\nWelcome to GRUB!\nEFI stub: UEFI Secure Boot is enabled.\n"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.console import Console, LoginSettings
 from harness.errors import DeviceDisconnected, DeviceError
-from harness.redact import MASK_BYTES, StreamRedactor, redact_text
+from harness.results.redact import MASK_BYTES, StreamRedactor, redact_text
+from harness.transports.console import Console, LoginSettings
 from harness.transports.stream import (
     ByteStream,
     ProcessStream,

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError
-from harness.labservices import LabEndpoints
+from harness.lab.services.registry import LabEndpoints
+from harness.lab.services.update_server import UpdateServer
+from harness.probes.update_agent import parse_status
 from harness.updates import crafting
-from harness.updates.agent import parse_status
 from harness.updates.crafting import craft_package
 from harness.updates.manifest import load_manifest
 from harness.updates.package import (
@@ -22,7 +23,6 @@ from harness.updates.package import (
     read_cpio,
     write_cpio,
 )
-from harness.updates.server import UpdateServer
 from harness.updates.signing import cms_verify, create_identity
 from harness.updates.versions import is_newer, newer_version, older_version, parse_version
 

@@ -17,8 +17,8 @@ from harness.checks.usb_interfaces import (
     check_usb_interfaces,
     classify,
 )
-from harness.usb import format_devices, list_usb_devices
-from harness.verdicts import Verdict
+from harness.drivers.usb import format_devices, list_usb_devices
+from harness.results.verdicts import Verdict
 
 DATA = Path(__file__).parent / "data" / "usb"
 PRODUCT_FILES = sorted(DATA.glob("*.yaml"))

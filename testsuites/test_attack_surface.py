@@ -1,6 +1,6 @@
 """FS38-05: the device exposes only the network services its maker declares, and no telnet or debug port.
 
-The scan runs from the lab side of the device's network (harness.portscan: a TCP SYN scan of all
+The scan runs from the lab side of the device's network (harness.probes.portscan: a TCP SYN scan of all
 65,535 ports and a UDP scan of common ports), never from inside the device, whose own view could
 hide a listener. The decision lives in harness.checks.open_ports (tested both ways).
 """
@@ -12,8 +12,8 @@ import contextlib
 import pytest
 
 from harness.checks.open_ports import DeclaredService, check_open_ports
-from harness.portscan import scan_device
-from harness.verdicts import Verdict, inconclusive
+from harness.probes.portscan import scan_device
+from harness.results.verdicts import Verdict, inconclusive
 
 pytestmark = pytest.mark.requirement("FS38-05", "EN303645-5.6-1", "EN303645-5.6-4", "CLP13_8.2")
 

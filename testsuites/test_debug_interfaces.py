@@ -11,7 +11,7 @@ import pytest
 
 from harness.checks.bootloader import check_bootloader_console
 from harness.checks.usb_interfaces import check_usb_interfaces
-from harness.verdicts import Verdict, inconclusive, not_applicable
+from harness.results.verdicts import Verdict, inconclusive, not_applicable
 
 pytestmark = pytest.mark.requirement("FS38-05", "EN303645-5.6-4", "CLP13_8.2")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.logins import LOGIN_METHODS
-from harness.netprobe import probe_tcp
-from harness.verdicts import inconclusive
+from harness.probes.logins import LOGIN_METHODS
+from harness.probes.netprobe import probe_tcp
+from harness.results.verdicts import inconclusive
 
 pytestmark = pytest.mark.requirement("FS38-01", "EN303645-5.1-1", "EN18031-AUM-5", "CLP13_6.9")
 

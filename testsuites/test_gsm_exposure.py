@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from harness.checks.gsm import gsm_allowed_by_declaration, gsm_allowed_by_modem, sms_declaration_findings
-from harness.modem import AtModem
+from harness.drivers.modem import AtModem
+from harness.results.verdicts import inconclusive, not_applicable
 from harness.transports.stream import open_stream
-from harness.verdicts import inconclusive, not_applicable
 
 NO_TEST_CELL = "this lab has no radio test cell (hilsec has no over-the-air backend yet)"
 

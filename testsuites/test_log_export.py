@@ -15,9 +15,9 @@ import pytest
 
 from harness.checks.log_export import SecurityEvent, assess_log_export
 from harness.errors import DeviceError
-from harness.logins import try_ssh_login
-from harness.netprobe import probe_tcp
-from harness.verdicts import inconclusive
+from harness.probes.logins import try_ssh_login
+from harness.probes.netprobe import probe_tcp
+from harness.results.verdicts import inconclusive
 
 pytestmark = pytest.mark.requirement("FS38-07", "CLP13_6.13")
 

@@ -18,7 +18,7 @@ import pytest
 
 from harness.checks.secure_boot import judge
 from harness.emulation.profile_image import profile_initrd
-from harness.verdicts import Verdict, inconclusive
+from harness.results.verdicts import Verdict, inconclusive
 
 pytestmark = pytest.mark.requirement("FS38-02", "EN303645-5.7-1", "CLP13_6.11", "CLP13_6.15")
 

@@ -21,7 +21,7 @@ from harness.checks.secure_storage import (
     scan_image,
 )
 from harness.emulation.profile_image import profile_initrd
-from harness.verdicts import inconclusive
+from harness.results.verdicts import inconclusive
 
 pytestmark = pytest.mark.requirement(
     "FS38-06", "EN303645-5.4-1", "EN303645-5.4-3", "EN18031-SSM-1", "CLP13_6.3", "CLP13_7.1"

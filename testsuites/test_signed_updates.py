@@ -19,12 +19,12 @@ import pytest
 
 from harness.checks.signed_updates import assess_installation, assess_manifest, assess_rejection
 from harness.errors import ConfigError
+from harness.probes.update_agent import REFERENCE_AGENT, DeliveryOutcome, UpdateAgent
+from harness.results.verdicts import inconclusive, not_applicable
 from harness.updates import crafting
-from harness.updates.agent import REFERENCE_AGENT, DeliveryOutcome, UpdateAgent
 from harness.updates.crafting import CraftedPackage, craft_package
 from harness.updates.manifest import UpdateManifest, load_manifest
 from harness.updates.signing import UPDATE_SIGNING_DIR, SigningIdentity, create_identity, load_identity
-from harness.verdicts import inconclusive, not_applicable
 
 AUTHENTICITY_REFS = ("EN303645-5.3-7", "EN303645-5.3-9", "EN303645-5.3-10", "EN18031-SUM-2", "CLP13_6.11")
 UPDATE_SERVICE = "updates"

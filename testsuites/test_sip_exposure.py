@@ -14,7 +14,8 @@ from dataclasses import asdict
 
 import pytest
 
-from harness.capture import classify_flows, write_window
+from harness.analysis.capture import classify_flows, write_window
+from harness.analysis.sip import messages_in_capture
 from harness.checks.sip import (
     ACCEPTED,
     NO_LISTENER,
@@ -26,9 +27,8 @@ from harness.checks.sip import (
     decide_identity_exposure,
 )
 from harness.emulation.sip_ua import SIP_LISTEN_PORT
-from harness.sip.message import messages_in_capture
-from harness.sip.probe import send_direct_request
-from harness.verdicts import Verdict, inconclusive, not_applicable
+from harness.probes.sip import send_direct_request
+from harness.results.verdicts import Verdict, inconclusive, not_applicable
 
 # Long enough for the reference UA's registration cycle (SIP_REGISTER_INTERVAL_S = 20).
 OBSERVATION_S = 25.0

@@ -3,7 +3,7 @@ the operator's update server to the manufacturer's.
 
 SSU-COM-0040 runs the command the profile declares (`update_policy.patch_level_command`, a shell
 command or an AT command on the modem port) and reads a security patch level and the date it was
-applied. SSU-TES-0020 uses the lab's two update servers (harness.updates.check_servers): with
+applied. SSU-TES-0020 uses the lab's two update servers (harness.lab.services.update_checks): with
 both up the device's update check should reach the operator's; then the operator's is taken down
 and the device's next check must reach the manufacturer's within a bounded time, as its access
 log shows. The decisions are in harness.checks.update_channel.
@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from harness.capture import write_window
+from harness.analysis.capture import write_window
 from harness.checks.update_channel import (
     PATCH_LEVEL_FIELD,
     Assessment,
@@ -29,12 +29,12 @@ from harness.checks.update_channel import (
     parse_patch_level,
     release_patch_fields,
 )
+from harness.drivers.modem import AtModem
 from harness.errors import DeviceError
-from harness.modem import AtModem
+from harness.lab.services.update_checks import MANUFACTURER, OPERATOR, UpdateCheckServers
+from harness.probes.update_agent import REFERENCE_AGENT
+from harness.results.verdicts import Verdict, inconclusive, not_applicable
 from harness.transports.stream import open_stream
-from harness.updates.agent import REFERENCE_AGENT
-from harness.updates.check_servers import MANUFACTURER, OPERATOR, UpdateCheckServers
-from harness.verdicts import Verdict, inconclusive, not_applicable
 
 UPDATE_SERVERS_SERVICE = UpdateCheckServers.name
 REFERENCE_UPDATE_CHECK = "hilsec-update-check"  # the reference device's scheduled update check

@@ -1,2 +1,1 @@
-"""Test-cell backends and modem stand-ins. No radio exists on this lab host: over-the-air tests
-need a test cell the lab config declares; `ModemSimulator` only answers AT commands."""
+"""Test-cell backends: the radio side of a run (a software-defined cell, a callbox)."""

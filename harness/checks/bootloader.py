@@ -6,7 +6,7 @@ boot arguments and flash access: a FAIL naming what was reached. A device whose 
 straight on to the operating system, ignoring keys, is a PASS. A console that stays silent proves
 nothing (no power, wrong port): INCONCLUSIVE.
 
-The check watches the cleaned console text (see harness.console) from power-on, so the caller
+The check watches the cleaned console text (see harness.transports.console) from power-on, so the caller
 opens the console first and then powers the device on (or starts QEMU).
 """
 
@@ -16,9 +16,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from harness.console import Console
 from harness.errors import DeviceDisconnected, DeviceTimeout
-from harness.verdicts import Verdict
+from harness.results.verdicts import Verdict
+from harness.transports.console import Console
 
 # Keys people press to stop autoboot: any key (space), Ctrl-C (U-Boot, RedBoot), ESC (GRUB, UEFI).
 DEFAULT_INTERRUPT_KEYS: tuple[str, ...] = (" ", "\x03", "\x1b")

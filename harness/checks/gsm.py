@@ -4,7 +4,7 @@ over-the-air part is INCONCLUSIVE, never PASS."""
 
 from __future__ import annotations
 
-from harness.modem import AtModem
+from harness.drivers.modem import AtModem
 
 # Radio access technologies that expose the device to 2G false base stations (no mutual auth).
 GSM_RATS = {"gsm", "gprs", "edge"}

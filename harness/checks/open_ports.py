@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from harness.verdicts import Verdict
+from harness.results.verdicts import Verdict
 
 TELNET_PORTS: dict[tuple[str, int], str] = {
     ("tcp", 23): "telnet",

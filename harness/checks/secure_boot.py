@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from harness.verdicts import Verdict
+from harness.results.verdicts import Verdict
 
 
 class BootOutcome(Enum):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from harness.capture import Flow, suite_name, suite_weakness
+from harness.analysis.capture import Flow, suite_name, suite_weakness
 
 MINIMUM_VERSIONS = {"dtls": ("DTLS 1.2", "DTLS 1.3"), "tls": ("TLS 1.2", "TLS 1.3")}
 

@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from harness.sip.message import SipMessage
-from harness.verdicts import Verdict
+from harness.analysis.sip import SipMessage
+from harness.results.verdicts import Verdict
 
 # Headers where a UA puts who it is; any other header is searched too (named as found).
 IDENTITY_HEADERS = (

@@ -14,12 +14,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.checks.update_policy import Assessment
-from harness.verdicts import Verdict
+from harness.results.verdicts import Verdict
 
 PATCH_LEVEL_FIELD = "update_policy.patch_level_command"
 OPERATOR_FIELD = "update_policy.operator_update_server"
 MANUFACTURER_FIELD = "update_policy.manufacturer_update_server"
-# A declared server the lab itself runs (harness.updates.check_servers): hilsec-lab://SERVICE/ROLE.
+# A declared server the lab itself runs (harness.lab.services.update_checks): hilsec-lab://SERVICE/ROLE.
 LAB_SERVER_SCHEME = "hilsec-lab://"
 
 _DATE = re.compile(r"(?<!\d)(\d{4})[-/](\d{2})[-/](\d{2})(?!\d)")

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from harness.config.profile import DeviceProfile, Release
-from harness.verdicts import Verdict
+from harness.results.verdicts import Verdict
 
 MINIMUM_SUPPORT_MONTHS = 36  # SSU-SEC-0030
 MONTHLY_CADENCE_DAYS = 31  # SSU-SEC-0020's "regular, e.g. monthly": the longest month

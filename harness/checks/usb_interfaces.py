@@ -8,7 +8,7 @@ can name) is attack surface too and is reported the same way, without the debug 
 
 The classification works on plain descriptor values (vendor/product IDs, interface class,
 subclass, protocol, the interface string), so it is tested on the descriptors of real products
-without the hardware; pyusb (harness.usb.list_usb_devices) supplies them when a device is attached.
+without the hardware; pyusb (harness.drivers.usb.list_usb_devices) supplies them when a device is attached.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
-from harness.verdicts import Verdict
+from harness.results.verdicts import Verdict
 
 
 @dataclass(frozen=True)
@@ -286,7 +286,7 @@ def check_usb_interfaces(
     reason; FAIL with one finding per disallowed interface; PASS otherwise.
     """
     if lister is None:
-        from harness.usb import list_usb_devices
+        from harness.drivers.usb import list_usb_devices
 
         lister = list_usb_devices
     wanted = f"{vendor_id:04x}:{product_id:04x}"

@@ -17,7 +17,7 @@ from harness.report.html import CrossRefGrouping, grouping_for, write_html
 from harness.report.json_report import RESULTS_NAME, write_json
 from harness.report.junit import write_junit
 from harness.report.sums import verify_sha256sums, write_sha256sums
-from harness.results import CROSSREF_SCHEMES, ResultFormatError, RunResult, crossref_scheme
+from harness.results.model import CROSSREF_SCHEMES, ResultFormatError, RunResult, crossref_scheme
 
 DEFAULT_FORMATS = ("json", "csv", "junit", "html")
 

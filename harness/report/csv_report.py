@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from harness.results import RunResult
+from harness.results.model import RunResult
 
 CSV_NAME = "requirements.csv"
 COLUMNS = ("id", "title", "source", "verdict", "tests", "reasons")

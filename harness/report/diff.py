@@ -14,8 +14,8 @@ from typing import Any
 import jinja2
 
 from harness.errors import ConfigError
-from harness.results import ResultFormatError, RunResult
-from harness.verdicts import Verdict
+from harness.results.model import ResultFormatError, RunResult
+from harness.results.verdicts import Verdict
 
 RunSource = RunResult | dict | str | Path
 

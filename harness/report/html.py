@@ -20,8 +20,8 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup, escape
 
-from harness.results import RunResult, crossref_groups, crossref_label, crossref_scheme, redact
-from harness.verdicts import Verdict
+from harness.results.model import RunResult, crossref_groups, crossref_label, crossref_scheme, redact
+from harness.results.verdicts import Verdict
 
 HTML_NAME = "report.html"
 TEMPLATE_NAME = "report.html.j2"

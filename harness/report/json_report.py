@@ -7,7 +7,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from harness.results import RunResult
+from harness.results.model import RunResult
 
 RESULTS_NAME = "results.json"
 SCHEMA_NAME = "results.schema.json"

@@ -12,8 +12,8 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness.results import RunResult, TestResult
-from harness.verdicts import Verdict
+from harness.results.model import RunResult, TestResult
+from harness.results.verdicts import Verdict
 
 JUNIT_NAME = "junit.xml"
 SUITE_NAME = "hilsec"

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from harness.results import RunResult, TestResult
-from harness.verdicts import Verdict
+from harness.results.model import RunResult, TestResult
+from harness.results.verdicts import Verdict
 
 OSCAL_NAME = "oscal-assessment-results.json"
 OSCAL_VERSION = "1.2.1"

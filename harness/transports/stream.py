@@ -1,7 +1,7 @@
 """The byte stream every console rides on, and `open_stream` to pick one from a URL.
 
 Each transport only moves bytes, with a timeout on every read; prompts, logins and commands live
-in harness.console, so one Console works on a serial port, a socket, telnet or a local program.
+in harness.transports.console, so one Console works on a serial port, a socket, telnet or a local program.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
-"""Crafting signed (and deliberately bad) update packages, serving them, and driving the agent."""
+"""Crafting signed (and deliberately bad) update packages: the artefacts an update test delivers."""
 
-from harness.updates.agent import AgentStatus, DeliveryOutcome, UpdateAgent
 from harness.updates.crafting import INVALID_KINDS, KINDS, CraftedPackage, craft_package
 from harness.updates.manifest import UpdateManifest, load_manifest
 from harness.updates.package import SwDescription, build_package, read_cpio
@@ -9,12 +8,9 @@ from harness.updates.signing import SigningIdentity, create_identity, load_ident
 __all__ = [
     "INVALID_KINDS",
     "KINDS",
-    "AgentStatus",
     "CraftedPackage",
-    "DeliveryOutcome",
     "SigningIdentity",
     "SwDescription",
-    "UpdateAgent",
     "UpdateManifest",
     "build_package",
     "craft_package",

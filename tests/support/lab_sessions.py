@@ -2,7 +2,7 @@
 flows and a TCP relay that splits TLS records over many segments, all on loopback, recorded
 with ``dumpcap``. Nothing here is simulated: every byte comes from openssl or the kernel.
 
-``python -m harness.capture.lab_sessions OUTDIR`` rebuilds the small reference captures.
+``python -m support.lab_sessions OUTDIR`` rebuilds the small reference captures.
 """
 
 from __future__ import annotations

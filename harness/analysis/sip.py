@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.capture.packets import TCP, UDP, PacketDecoder
-from harness.capture.pcapio import iter_packets
+from harness.analysis.capture.packets import TCP, UDP, PacketDecoder
+from harness.analysis.capture.pcapio import iter_packets
 
 SIP_VERSION = "SIP/2.0"
 # RFC 3261 7.3.3 compact forms, and the RFC 3841 / 3515 ones a UA may send.

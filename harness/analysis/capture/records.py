@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.capture.handshake import (
+from harness.analysis.capture.handshake import (
     CLIENT_HELLO,
     SERVER_HELLO,
     ClientHello,

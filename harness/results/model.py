@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from harness.redact import MASK, redact_text
-from harness.verdicts import Verdict, rollup
+from harness.results.redact import MASK, redact_text
+from harness.results.verdicts import Verdict, rollup
 
 TEST_VERDICTS = (Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE)
 ASSESSMENT_KINDS = ("functional", "conceptual")

@@ -1,6 +1,6 @@
 """The lab's update server: a real HTTP server the device downloads crafted packages from.
 
-It is a lab service (see harness.labservices): started before the device boots, it tells the
+It is a lab service (see harness.lab.services.registry): started before the device boots, it tells the
 reference image where it is with `hilsec.update_server=HOST:PORT`. Tests publish packages by
 name and hand the device the URL; every request is logged for the evidence.
 """
@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.labservers import free_port
+from harness.lab.services.telemetry_peers import free_port
 
 if TYPE_CHECKING:  # labservices imports this module to register the service
-    from harness.labservices import LabEndpoints
+    from harness.lab.services.registry import LabEndpoints
 
 STOP_TIMEOUT_S = 5.0
 

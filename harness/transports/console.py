@@ -28,7 +28,7 @@ import pexpect
 from pexpect.spawnbase import SpawnBase
 
 from harness.errors import DeviceDisconnected, DeviceError, DeviceTimeout
-from harness.redact import StreamRedactor, redact_text
+from harness.results.redact import StreamRedactor, redact_text
 from harness.transports.stream import ByteStream
 
 SETTLE_SECONDS = 0.3  # output that keeps coming after a "prompt" means it was not the prompt

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.console import CommandResult, Console, LoginSettings
 from harness.errors import DeviceError, HarnessSetupError
-from harness.evidence import Evidence
-from harness.labnet import LabNetwork, choose_network_mode
-from harness.labservices import LAB_SERVICE_FACTORIES, USER_MODE_ENDPOINTS, LabEndpoints, LabService
+from harness.lab.network import LabNetwork, choose_network_mode
+from harness.lab.services.registry import LAB_SERVICE_FACTORIES, USER_MODE_ENDPOINTS, LabEndpoints, LabService
+from harness.results.evidence import Evidence
+from harness.transports.console import CommandResult, Console, LoginSettings
 from harness.transports.stream import ByteStream, open_stream
 
 QEMU_GUEST_ADDRESS = "10.0.2.15"
@@ -188,7 +188,7 @@ class Device:
         raise DeviceError("the profile declares no console this harness can reach")
 
     def _start_emulated(self, kernel: Path, initrd: Path, append: str) -> None:
-        from harness.transports.qemu import QemuMachine
+        from harness.drivers.qemu import QemuMachine
 
         boot_words = [word for service in self.lab_services.values() for word in service.boot_arguments()]
         if self.lab_network is not None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessSetupError
-from harness.labservers import ensure_lab_certificate, free_port
+from harness.lab.services.telemetry_peers import ensure_lab_certificate, free_port
 
 KAMAILIO = "kamailio"
 KAMAILIO_MODULES = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")
@@ -175,7 +175,9 @@ class KamailioRegistrar:
         self.unavailable: str | None = None
         self.tls_unavailable: str | None = None
 
-    def start(self, workdir: Path, endpoints) -> None:  # endpoints: harness.labservices.LabEndpoints
+    def start(
+        self, workdir: Path, endpoints
+    ) -> None:  # endpoints: harness.lab.services.registry.LabEndpoints
         if shutil.which(KAMAILIO) is None:
             # Not fatal for the run: the SIP tests end INCONCLUSIVE naming this.
             self.unavailable = "kamailio is not installed on the lab host (Debian package kamailio)"

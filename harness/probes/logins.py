@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.console import Console, LoginSettings
 from harness.errors import DeviceDisconnected, DeviceError
+from harness.transports.console import Console, LoginSettings
 from harness.transports.stream import ProcessStream, TelnetStream
 
 SSH_CLIENT_OPTIONS = (

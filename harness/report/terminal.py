@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from harness.verdicts import Verdict
+from harness.results.verdicts import Verdict
 
 _ORDER = [Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.PASS, Verdict.NOT_APPLICABLE, Verdict.NOT_TESTED]
 LINE_WIDTH = 140

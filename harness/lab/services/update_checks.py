@@ -16,12 +16,12 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
-from harness.labservers import free_port
+from harness.lab.services.telemetry_peers import free_port
 
 if TYPE_CHECKING:  # labservices imports this module to register the service
     from pathlib import Path
 
-    from harness.labservices import LabEndpoints
+    from harness.lab.services.registry import LabEndpoints
 
 OPERATOR = "operator"
 MANUFACTURER = "manufacturer"

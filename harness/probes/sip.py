@@ -10,8 +10,8 @@ import secrets
 import socket
 import time
 
+from harness.analysis.sip import SipMessage, parse_messages
 from harness.checks.sip import DirectRequestOutcome
-from harness.sip.message import SipMessage, parse_messages
 
 RESPONSE_TIMEOUT_S = 5.0
 LAB_CALLER = "sip:intruder@lab-outside.hilsec.test"

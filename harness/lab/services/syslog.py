@@ -25,10 +25,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.labservers import ensure_lab_certificate
+from harness.lab.services.telemetry_peers import ensure_lab_certificate
 
 if TYPE_CHECKING:
-    from harness.labservices import LabEndpoints
+    from harness.lab.services.registry import LabEndpoints
 
 MAX_MESSAGE_BYTES = 8192  # RFC 5425 4.3.1: receivers SHOULD take 8192 octets
 MAX_RECORDS = 5000

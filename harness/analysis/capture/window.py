@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.capture.pcapio import PcapWriter, iter_packets, sniff_format
+from harness.analysis.capture.pcapio import PcapWriter, iter_packets, sniff_format
 
 
 def write_window(src: Path, dst: Path, start: float, end: float) -> int:

@@ -11,10 +11,10 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.capture.handshake import ClientHello, ServerHello, version_name
-from harness.capture.packets import TCP, TCP_ACK, TCP_SYN, PacketDecoder
-from harness.capture.pcapio import iter_packets
-from harness.capture.records import (
+from harness.analysis.capture.handshake import ClientHello, ServerHello, version_name
+from harness.analysis.capture.packets import TCP, TCP_ACK, TCP_SYN, PacketDecoder
+from harness.analysis.capture.pcapio import iter_packets
+from harness.analysis.capture.records import (
     CT_HANDSHAKE,
     SAMPLE_BYTES,
     DtlsHelloAssembler,

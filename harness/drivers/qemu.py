@@ -4,7 +4,7 @@ The serial console is a unix socket in `workdir` (QEMU's chardev server with wai
 does not start until the harness connects, so nothing it prints is lost), QMP on another socket
 does power control, user-mode networking forwards the requested guest ports to free host ports on
 127.0.0.1, and filter-dump writes every guest packet to a pcap file without root. On a lab
-network (harness.labnet) the NIC is instead a tap in the lab's namespace, QEMU runs inside that
+network (harness.lab.network) the NIC is instead a tap in the lab's namespace, QEMU runs inside that
 namespace, and filter-dump still writes the capture (the same file and format in both modes).
 """
 
@@ -222,7 +222,7 @@ class QemuMachine:
         self.extra_args = list(extra_args)
         self.serial_wait = serial_wait
         self.qemu_binary = qemu_binary
-        # A lab network (harness.labnet): the NIC on this tap, QEMU started inside this namespace.
+        # A lab network (harness.lab.network): the NIC on this tap, QEMU started inside this namespace.
         self.tap = tap
         self.netns = netns
         if tap and self.forwards:

@@ -20,9 +20,9 @@ import pytest
 
 from harness import __version__
 from harness.errors import ConfigError, DeviceError, HarnessSetupError
-from harness.evidence import Evidence
-from harness.redact import redact_text
-from harness.verdicts import Inconclusive, NotApplicable, Verdict
+from harness.results.evidence import Evidence
+from harness.results.redact import redact_text
+from harness.results.verdicts import Inconclusive, NotApplicable, Verdict
 
 MARKER = "requirement"
 _DEFAULT_TEST_TIMEOUT_S = 900.0
@@ -209,7 +209,7 @@ def lab(hilsec_state: HilsecState, profile: Any) -> Any:
 @pytest.fixture(scope="session")
 def device(hilsec_state: HilsecState, profile: Any, lab: Any, pytestconfig: pytest.Config) -> Iterator[Any]:
     """The device under test, started as the profile says and stopped at the end of the session."""
-    from harness.device import Device
+    from harness.device.device import Device
 
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
 
@@ -341,7 +341,7 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 
 
 def _run_result(state: HilsecState) -> Any:
-    from harness.results import RunResult, TestResult, requirement_results
+    from harness.results.model import RunResult, TestResult, requirement_results
 
     tests = []
     for record in state.records.values():
@@ -410,7 +410,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     state = config.stash.get(STATE, None)
     if run is None or state is None:
         return
-    from harness.summary import format_summary
+    from harness.report.terminal import format_summary
 
     terminalreporter.section("hilsec requirement verdicts")
     for line in format_summary(run).splitlines():

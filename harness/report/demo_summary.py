@@ -6,8 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from harness.results import RunResult
-from harness.summary import format_summary
+from harness.report.terminal import format_summary
+from harness.results.model import RunResult
 
 
 def main(argv: list[str]) -> int:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.redact import redact_text
+from harness.results.redact import redact_text
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from harness.labservers import DtlsPeer, UdpSink, free_port
-from harness.logsink import SyslogService
-from harness.sip.registrar import KamailioRegistrar
-from harness.updates.check_servers import UpdateCheckServers
-from harness.updates.server import UpdateServer
+from harness.lab.services.sip_registrar import KamailioRegistrar
+from harness.lab.services.syslog import SyslogService
+from harness.lab.services.telemetry_peers import DtlsPeer, UdpSink, free_port
+from harness.lab.services.update_checks import UpdateCheckServers
+from harness.lab.services.update_server import UpdateServer
 
 TELEMETRY_INTERVAL_S = 5
 

@@ -14,8 +14,8 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from harness.capture.flows import Flow
-from harness.capture.handshake import version_name
+from harness.analysis.capture.flows import Flow
+from harness.analysis.capture.handshake import version_name
 from harness.errors import HarnessSetupError
 
 FIELDS = (

@@ -1,0 +1,1 @@
+"""Lab services: the servers a device talks to during a run (telemetry, syslog, updates, SIP)."""

@@ -1,0 +1,1 @@
+"""Probes: what the lab does to a device from outside (logins, scans, SIP requests, updates)."""

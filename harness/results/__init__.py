@@ -1,0 +1,1 @@
+"""The result model: verdicts, evidence folders, redaction, test and run results."""
