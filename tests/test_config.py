@@ -92,7 +92,6 @@ def test_shipped_profiles_load(path: Path) -> None:
 def test_shipped_lab_configs_load(path: Path) -> None:
     lab = load_lab_config(path)
     assert isinstance(lab, LabConfig)
-    assert lab.servers.telemetry_dtls_port != lab.servers.telemetry_plain_port
     assert lab.qemu.accel in ("auto", "tcg", "kvm")
     assert isinstance(load_any(path), LabConfig)
 
@@ -172,10 +171,10 @@ def test_lab_config_defaults_need_no_file() -> None:
     lab = LabConfig()
     assert lab.qemu.accel == "auto" and lab.capture.method == "qemu-filter-dump"
     assert lab.image_cache.is_absolute()
-    assert lab.servers.telemetry_dtls_port == 5684
+    assert lab.servers.ports() == {}  # an emulated device is told its lab's ports at boot
 
 
-def test_lab_config_with_serial_ports_capture_and_labgrid(tmp_path: Path) -> None:
+def test_lab_config_with_serial_ports_capture_and_power(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         """\
@@ -186,7 +185,8 @@ serial_ports:
   modem: {url: /dev/ttyUSB0}
   debug: {url: "socket://127.0.0.1:7000", baudrate: 921600}
 capture: {interface: eth1}
-labgrid: {coordinator: "lab:20408", place: modem-1}
+power: {on: "pdu 3 on", off: "pdu 3 off"}
+servers: {syslog_udp_port: 5514, sip_udp_port: 5060}
 """,
         "lab.yaml",
     )
@@ -195,7 +195,8 @@ labgrid: {coordinator: "lab:20408", place: modem-1}
     assert lab.image_cache == tmp_path / "cache"
     assert lab.serial_ports["debug"].baudrate == 921600
     assert lab.capture.method == "interface" and lab.capture.interface == "eth1"
-    assert lab.labgrid.place == "modem-1"
+    assert (lab.power.on, lab.power.off, lab.power.cycle) == ("pdu 3 on", "pdu 3 off", None)
+    assert lab.servers.ports() == {"syslog_udp_port": 5514, "sip_udp_port": 5060}
 
 
 # --- one line per mistake ---------------------------------------------------------------------
@@ -320,8 +321,12 @@ def test_lab_config_mistakes(tmp_path: Path) -> None:
     assert "qemu.accel: invalid value 'hvf'" in error_of(path, load_lab_config)
     path = write(tmp_path, "name: x\ncapture:\n  method: interface\n", "lab.yaml")
     assert "capture: capture method 'interface' without an interface name" in error_of(path, load_lab_config)
-    path = write(tmp_path, "name: x\nservers:\n  syslog_port: 5683\n", "lab.yaml")
-    assert "servers: syslog_port and telemetry_plain_port" in error_of(path, load_lab_config)
+    path = write(
+        tmp_path, "name: x\nservers:\n  syslog_udp_port: 5683\n  telemetry_plain_port: 5683\n", "lab.yaml"
+    )
+    assert "servers: syslog_udp_port and telemetry_plain_port are both UDP port 5683" in error_of(
+        path, load_lab_config
+    )
 
 
 def test_load_any_needs_a_recognisable_kind(tmp_path: Path) -> None:

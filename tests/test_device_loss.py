@@ -21,7 +21,8 @@ import pytest
 @pytest.mark.requirement("FS38-05")
 def test_1_device_crashes_mid_test(device):
     assert device.run("true").status == 0
-    os.killpg(device.machine._process.pid, signal.SIGKILL)  # QEMU dies: a crash or power loss
+    machine = device.context.shared["emulated-board"].machine  # fault injection reaches into QEMU
+    os.killpg(machine._process.pid, signal.SIGKILL)  # QEMU dies: a crash or power loss
     device.run("cat /etc/hilsec-release")
 
 @pytest.mark.requirement("FS38-06")

@@ -52,7 +52,7 @@ def test_namespace_is_created_entered_and_removed():
             ["ip", "-n", network.name, "-br", "addr"], capture_output=True, text=True
         ).stdout
         assert "hilsec-br0" in links and "192.0.2.2/24" in links and "hilsec-tap0" in links
-        with network.entered():
+        with network.side.entered():
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
                 sock.bind((network.lab_address, 0))  # the lab address exists only in there
             inside = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
@@ -79,7 +79,7 @@ def test_stale_namespace_of_a_dead_run_is_removed():
 @needs_namespaces
 def test_scanner_finds_tcp_and_udp_listeners_inside_the_namespace():
     """The real scan code on a namespace's loopback: open, closed and answering UDP ports."""
-    with LabNetwork() as network, network.entered():
+    with LabNetwork() as network, network.side.entered():
         listener = socket.socket()
         listener.bind(("127.0.0.1", 0))
         listener.listen()

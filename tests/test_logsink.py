@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.lab.services.registry import USER_MODE_ENDPOINTS
+from harness.lab.services.base import LabEndpoints
 from harness.lab.services.syslog import (
     OctetFramer,
     SyslogReceiver,
@@ -183,7 +183,7 @@ def test_connections_beyond_the_bound_are_refused(tmp_path: Path):
 
 def test_service_points_the_device_at_tls_and_plain_ports(tmp_path: Path):
     service = SyslogService()
-    service.start(tmp_path, USER_MODE_ENDPOINTS)
+    service.start(tmp_path, LabEndpoints(bind_address="127.0.0.1", device_facing_address="10.0.2.2"))
     try:
         assert service.receiver is not None
         words = service.boot_arguments()

@@ -10,7 +10,7 @@ import pytest
 
 SUITE = """
 import pytest
-from harness.results.verdicts import inconclusive, not_applicable
+from harness.plugin.conclusions import inconclusive, not_applicable
 from harness.errors import DeviceTimeout
 
 @pytest.mark.requirement("FS38-01", "EN303645-5.1-1")

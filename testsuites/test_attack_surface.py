@@ -7,28 +7,26 @@ hide a listener. The decision lives in harness.checks.open_ports (tested both wa
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 
 from harness.checks.open_ports import DeclaredService, check_open_ports
+from harness.plugin.conclusions import inconclusive
 from harness.probes.portscan import scan_device
-from harness.results.verdicts import Verdict, inconclusive
+from harness.results.verdicts import Verdict
 
 pytestmark = pytest.mark.requirement("FS38-05", "EN303645-5.6-1", "EN303645-5.6-4", "CLP13_8.2")
 
 
 def test_only_declared_services_listen(device, profile, evidence):
     """Any open port that is telnet, a known debug service, or undeclared is a FAIL naming the port."""
-    reachable, why_not = device.lab_sees_whole_network
+    network = device.network
+    reachable, why_not = network.whole_network()
     if not reachable:
         inconclusive(why_not)
-    network = device.lab_network
-    sources = (network.lab_address, *network.scanner_addresses) if network else ("",)
-    lab_side = network.entered() if network else contextlib.nullcontext()
+    sources = (network.bind_address, *network.scanner_addresses) if network.scanner_addresses else ("",)
     try:
-        with lab_side:
-            scan = scan_device(device.address, source_addresses=sources)
+        with network.lab_side():
+            scan = scan_device(network.device_address, source_addresses=sources)
     except PermissionError as err:
         inconclusive(f"the scan's raw sockets need root on the lab host: {err}")
     declared = [DeclaredService(s.name, s.protocol, int(s.port)) for s in profile.network.services]

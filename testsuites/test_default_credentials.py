@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness.plugin.conclusions import inconclusive
 from harness.probes.logins import LOGIN_METHODS
 from harness.probes.netprobe import probe_tcp
-from harness.results.verdicts import inconclusive
 
 pytestmark = pytest.mark.requirement("FS38-01", "EN303645-5.1-1", "EN18031-AUM-5", "CLP13_6.9")
 
@@ -50,9 +50,10 @@ def test_console_refuses_default_credentials(device, default_credentials):
 
 def _network_reachable(device) -> bool:
     """At least one declared TCP service answers, so a closed port is a fact, not a dead link."""
-    for service in device.profile.network.services:
-        if service.protocol == "tcp" and probe_tcp(*device.endpoint("tcp", service.port)).open:
-            return True
+    with device.lab_side():
+        for service in device.profile.network.services:
+            if service.protocol == "tcp" and probe_tcp(*device.endpoint("tcp", service.port)).open:
+                return True
     return False
 
 
@@ -71,28 +72,29 @@ def test_network_login_refuses_default_credentials(device, evidence, default_cre
             timeout=device.login_timeout,
         )  # fmt: skip
 
-    state = probe_tcp(host, host_port)
-    evidence.write_text(f"{kind}-probe.txt", f"{kind} port {port}: {state.detail}\n")
-    if not state.open:
-        if declared:
-            inconclusive(f"declared {kind} service on port {port} is not reachable: {state.detail}")
-        if not _network_reachable(device):
-            inconclusive(f"{kind} port {port} is closed, but no declared service answers either")
-        return  # nothing listens: there is no login to accept a default credential
+    with device.lab_side():  # the probes and logins run on the lab side of the device's network
+        state = probe_tcp(host, host_port)
+        evidence.write_text(f"{kind}-probe.txt", f"{kind} port {port}: {state.detail}\n")
+        if not state.open:
+            if declared:
+                inconclusive(f"declared {kind} service on port {port} is not reachable: {state.detail}")
+            if not _network_reachable(device):
+                inconclusive(f"{kind} port {port} is closed, but no declared service answers either")
+            return  # nothing listens: there is no login to accept a default credential
 
-    accepted = []
-    for index, pair in enumerate(default_credentials, start=1):
-        result = login(*pair, index)
-        if not result.service_present:
-            inconclusive(f"{kind} on port {port} went away during the test: {result.detail}")
-        if result.accepted:
-            accepted.append(_entry(default_credentials, pair))
-    assert not accepted, f"{kind} on port {port} accepted well-known default credential(s): " + ", ".join(
-        accepted
-    )
-    if declared:
-        own = login(settings.username, settings.password, 0)
-        if not own.accepted:
-            inconclusive(
-                f"the lab's own credentials were refused by {kind} ({own.detail}); refusals prove nothing"
-            )
+        accepted = []
+        for index, pair in enumerate(default_credentials, start=1):
+            result = login(*pair, index)
+            if not result.service_present:
+                inconclusive(f"{kind} on port {port} went away during the test: {result.detail}")
+            if result.accepted:
+                accepted.append(_entry(default_credentials, pair))
+        assert not accepted, f"{kind} on port {port} accepted well-known default credential(s): " + ", ".join(
+            accepted
+        )
+        if declared:
+            own = login(settings.username, settings.password, 0)
+            if not own.accepted:
+                inconclusive(
+                    f"the lab's own credentials were refused by {kind} ({own.detail}); refusals prove nothing"
+                )

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from harness.capabilities import AtPort
 from harness.checks.gsm import gsm_allowed_by_declaration, gsm_allowed_by_modem, sms_declaration_findings
 from harness.drivers.modem import AtModem
-from harness.results.verdicts import inconclusive, not_applicable
-from harness.transports.stream import open_stream
+from harness.plugin.conclusions import inconclusive, not_applicable
 
 NO_TEST_CELL = "this lab has no radio test cell (hilsec has no over-the-air backend yet)"
 
@@ -32,8 +32,9 @@ def test_modem_does_not_fall_back_to_gsm(device, profile, evidence):
     cellular = profile.cellular
     declared = gsm_allowed_by_declaration(cellular.radio_access)
     modem_setting, detail = None, "profile declares no modem AT port (profile: cellular.modem)"
-    if cellular.modem is not None and cellular.modem.serial is not None:
-        stream = open_stream(str(cellular.modem.serial.url))
+    at_port = device.get(AtPort)
+    if at_port is not None:
+        stream = at_port.open()
         try:
             modem_setting, detail = gsm_allowed_by_modem(AtModem(stream))
         finally:

@@ -15,9 +15,9 @@ import pytest
 
 from harness.checks.log_export import SecurityEvent, assess_log_export
 from harness.errors import DeviceError
+from harness.plugin.conclusions import inconclusive
 from harness.probes.logins import try_ssh_login
 from harness.probes.netprobe import probe_tcp
-from harness.results.verdicts import inconclusive
 
 pytestmark = pytest.mark.requirement("FS38-07", "CLP13_6.13")
 
@@ -67,15 +67,16 @@ def _failed_ssh_login(device, evidence) -> tuple[SecurityEvent | None, str]:
     settings = device.login_settings
     port, _declared = device.login_port("ssh")
     host, host_port = device.endpoint("tcp", port)
-    state = probe_tcp(host, host_port)
-    if not state.open:
-        return None, f"no SSH service answers on port {port} ({state.detail})"
-    induced = time.time()
-    attempt = try_ssh_login(
-        host, host_port, settings.username, WRONG_PASSWORD, settings,
-        transcript=evidence.path("ssh-wrong-password.log"), secrets=device.secrets,
-        timeout=device.login_timeout,
-    )  # fmt: skip
+    with device.lab_side():
+        state = probe_tcp(host, host_port)
+        if not state.open:
+            return None, f"no SSH service answers on port {port} ({state.detail})"
+        induced = time.time()
+        attempt = try_ssh_login(
+            host, host_port, settings.username, WRONG_PASSWORD, settings,
+            transcript=evidence.path("ssh-wrong-password.log"), secrets=device.secrets,
+            timeout=device.login_timeout,
+        )  # fmt: skip
     if attempt.accepted:
         inconclusive("SSH accepted a wrong password, so no failed login could be caused")
     if not attempt.service_present or attempt.detail != "refused":

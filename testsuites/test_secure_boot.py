@@ -17,18 +17,18 @@ from pathlib import Path
 import pytest
 
 from harness.checks.secure_boot import judge
-from harness.emulation.profile_image import profile_initrd
-from harness.results.verdicts import Verdict, inconclusive
+from harness.plugin.conclusions import inconclusive
+from harness.results.verdicts import Verdict
 
 pytestmark = pytest.mark.requirement("FS38-02", "EN303645-5.7-1", "CLP13_6.11", "CLP13_6.15")
 
 
-def _initrd(profile, lab) -> Path | None:
-    """The device's own userland for the signed boot: explicit, the reference image's, or the qemu initrd."""
+def _initrd(profile, firmware) -> Path | None:
+    """The device's own userland for the signed boot: explicit, or the initrd the device boots."""
     settings = profile.secure_boot
     if settings.initrd is not None:
         return Path(settings.initrd)
-    return profile_initrd(profile, lab)
+    return firmware.initrd
 
 
 def _declared(settings) -> None:
@@ -39,7 +39,7 @@ def _declared(settings) -> None:
         inconclusive("secure_boot is declared without " + ", ".join(f"secure_boot.{m}" for m in missing))
 
 
-def _emulated(profile, lab, evidence) -> None:
+def _emulated(profile, lab, firmware, evidence) -> None:
     from harness.secureboot import FirmwareMode, fetch_components
     from harness.secureboot.subject import exercise
 
@@ -51,7 +51,7 @@ def _emulated(profile, lab, evidence) -> None:
         components,
         mode,
         evidence.dir / "boots",
-        initrd=_initrd(profile, lab),
+        initrd=_initrd(profile, firmware),
         timeout=settings.boot_timeout_s,
     )
     evidence.write_json(
@@ -81,7 +81,7 @@ def _emulated(profile, lab, evidence) -> None:
     assert result.verdict is Verdict.PASS, result.reason
 
 
-def test_unverified_boot_image_is_refused(profile, lab, evidence):
+def test_unverified_boot_image_is_refused(profile, lab, request, evidence):
     """A tampered kernel and an unsigned boot loader do not boot; the signed chain does."""
     settings = profile.secure_boot
     if settings is None:
@@ -92,4 +92,5 @@ def test_unverified_boot_image_is_refused(profile, lab, evidence):
     if settings.method == "declared":
         _declared(settings)
         return
-    _emulated(profile, lab, evidence)
+    firmware = None if settings.initrd is not None else request.getfixturevalue("firmware")
+    _emulated(profile, lab, firmware, evidence)

@@ -13,7 +13,7 @@ import pytest
 
 from harness.analysis.capture import classify_flows, write_window
 from harness.checks.secure_communication import DEFAULT_ALLOWANCES, PlaintextAllowance, assess_flows
-from harness.results.verdicts import inconclusive
+from harness.plugin.conclusions import inconclusive
 
 pytestmark = pytest.mark.requirement("FS38-04", "EN303645-5.5-1", "CLP13_6.19")
 

@@ -20,8 +20,7 @@ from harness.checks.secure_storage import (
     readable_secret_findings,
     scan_image,
 )
-from harness.emulation.profile_image import profile_initrd
-from harness.results.verdicts import inconclusive
+from harness.plugin.conclusions import inconclusive
 
 pytestmark = pytest.mark.requirement(
     "FS38-06", "EN303645-5.4-1", "EN303645-5.4-3", "EN18031-SSM-1", "CLP13_6.3", "CLP13_7.1"
@@ -43,16 +42,10 @@ def test_secrets_not_readable_by_unprivileged_users(device, evidence):
     assert not findings, "secrets readable by unprivileged users: " + "; ".join(map(str, findings))
 
 
-def _firmware_image(profile, lab) -> Path | None:
-    if profile.firmware_image is not None:
-        return Path(profile.firmware_image)
-    return profile_initrd(profile, lab)
-
-
 @pytest.fixture(scope="module")
-def image_scan(profile, lab, default_credentials) -> tuple[Path | None, ImageScan | None, str]:
+def image_scan(firmware, default_credentials) -> tuple[Path | None, ImageScan | None, str]:
     """The image scanned once for all three image tests: (image, scan, why not scanned)."""
-    image = _firmware_image(profile, lab)
+    image = firmware.image
     if image is None:
         return None, None, "the profile names no firmware_image to scan"
     try:

@@ -17,14 +17,15 @@ from pathlib import Path
 
 import pytest
 
+from harness.capabilities import Power, UpdateSigning
 from harness.checks.signed_updates import assess_installation, assess_manifest, assess_rejection
 from harness.errors import ConfigError
+from harness.plugin.conclusions import inconclusive, not_applicable
 from harness.probes.update_agent import REFERENCE_AGENT, DeliveryOutcome, UpdateAgent
-from harness.results.verdicts import inconclusive, not_applicable
 from harness.updates import crafting
 from harness.updates.crafting import CraftedPackage, craft_package
 from harness.updates.manifest import UpdateManifest, load_manifest
-from harness.updates.signing import UPDATE_SIGNING_DIR, SigningIdentity, create_identity, load_identity
+from harness.updates.signing import SigningIdentity, create_identity
 
 AUTHENTICITY_REFS = ("EN303645-5.3-7", "EN303645-5.3-9", "EN303645-5.3-10", "EN18031-SUM-2", "CLP13_6.11")
 UPDATE_SERVICE = "updates"
@@ -59,11 +60,9 @@ def _agent_command(profile) -> str:
 
 
 def _trusted_identity(device) -> SigningIdentity | None:
-    """The booted reference image's own signing identity (kept in the image cache, not in the image)."""
-    image = device.reference_image
-    if image is None:
-        return None
-    return load_identity(image.root / UPDATE_SIGNING_DIR)
+    """The manufacturer's signing identity, where the lab holds it (the reference image's)."""
+    signing = device.get(UpdateSigning)
+    return signing.identity if signing is not None else None
 
 
 def _manifest_cves(profile) -> tuple[str, ...]:
@@ -154,7 +153,7 @@ def test_valid_update_installs(update_lab, profile, evidence):
 def test_invalid_update_rejected(kind, update_lab, profile, evidence):
     """A package that is unsigned, untrusted, tampered with or truncated is refused and logged."""
     package, outcome = _craft_and_deliver(kind, update_lab, profile, evidence)
-    if kind == crafting.TRUNCATED and outcome.answered and update_lab.agent.device.machine is not None:
+    if kind == crafting.TRUNCATED and outcome.answered and update_lab.agent.device.get(Power) is not None:
         update_lab.agent.check_after_reboot(outcome)  # an interrupted download must not brick the device
     findings = assess_rejection(outcome, package.description)
     _record(evidence, package, outcome, findings, update_lab.server)

@@ -27,8 +27,9 @@ from harness.checks.sip import (
     decide_identity_exposure,
 )
 from harness.emulation.sip_ua import SIP_LISTEN_PORT
+from harness.plugin.conclusions import inconclusive, not_applicable
 from harness.probes.sip import send_direct_request
-from harness.results.verdicts import Verdict, inconclusive, not_applicable
+from harness.results.verdicts import Verdict
 
 # Long enough for the reference UA's registration cycle (SIP_REGISTER_INTERVAL_S = 20).
 OBSERVATION_S = 25.0
@@ -124,8 +125,9 @@ def test_direct_invite_is_not_accepted(device, profile, evidence):
         host, lab_port = device.endpoint(protocol, port)
     except KeyError as exc:
         inconclusive(f"the lab cannot reach the device's SIP port {protocol}/{port}: {exc}")
-    outcome = send_direct_request(host, lab_port, method="INVITE", transport=protocol,
-                                  target=f"{device.address}:{port}")  # fmt: skip
+    with device.lab_side():
+        outcome = send_direct_request(host, lab_port, method="INVITE", transport=protocol,
+                                      target=f"{device.address}:{port}")  # fmt: skip
     decision, explanation = assess_direct_request(outcome)
     evidence.write_json("direct-invite.json", {"outcome": asdict(outcome), "decision": decision,
                                                 "explanation": explanation})  # fmt: skip

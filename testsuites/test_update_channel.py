@@ -17,6 +17,7 @@ import time
 import pytest
 
 from harness.analysis.capture import write_window
+from harness.capabilities import AtPort
 from harness.checks.update_channel import (
     PATCH_LEVEL_FIELD,
     Assessment,
@@ -32,9 +33,9 @@ from harness.checks.update_channel import (
 from harness.drivers.modem import AtModem
 from harness.errors import DeviceError
 from harness.lab.services.update_checks import MANUFACTURER, OPERATOR, UpdateCheckServers
+from harness.plugin.conclusions import inconclusive, not_applicable
 from harness.probes.update_agent import REFERENCE_AGENT
-from harness.results.verdicts import Verdict, inconclusive, not_applicable
-from harness.transports.stream import open_stream
+from harness.results.verdicts import Verdict
 
 UPDATE_SERVERS_SERVICE = UpdateCheckServers.name
 REFERENCE_UPDATE_CHECK = "hilsec-update-check"  # the reference device's scheduled update check
@@ -58,13 +59,7 @@ def _conclude(assessment: Assessment) -> None:
 def _read_patch_level(device, profile, command: str) -> PatchLevelReading:
     """Run the declared command: an AT command on the modem port, else a shell command."""
     if command.upper().startswith("AT"):
-        modem = profile.cellular.modem if profile.cellular else None
-        if modem is None or modem.serial is None:
-            inconclusive(
-                f"{PATCH_LEVEL_FIELD} is an AT command but the profile declares no modem AT port "
-                "(cellular.modem.serial)"
-            )
-        stream = open_stream(str(modem.serial.url))
+        stream = device.require(AtPort, f"send {PATCH_LEVEL_FIELD}").open()
         try:
             response = AtModem(stream).send(command, COMMAND_TIMEOUT_S)
         finally:

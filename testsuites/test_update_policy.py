@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from harness.checks import update_policy as checks
-from harness.results.verdicts import inconclusive
+from harness.plugin.conclusions import inconclusive
 
 pytestmark = pytest.mark.conceptual
 

@@ -13,7 +13,7 @@ without the hardware; pyusb (harness.drivers.usb.list_usb_devices) supplies them
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from harness.results.verdicts import Verdict
@@ -185,8 +185,14 @@ class Finding:
         return f"{text} ({self.detail})" if self.detail else text
 
 
-def classify_interface(device: UsbDevice, intf: Interface) -> Finding:
-    """Name one interface; product knowledge first, then the class codes, then vendor hints."""
+def classify_interface(
+    device: UsbDevice, intf: Interface, declared: Mapping[int, str] | None = None
+) -> Finding:
+    """Name one interface; product knowledge first, then the class codes, then vendor hints.
+
+    `declared` is the maker's word (profile usb.interfaces) for vendor-specific interfaces the
+    harness cannot name otherwise; it never overrides a standard class (a DFU interface stays DFU).
+    """
 
     def found(kind: str, detail: str = "") -> Finding:
         return Finding(intf.number, kind, detail, intf.alternate)
@@ -198,6 +204,8 @@ def classify_interface(device: UsbDevice, intf: Interface) -> Finding:
         return found(
             layout[intf.number], f"{MODEM_VENDORS.get(device.vendor_id, 'module')} {device.usb_id} layout"
         )
+    if intf.cls == 0xFF and declared and intf.number in declared:
+        return found(declared[intf.number], "as the maker declares it")
     for (cls, sub, proto), kind in CLASS_TABLE:
         if cls == intf.cls and sub in (None, intf.subclass) and proto in (None, intf.protocol):
             return found(kind)
@@ -217,13 +225,9 @@ def classify_interface(device: UsbDevice, intf: Interface) -> Finding:
     return found("vendor-specific", f"ff/{intf.subclass:02x}/{intf.protocol:02x}")
 
 
-def classify(device: UsbDevice) -> list[Finding]:
+def classify(device: UsbDevice, declared: Mapping[int, str] | None = None) -> list[Finding]:
     """Every interface of the device, alternate settings of DFU included."""
-    return [classify_interface(device, intf) for intf in device.interfaces]
-
-
-def kinds_of(device: UsbDevice) -> set[str]:
-    return {finding.kind for finding in classify(device)}
+    return [classify_interface(device, intf, declared) for intf in device.interfaces]
 
 
 @dataclass(frozen=True)
@@ -246,7 +250,9 @@ def unknown_kinds(kinds: Iterable[str]) -> list[str]:
     return sorted(set(kinds) - set(KINDS))
 
 
-def assess_usb(device: UsbDevice, allowed_kinds: Collection[str]) -> list[UsbFinding]:
+def assess_usb(
+    device: UsbDevice, allowed_kinds: Collection[str], declared: Mapping[int, str] | None = None
+) -> list[UsbFinding]:
     """Findings for each interface whose kind the profile does not allow (one per interface number).
 
     CDC data interfaces are judged through their control interface and never reported alone.
@@ -255,7 +261,7 @@ def assess_usb(device: UsbDevice, allowed_kinds: Collection[str]) -> list[UsbFin
     if unknown:
         raise ValueError(f"unknown USB interface kind(s) {unknown}; known: {', '.join(KINDS)}")
     findings: dict[tuple[int, str], UsbFinding] = {}
-    for finding in classify(device):
+    for finding in classify(device, declared):
         if finding.kind in allowed_kinds or finding.kind in COMPANION_KINDS:
             continue
         key = (finding.interface, finding.kind)
@@ -278,7 +284,12 @@ DeviceLister = Callable[[], tuple[list[UsbDevice], str]]
 
 
 def check_usb_interfaces(
-    vendor_id: int, product_id: int, allowed_kinds: Collection[str], lister: DeviceLister | None = None
+    vendor_id: int,
+    product_id: int,
+    allowed_kinds: Collection[str],
+    lister: DeviceLister | None = None,
+    *,
+    declared: Mapping[int, str] | None = None,
 ) -> UsbAssessment:
     """The FS38-05 USB verdict for the device with this ID, as attached to the lab host.
 
@@ -298,8 +309,8 @@ def check_usb_interfaces(
         return UsbAssessment(
             Verdict.NOT_APPLICABLE, f"USB device {wanted} is not attached to the lab host ({seen}{why})"
         )
-    findings = [finding for dev in matching for finding in assess_usb(dev, allowed_kinds)]
-    classified = [finding for dev in matching for finding in classify(dev)]
+    findings = [finding for dev in matching for finding in assess_usb(dev, allowed_kinds, declared)]
+    classified = [finding for dev in matching for finding in classify(dev, declared)]
     if findings:
         debug = sum(1 for f in findings if f.debug)
         return UsbAssessment(

@@ -1,14 +1,14 @@
-"""The lab config: what is attached where on one bench (QEMU, servers, serial ports, capture)."""
+"""The lab config: what is attached where on one bench (QEMU, servers, serial ports, capture, power)."""
 
 from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from harness.config.base import NonEmptyStr, Port, ResolvedPath, StrictModel, problem
+from harness.config.base import ExistingFile, NonEmptyStr, Port, ResolvedPath, StrictModel, problem
 from harness.config.profile import SerialConsole
 
 
@@ -20,31 +20,83 @@ class QemuSettings(StrictModel):
     boot_timeout_s: float = Field(90.0, gt=0, description="a positive number of seconds")
 
 
-class ServerSettings(StrictModel):
-    """The harness's own servers the device talks to."""
+# Every port a lab service can listen on, with its transport. A port left out is picked by the OS
+# (fine for an emulated device, which is told where to send at boot); a bench device is configured
+# to send to fixed ports, so its lab config names them.
+LAB_PORTS: dict[str, str] = {
+    "telemetry_dtls_port": "udp",
+    "telemetry_plain_port": "udp",
+    "syslog_udp_port": "udp",
+    "syslog_tcp_port": "tcp",
+    "syslog_tls_port": "tcp",
+    "update_http_port": "tcp",
+    "update_check_operator_port": "tcp",
+    "update_check_manufacturer_port": "tcp",
+    "sip_udp_port": "udp",
+    "sip_tcp_port": "tcp",
+    "sip_tls_port": "tcp",
+}
 
-    bind_address: str = Field("127.0.0.1", description="the host address the servers listen on")
-    device_facing_address: str | None = Field(
-        None, description="the address devices use to reach the servers (QEMU guests: 10.0.2.2)"
+
+def _port_field(name: str) -> Any:
+    service = name.removesuffix("_port").replace("_", " ")
+    return Field(
+        None, description=f"the {LAB_PORTS[name].upper()} port of the lab's {service} server (1-65535)"
     )
-    telemetry_dtls_port: Port = 5684
-    telemetry_plain_port: Port = 5683
-    syslog_port: Port = 5514
-    update_http_port: Port = 8080
+
+
+class ServerSettings(StrictModel):
+    """The harness's own servers the device talks to: where they listen and where the device sends."""
+
+    bind_address: str | None = Field(
+        None,
+        description="the lab host address the servers listen on (default: the lab network's address, "
+        "or 127.0.0.1 for QEMU user-mode networking)",
+    )
+    device_facing_address: str | None = Field(
+        None, description="the address a bench device is configured to send to (default: bind_address)"
+    )
+    tls_certificate: ExistingFile | None = Field(
+        None, description="the lab servers' TLS certificate (PEM) a bench device pins (with tls_key)"
+    )
+    tls_key: ExistingFile | None = Field(None, description="the private key (PEM) of tls_certificate")
+    telemetry_dtls_port: Port | None = _port_field("telemetry_dtls_port")
+    telemetry_plain_port: Port | None = _port_field("telemetry_plain_port")
+    syslog_udp_port: Port | None = _port_field("syslog_udp_port")
+    syslog_tcp_port: Port | None = _port_field("syslog_tcp_port")
+    syslog_tls_port: Port | None = _port_field("syslog_tls_port")
+    update_http_port: Port | None = _port_field("update_http_port")
+    update_check_operator_port: Port | None = _port_field("update_check_operator_port")
+    update_check_manufacturer_port: Port | None = _port_field("update_check_manufacturer_port")
+    sip_udp_port: Port | None = _port_field("sip_udp_port")
+    sip_tcp_port: Port | None = _port_field("sip_tcp_port")
+    sip_tls_port: Port | None = _port_field("sip_tls_port")
 
     @model_validator(mode="after")
-    def _distinct_udp_ports(self) -> ServerSettings:
-        udp = {
-            "telemetry_dtls_port": self.telemetry_dtls_port,
-            "telemetry_plain_port": self.telemetry_plain_port,
-            "syslog_port": self.syslog_port,
-        }
-        seen: dict[int, str] = {}
-        for name, port in udp.items():
-            if port in seen:
-                raise problem(f"{name} and {seen[port]} are both UDP port {port}", "distinct UDP ports")
-            seen[port] = name
+    def _distinct_ports(self) -> ServerSettings:
+        seen: dict[tuple[str, int], str] = {}
+        for name, transport in LAB_PORTS.items():
+            port = getattr(self, name)
+            if port is None:
+                continue
+            if (transport, port) in seen:
+                other = seen[(transport, port)]
+                raise problem(
+                    f"{name} and {other} are both {transport.upper()} port {port}",
+                    f"distinct {transport.upper()} ports",
+                )
+            seen[(transport, port)] = name
         return self
+
+    @model_validator(mode="after")
+    def _certificate_with_key(self) -> ServerSettings:
+        if (self.tls_certificate is None) != (self.tls_key is None):
+            raise problem("tls_certificate and tls_key go together", "both or neither")
+        return self
+
+    def ports(self) -> dict[str, int]:
+        """The configured ports by service port name (`syslog_udp_port` -> 5514); unset ones left out."""
+        return {name: int(getattr(self, name)) for name in LAB_PORTS if getattr(self, name) is not None}
 
 
 class Timeouts(StrictModel):
@@ -52,6 +104,12 @@ class Timeouts(StrictModel):
 
     command_s: float = Field(30.0, gt=0, description="a positive number of seconds")
     login_s: float = Field(60.0, gt=0, description="a positive number of seconds")
+    lockout_s: float = Field(
+        60.0,
+        ge=0,
+        description="how long to wait for a login lockout to end before power-cycling (0 to 86400 s)",
+        le=86400,
+    )
 
 
 class CaptureSettings(StrictModel):
@@ -61,6 +119,9 @@ class CaptureSettings(StrictModel):
         "qemu-filter-dump", description="qemu-filter-dump, interface or none"
     )
     interface: str | None = Field(None, description="a network interface name such as eth1")
+    tool: Literal["auto", "dumpcap", "tcpdump"] = Field(
+        "auto", description="auto (dumpcap, else tcpdump), dumpcap or tcpdump: what captures on the interface"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -79,7 +140,12 @@ class CaptureSettings(StrictModel):
 
 
 class LabNetworkSettings(StrictModel):
-    """How an emulated device is networked: a lab namespace the harness sees all of, or QEMU user mode."""
+    """How the lab reaches the device's network.
+
+    An emulated device gets a lab namespace the harness builds and sees all of (`mode`), or QEMU
+    user mode. A bench device is on the lab LAN, which is the host's own network or the existing
+    namespace `namespace` names.
+    """
 
     mode: Literal["auto", "namespace", "user"] = Field(
         "auto", description="auto (namespace when root and iproute2 work, else user), namespace or user"
@@ -87,6 +153,11 @@ class LabNetworkSettings(StrictModel):
     subnet: str = Field(
         "10.0.2.0/24",
         description="an IPv4 subnet of /27 or larger for the lab namespace (lab .2, device .15)",
+    )
+    namespace: str | None = Field(
+        None,
+        description="bench devices: the existing network namespace the lab LAN is in (lab servers, "
+        "scans and captures run there); default: the lab host's own network",
     )
 
     @field_validator("subnet")
@@ -103,15 +174,22 @@ class LabNetworkSettings(StrictModel):
         return value
 
 
-class LabgridSettings(StrictModel):
-    """A board shared through a labgrid coordinator."""
+class PowerCommands(StrictModel):
+    """A bench device's power by shell commands: a PDU, `uhubctl`, a relay, `sispmctl`."""
 
-    coordinator: NonEmptyStr = Field(description="the coordinator's address as HOST:PORT")
-    place: NonEmptyStr = Field(description="the labgrid place name")
+    on: NonEmptyStr = Field(description="a shell command that switches the device on")
+    off: NonEmptyStr = Field(description="a shell command that switches the device off")
+    cycle: str | None = Field(
+        None, description="a shell command that power-cycles the device (default: off, wait, on)"
+    )
+    off_seconds: float = Field(
+        2.0, ge=0, le=600, description="seconds to stay off between off and on (0 to 600)"
+    )
+    timeout_s: float = Field(30.0, gt=0, le=3600, description="seconds one command may take (up to 3600)")
 
 
 class LabConfig(StrictModel):
-    """One bench: QEMU, servers, timeouts, serial ports, capture and optional labgrid.
+    """One bench: QEMU, servers, timeouts, serial ports, capture, network and power.
 
     `LabConfig()` is the built-in bench (local QEMU, servers on loopback) used without --lab-config.
     """
@@ -129,4 +207,6 @@ class LabConfig(StrictModel):
     )
     capture: CaptureSettings = Field(default_factory=CaptureSettings, description="a mapping")
     network: LabNetworkSettings = Field(default_factory=LabNetworkSettings, description="a mapping")
-    labgrid: LabgridSettings | None = Field(None, description="a mapping with coordinator and place")
+    power: PowerCommands | None = Field(
+        None, description="a mapping with on, off and optional cycle commands"
+    )

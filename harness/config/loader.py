@@ -2,7 +2,7 @@
 
 `load_any` tells the two kinds apart by a top-level `kind:` (`device-profile` or `lab-config`)
 when present, else by content: a file with `console` or `login` is a device profile, one with
-`servers`, `capture`, `serial_ports`, `timeouts`, `image_cache`, `labgrid` or `qemu` at the top
+`servers`, `capture`, `serial_ports`, `timeouts`, `image_cache`, `power`, `network` or `qemu` at the top
 level is a lab config.
 """
 
@@ -24,7 +24,9 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 KINDS: dict[str, type[BaseModel]] = {"device-profile": DeviceProfile, "lab-config": LabConfig}
 PROFILE_KEYS = frozenset({"console", "login", "firmware_version", "features", "secure_communication"})
-LAB_KEYS = frozenset({"servers", "capture", "serial_ports", "timeouts", "image_cache", "labgrid", "qemu"})
+LAB_KEYS = frozenset(
+    {"servers", "capture", "serial_ports", "timeouts", "image_cache", "power", "network", "qemu"}
+)
 
 
 def _validate(document: YamlDocument, model: type[ModelT]) -> ModelT:

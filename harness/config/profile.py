@@ -122,23 +122,46 @@ class UpdatePolicy(StrictModel):
 # --- console ----------------------------------------------------------------------------------
 
 
+def _pyserial_url(url: str | None) -> str | None:
+    if url is not None and "://" in url:
+        scheme = url.split("://", 1)[0]
+        if scheme not in SERIAL_URL_SCHEMES:
+            raise problem(
+                f"pyserial does not know the URL scheme {scheme!r}",
+                "a device path or one of " + ", ".join(s + "://" for s in SERIAL_URL_SCHEMES),
+            )
+    return url
+
+
 class SerialConsole(StrictModel):
-    """A serial console: anything pyserial's serial_for_url opens."""
+    """A serial port: a device path (/dev/ttyUSB0, /dev/serial/by-id/...) or a pyserial URL."""
 
     url: NonEmptyStr = Field(description="a device like /dev/ttyUSB0 or a URL like rfc2217://host:port")
-    baudrate: int = Field(115200, gt=0, description="a positive baud rate such as 115200")
+    baudrate: int = Field(115200, gt=0, le=20_000_000, description="a positive baud rate such as 115200")
 
-    @field_validator("url")
-    @classmethod
-    def _pyserial_url(cls, url: str) -> str:
-        if "://" in url:
-            scheme = url.split("://", 1)[0]
-            if scheme not in SERIAL_URL_SCHEMES:
-                raise problem(
-                    f"pyserial does not know the URL scheme {scheme!r}",
-                    "a device path or one of " + ", ".join(s + "://" for s in SERIAL_URL_SCHEMES),
-                )
-        return url
+    _check_url = field_validator("url")(_pyserial_url)
+
+
+class SerialAttachment(StrictModel):
+    """A device's serial port, given here (`url`) or by its name in the lab config (`port`)."""
+
+    url: str | None = Field(
+        None, min_length=1, description="a device like /dev/ttyUSB0 or a URL like rfc2217://host:port"
+    )
+    port: str | None = Field(
+        None, min_length=1, description="the name of a port in the lab config's serial_ports"
+    )
+    baudrate: int | None = Field(
+        None, gt=0, le=20_000_000, description="a positive baud rate such as 115200 (default 115200)"
+    )
+
+    _check_url = field_validator("url")(_pyserial_url)
+
+    @model_validator(mode="after")
+    def _url_or_port(self) -> SerialAttachment:
+        if (self.url is None) == (self.port is None):
+            raise problem("serial names both or neither of url and port", "exactly one of url or port")
+        return self
 
 
 class QemuConsole(StrictModel):
@@ -193,25 +216,40 @@ class TelnetConsole(StrictModel):
     port: Port = 23
 
 
+class SshConsole(StrictModel):
+    """A shell reached over SSH (the `ssh` client on a pseudo-terminal); login from the profile."""
+
+    host: NonEmptyStr = Field(description="a host name or address")
+    port: Port = 22
+    options: list[NonEmptyStr] = Field(
+        default_factory=list,
+        description="extra ssh -o options such as 'KexAlgorithms=+diffie-hellman-group14-sha1'",
+    )
+
+
+CONSOLE_KINDS = ("serial", "qemu", "telnet", "ssh")
+
+
 class ConsoleSettings(StrictModel):
     """How the harness reaches the device's console: exactly one kind."""
 
-    serial: SerialConsole | None = Field(None, description="a mapping with url and baudrate")
+    serial: SerialAttachment | None = Field(None, description="a mapping with url (or port) and baudrate")
     qemu: QemuConsole | None = Field(None, description="a mapping with reference_image, kernel or disk")
     telnet: TelnetConsole | None = Field(None, description="a mapping with host and port")
+    ssh: SshConsole | None = Field(None, description="a mapping with host and port")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ConsoleSettings:
-        chosen = [name for name in ("serial", "qemu", "telnet") if getattr(self, name) is not None]
+        chosen = [name for name in CONSOLE_KINDS if getattr(self, name) is not None]
         if len(chosen) != 1:
             what = "no console" if not chosen else "both " + " and ".join(chosen)
-            raise problem(f"{what} given", "exactly one of serial, qemu or telnet")
+            raise problem(f"{what} given", "exactly one of " + ", ".join(CONSOLE_KINDS))
         return self
 
     @property
     def kind(self) -> str:
-        """'serial', 'qemu' or 'telnet'."""
-        return next(name for name in ("serial", "qemu", "telnet") if getattr(self, name) is not None)
+        """'serial', 'qemu', 'telnet' or 'ssh'."""
+        return next(name for name in CONSOLE_KINDS if getattr(self, name) is not None)
 
 
 # --- login, network, features -------------------------------------------------------------------
@@ -228,6 +266,12 @@ class LoginCredentials(StrictModel):
     password_prompt: Regex = Field(r"[Pp]assword: ?$", description="a regular expression")
     shell_prompt: Regex = Field(r"[#$] ?$", description="a regular expression")
     failure_pattern: Regex = Field(r"Login incorrect", description="a regular expression")
+    lockout_seconds: float | None = Field(
+        None,
+        ge=0,
+        le=86400,
+        description="how long the device locks a login out after repeated failures, as its maker declares",
+    )
 
     @field_serializer("password")
     def _mask_password(self, password: str) -> str:
@@ -368,8 +412,8 @@ RadioAccess = Literal["gsm", "gprs", "edge", "umts", "lte", "lte-m", "nb-iot", "
 class ModemAccess(StrictModel):
     """How the harness sends AT commands to the device's cellular module: one of the two."""
 
-    serial: SerialConsole | None = Field(
-        None, description="the module's AT port: a mapping with url and baudrate"
+    serial: SerialAttachment | None = Field(
+        None, description="the module's AT port: a mapping with url (or port) and baudrate"
     )
     at_command: str | None = Field(
         None,
@@ -447,6 +491,78 @@ class SecureBootSettings(StrictModel):
         return self
 
 
+# --- USB and bootloader (FS38-05 debug interfaces) -------------------------------------------------
+
+
+def _usb_id(value: str | int) -> int:
+    if isinstance(value, bool):
+        raise problem(f"{value!r} is not a USB ID", "four hex digits such as '2c7c'")
+    if isinstance(value, int):
+        number = value
+    else:
+        text = value.lower().removeprefix("0x")
+        if not re.fullmatch(r"[0-9a-f]{1,4}", text):
+            raise problem(f"{value!r} is not a USB ID", "four hex digits such as '2c7c'")
+        number = int(text, 16)
+    if not 0 <= number <= 0xFFFF:
+        raise problem(f"{value!r} is out of range", "four hex digits such as '2c7c'")
+    return number
+
+
+class UsbSettings(StrictModel):
+    """The device's USB identity and functions as its maker declares them."""
+
+    vendor_id: int = Field(description="the USB vendor ID as hex digits, e.g. '2c7c'")
+    product_id: int = Field(description="the USB product ID as hex digits, e.g. '0296'")
+    allowed_kinds: list[NonEmptyStr] = Field(
+        default_factory=list,
+        description="the USB function kinds production firmware may expose, e.g. [modem-at, modem-nmea]",
+    )
+    interfaces: dict[int, NonEmptyStr] = Field(
+        default_factory=dict,
+        description="a mapping from interface number to the kind the maker says it is (e.g. 2: modem-at)",
+    )
+
+    @field_validator("vendor_id", "product_id", mode="before")
+    @classmethod
+    def _hex_id(cls, value: Any) -> int:
+        return _usb_id(value)
+
+    @field_validator("allowed_kinds")
+    @classmethod
+    def _known_kinds(cls, kinds: list[str]) -> list[str]:
+        return _known_usb_kinds(kinds)
+
+    @field_validator("interfaces")
+    @classmethod
+    def _known_interface_kinds(cls, interfaces: dict[int, str]) -> dict[int, str]:
+        _known_usb_kinds(list(interfaces.values()))
+        return interfaces
+
+
+def _known_usb_kinds(kinds: list[str]) -> list[str]:
+    from harness.checks.usb_interfaces import KINDS
+
+    for kind in kinds:
+        if kind not in KINDS:
+            hint = closest(kind, list(KINDS))
+            raise problem(
+                f"unknown USB function kind {kind!r}", f"'{hint}'" if hint else "one of " + ", ".join(KINDS)
+            )
+    return kinds
+
+
+class BootloaderSettings(StrictModel):
+    """How the device's bootloader looks on the console, so the harness can leave it or recognise it."""
+
+    prompt: Regex = Field(
+        r"(?:=>|U-Boot>|barebox@[^\n]*:/\S*|grub>)[ \t]*$", description="a regular expression"
+    )
+    boot_command: str = Field(
+        "boot", description="the command that boots the operating system from the prompt"
+    )
+
+
 # --- the profile ---------------------------------------------------------------------------------
 
 
@@ -475,6 +591,12 @@ class DeviceProfile(StrictModel):
     firmware_image: ExistingFile | None = Field(
         None,
         description="the firmware image file to scan for secrets (default: the reference image's initrd)",
+    )
+    usb: UsbSettings | None = Field(
+        None, description="a mapping with vendor_id, product_id and allowed_kinds"
+    )
+    bootloader: BootloaderSettings | None = Field(
+        None, description="a mapping with the bootloader's prompt and boot_command"
     )
 
     @field_validator("end_of_support_date")

@@ -2,10 +2,14 @@
 
 Timestamps are not resolved by YAML (PyYAML would crash on 2026-13-01 instead of reporting it);
 dates stay strings and the models parse them, so a bad date is reported like any other field.
+Booleans are only `true` and `false` (YAML 1.2): in YAML 1.1 `on:` and `off:` are booleans,
+which would turn a lab's `power: {on: ..., off: ...}` into keys True and False. A boolean field
+still takes yes/no/on/off, as the models parse those strings.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,13 +22,17 @@ Location = tuple[str | int, ...]
 
 
 class _ConfigLoader(yaml.SafeLoader):
-    """SafeLoader without the implicit timestamp type."""
+    """SafeLoader without the implicit timestamp type, with YAML 1.2's two booleans."""
 
 
+_DROPPED_TAGS = ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
 _ConfigLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_TAGS]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 @dataclass

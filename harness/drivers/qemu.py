@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import HarnessSetupError
+from harness.util.ports import free_port
 
 if TYPE_CHECKING:
     from harness.transports.stream import ByteStream
@@ -38,14 +39,6 @@ ACCELERATORS = ("tcg", "kvm", "auto")
 
 _kvm_probe_results: dict[tuple[str, str], bool] = {}
 _kvm_probe_lock = threading.Lock()
-
-
-def free_port(protocol: str = "tcp") -> int:
-    """A port on 127.0.0.1 that nothing listens on right now (the OS picks it)."""
-    kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def qemu_option_value(value: str | Path) -> str:
@@ -192,10 +185,11 @@ class QemuMachine:
     def __init__(
         self,
         *,
-        kernel: Path,
-        initrd: Path,
+        kernel: Path | None,
+        initrd: Path | None,
         append: str,
         workdir: Path,
+        disk: Path | None = None,
         memory_mb: int = 256,
         accel: str = "auto",
         forwards: Sequence[tuple[str, int]] = (),
@@ -211,8 +205,11 @@ class QemuMachine:
         for protocol, port in forwards:
             if protocol not in ("tcp", "udp") or not 0 < port < 65536:
                 raise ValueError(f"bad forward {protocol}:{port}; expected ('tcp'|'udp', 1..65535)")
-        self.kernel = Path(kernel)
-        self.initrd = Path(initrd)
+        if disk is None and not kernel:
+            raise ValueError("a QEMU machine boots a kernel (with an optional initrd) or a disk image")
+        self.disk = Path(disk) if disk is not None else None
+        self.kernel = Path(kernel) if kernel and self.disk is None else None
+        self.initrd = Path(initrd) if initrd and self.disk is None else None
         self.append = append
         self.workdir = Path(workdir)
         self.memory_mb = memory_mb
@@ -305,15 +302,6 @@ class QemuMachine:
         """A hardware reset (QMP system_reset): the guest reboots inside the same QEMU."""
         self._qmp("system_reset")
 
-    def raise_if_dead(self) -> None:
-        """HarnessSetupError with the tail of QEMU's log when it exited on its own (crash, bad kernel)."""
-        if self._process is not None and self._process.poll() is not None:
-            status = self._process.returncode
-            tail = self._log_tail()
-            self._process = None
-            self._close_log()
-            raise HarnessSetupError(f"QEMU exited with status {status}; {self.log_path}:\n{tail}")
-
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
@@ -353,8 +341,7 @@ class QemuMachine:
         argv = [
             self.qemu_binary, "-accel", accel, "-nodefaults", "-display", "none",
             "-m", str(self.memory_mb),
-            "-kernel", str(self.kernel), "-initrd", qemu_option_value(self.initrd),
-            "-append", self.append,
+            *self._boot_source(),
             # QMP first: with wait=on QEMU blocks on the serial socket until a client connects.
             "-chardev", f"socket,id=qmp0,path={qemu_option_value(self.qmp_socket_path)},server=on,wait=off",
             "-mon", "chardev=qmp0,mode=control",
@@ -372,6 +359,17 @@ class QemuMachine:
         return argv + self.extra_args
 
     # -- internals -----------------------------------------------------------------------------
+    def _boot_source(self) -> list[str]:
+        """-kernel/-initrd/-append, or a disk image the firmware boots (snapshot: never written)."""
+        if self.disk is not None:
+            fmt = "qcow2" if _is_qcow2(self.disk) else "raw"
+            drive = f"file={qemu_option_value(self.disk)},format={fmt},if=virtio,snapshot=on"
+            return ["-drive", drive, "-boot", "c"]
+        argv = ["-kernel", str(self.kernel)]
+        if self.initrd is not None:
+            argv += ["-initrd", qemu_option_value(self.initrd)]
+        return [*argv, "-append", self.append]
+
     def _netdev(self, forwards: str) -> str:
         if self.tap:
             # vnet_hdr=off: with it, filter-dump would write a virtio-net header before every frame.
@@ -380,14 +378,16 @@ class QemuMachine:
 
     def _choose_accel(self) -> str:
         if self.accel == "auto":
+            if self.kernel is None:
+                return "tcg"  # the probe boots a kernel; a disk image is not probed
             return "kvm" if kvm_usable(self.kernel, self.qemu_binary) else "tcg"
         return self.accel
 
     def _start(self, accel: str) -> None:
         if shutil.which(self.qemu_binary) is None:
             raise HarnessSetupError(f"{self.qemu_binary} not found; install qemu-system-x86")
-        for path in (self.kernel, self.initrd):
-            if not path.is_file():
+        for path in (self.kernel, self.initrd, self.disk):
+            if path is not None and not path.is_file():
                 # With wait=on QEMU reads these only after the console connects: check them now.
                 raise HarnessSetupError(f"{path} does not exist; build the image first")
         for path in (self.serial_socket_path, self.qmp_socket_path):
@@ -468,7 +468,16 @@ class QemuMachine:
 
     def __repr__(self) -> str:
         state = "running" if self.is_running() else "off"
-        return f"QemuMachine({self.kernel.name}, {state}, workdir={self.workdir})"
+        source = (self.kernel or self.disk or Path("?")).name
+        return f"QemuMachine({source}, {state}, workdir={self.workdir})"
+
+
+def _is_qcow2(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4) == b"QFI\xfb"
+    except OSError:
+        return False
 
 
 class _PortInUse(HarnessSetupError):

@@ -13,15 +13,14 @@ reach another network. The default subnet mirrors QEMU's user-mode layout (lab 1
 10.0.2.15) so captures, reasons and the reference image read the same in both modes; a lab
 config can choose another (e.g. TEST-NET-1, 192.0.2.0/24).
 
-Lab-side code runs inside the namespace by switching the calling thread into it (`setns`):
-sockets created and processes started while inside stay there. Namespaces are named after the
+Lab-side code runs inside the namespace through `network.side` (harness.lab.side): a socket
+made or a process started inside `side.entered()` stays there; the caller's thread leaves. Namespaces are named after the
 harness's pid; `remove_stale_namespaces` deletes those whose process is gone (after a crash).
 """
 
 from __future__ import annotations
 
 import atexit
-import ctypes
 import ipaddress
 import itertools
 import os
@@ -29,17 +28,14 @@ import re
 import shutil
 import signal
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessSetupError
+from harness.lab.side import NETNS_DIR, LabSide
 
 NAMESPACE_PREFIX = "hilsec-"
-NETNS_DIR = Path("/run/netns")
 BRIDGE_NAME = "hilsec-br0"
 TAP_NAME = "hilsec-tap0"
 DEFAULT_SUBNET = "10.0.2.0/24"
@@ -49,10 +45,8 @@ DEVICE_HOST_INDEX = 15  # 10.0.2.15, as QEMU's user-mode guest
 # of 6, then 1/s), so each extra address lets the device report 6 more closed ports at once.
 SCANNER_HOST_INDEXES = (20, 21, 22, 23)
 IP_TIMEOUT_S = 10.0
-_CLONE_NEWNET = 0x40000000
 _STALE_NAME = re.compile(rf"^{NAMESPACE_PREFIX}(\d+)-\d+$")
 _counter = itertools.count(1)
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 @dataclass(frozen=True)
@@ -158,12 +152,6 @@ def remove_stale_namespaces() -> list[str]:
     return removed
 
 
-def _setns(fd: int) -> None:
-    if _libc.setns(fd, _CLONE_NEWNET) != 0:
-        errno = ctypes.get_errno()
-        raise HarnessSetupError(f"setns into the lab network namespace failed: {os.strerror(errno)}")
-
-
 class LabNetwork:
     """One lab network namespace with a bridge and the device's tap; create, use, destroy."""
 
@@ -174,8 +162,7 @@ class LabNetwork:
         self.tap = TAP_NAME
         self.setup_seconds: float | None = None
         self.created = False
-        self._held: dict[int, int] = {}  # thread id -> fd of the namespace it left, for leave()
-        self._lock = threading.Lock()
+        self._side = LabSide(self.name)
 
     @property
     def lab_address(self) -> str:
@@ -221,60 +208,15 @@ class LabNetwork:
 
     def destroy(self) -> None:
         """Remove the namespace and everything in it; safe to call twice."""
-        for thread_id in list(self._held):
-            if thread_id == threading.get_ident():
-                self.leave()
         if self.created:
             _delete_namespace(self.name)
             self.created = False
             atexit.unregister(self.destroy)
 
-    # -- being lab-side ------------------------------------------------------------------------
-    def enter(self) -> None:
-        """Move the calling thread into the namespace until leave() (its sockets and children too)."""
-        if not self.created:
-            raise HarnessSetupError(f"lab network {self.name} does not exist")
-        ident = threading.get_ident()
-        with self._lock:
-            if ident in self._held:
-                return
-            previous = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-            target = os.open(self.path, os.O_RDONLY)
-            try:
-                _setns(target)
-            except HarnessSetupError:
-                os.close(previous)
-                raise
-            finally:
-                os.close(target)
-            self._held[ident] = previous
-
-    def leave(self) -> None:
-        """Return the calling thread to the namespace it was in before enter()."""
-        with self._lock:
-            previous = self._held.pop(threading.get_ident(), None)
-        if previous is None:
-            return
-        try:
-            _setns(previous)
-        finally:
-            os.close(previous)
-
-    @contextmanager
-    def entered(self) -> Iterator[LabNetwork]:
-        """Run a block lab-side; a thread already inside stays inside afterwards."""
-        already = threading.get_ident() in self._held
-        if not already:
-            self.enter()
-        try:
-            yield self
-        finally:
-            if not already:
-                self.leave()
-
-    def command(self, argv: list[str]) -> list[str]:
-        """argv prefixed to run inside the namespace from anywhere (`ip netns exec`)."""
-        return ["ip", "netns", "exec", self.name, *argv]
+    @property
+    def side(self) -> LabSide:
+        """Where lab-side sockets and processes of this network are made (see harness.lab.side)."""
+        return self._side
 
     def __enter__(self) -> LabNetwork:
         self.create()

@@ -19,10 +19,12 @@ from typing import Any
 import pytest
 
 from harness import __version__
+from harness.capabilities import MissingCapability
 from harness.errors import ConfigError, DeviceError, HarnessSetupError
+from harness.plugin.conclusions import Inconclusive, NotApplicable
 from harness.results.evidence import Evidence
 from harness.results.redact import redact_text
-from harness.results.verdicts import Inconclusive, NotApplicable, Verdict
+from harness.results.verdicts import Verdict
 
 MARKER = "requirement"
 _DEFAULT_TEST_TIMEOUT_S = 900.0
@@ -67,6 +69,7 @@ class HilsecState:
 
 STATE = pytest.StashKey[HilsecState]()
 RECORD = pytest.StashKey[TestRecord]()
+_DEVICE_LOST = pytest.StashKey[bool]()  # the test ended on a device error: look at the device again
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -207,9 +210,11 @@ def lab(hilsec_state: HilsecState, profile: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
-def device(hilsec_state: HilsecState, profile: Any, lab: Any, pytestconfig: pytest.Config) -> Iterator[Any]:
-    """The device under test, started as the profile says and stopped at the end of the session."""
-    from harness.device.device import Device
+def hilsec_device(
+    hilsec_state: HilsecState, profile: Any, lab: Any, pytestconfig: pytest.Config
+) -> Iterator[Any]:
+    """The device under test as the profile and lab config make it: drivers chosen, not started."""
+    from harness.device import Device
 
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
 
@@ -220,19 +225,36 @@ def device(hilsec_state: HilsecState, profile: Any, lab: Any, pytestconfig: pyte
     # The lab's working files (QEMU's raw serial log, the lab peers' keys, registrar configs) stay
     # out of the report directory: only evidence, redacted, goes to the people reading the report.
     workdir = Path(tempfile.mkdtemp(prefix=f"hilsec-lab-{profile.name}-"))
-    dev = Device(profile, lab, workdir=workdir, progress=progress)
-    hilsec_state.device = dev
     try:
-        dev.start()
-    except (DeviceError, HarnessSetupError) as err:
-        dev.stop()
-        raise DeviceError(f"device could not be started: {err}") from err
+        dev = Device(profile, lab, workdir=workdir, progress=progress)
+    except ConfigError as err:
+        shutil.rmtree(workdir, ignore_errors=True)
+        pytest.exit(str(err), returncode=2)
+    hilsec_state.device = dev
     yield dev
     dev.stop()
     if pytestconfig.getoption("hilsec_keep_lab"):
         progress(f"lab working files kept in {workdir}")
     else:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def device(hilsec_device: Any) -> Any:
+    """The device under test, started as the profile says (lab services up, at its login prompt)."""
+    try:
+        hilsec_device.start()
+    except (DeviceError, HarnessSetupError, MissingCapability) as err:
+        raise DeviceError(f"device could not be started: {err}") from err
+    return hilsec_device
+
+
+@pytest.fixture(scope="session")
+def firmware(hilsec_device: Any) -> Any:
+    """The device's firmware files (image, initrd), without booting the device."""
+    from harness.capabilities import FirmwareFiles
+
+    return hilsec_device.require(FirmwareFiles, "read the device's firmware")
 
 
 @pytest.fixture
@@ -253,7 +275,7 @@ def _hilsec_transcripts(request: pytest.FixtureRequest) -> Iterator[None]:
     try:
         yield
     finally:
-        dev.end_test()
+        dev.end_test(lost=request.node.stash.get(_DEVICE_LOST, False))
 
 
 # --- verdicts -------------------------------------------------------------------------------
@@ -277,6 +299,8 @@ def _verdict_of(call: pytest.CallInfo[None], when: str) -> tuple[Verdict, str]:
         return Verdict.INCONCLUSIVE, str(exc)
     if isinstance(exc, DeviceError):
         return Verdict.INCONCLUSIVE, f"device: {exc}"
+    if isinstance(exc, MissingCapability):
+        return Verdict.INCONCLUSIVE, str(exc)
     if isinstance(exc, AssertionError) and when == "call":
         message = str(exc) or "assertion failed"
         return Verdict.FAIL, _first_line(message.split("\nassert ")[0])
@@ -313,6 +337,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if record is None:
         return
     report: pytest.TestReport = outcome.get_result()
+    if call.excinfo is not None and isinstance(call.excinfo.value, DeviceError):
+        item.stash[_DEVICE_LOST] = True
     verdict, reason = _verdict_of(call, call.when)
     record.duration_s += report.duration
     if call.when == "setup":
@@ -328,7 +354,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
     """Show INCONCLUSIVE and NOT_APPLICABLE in the terminal under their own names."""
-    verdicts = dict(report.user_properties).get("hilsec_verdict")
+    verdicts = dict(getattr(report, "user_properties", ())).get("hilsec_verdict")
     if report.when == "call" or (report.when == "setup" and not report.passed):
         if verdicts == "INCONCLUSIVE":
             return "inconclusive", "I", "INCONCLUSIVE"

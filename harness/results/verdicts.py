@@ -1,15 +1,12 @@
 """Verdicts as DESIGN.md defines them, and how tests roll up into requirement verdicts.
 
-Tests signal verdicts the pytest way: passing is PASS, a failed assertion is FAIL. The two
-outcomes pytest has no word for are raised with `inconclusive()` and `not_applicable()`.
+How a test signals a verdict to pytest is harness.plugin.conclusions; this module is plain data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
-
-import pytest
 
 
 class Verdict(StrEnum):
@@ -18,24 +15,6 @@ class Verdict(StrEnum):
     INCONCLUSIVE = "INCONCLUSIVE"
     NOT_APPLICABLE = "NOT_APPLICABLE"
     NOT_TESTED = "NOT_TESTED"
-
-
-class Inconclusive(Exception):
-    """The test could not reach a verdict (device lost, timeout, missing evidence)."""
-
-
-class NotApplicable(pytest.skip.Exception):
-    """The profile says the device lacks the feature under test; carries the reason."""
-
-
-def inconclusive(reason: str) -> None:
-    """End the current test as INCONCLUSIVE with a reason."""
-    raise Inconclusive(reason)
-
-
-def not_applicable(reason: str) -> None:
-    """End the current test as NOT_APPLICABLE with a reason taken from the profile."""
-    raise NotApplicable(reason, _use_item_location=True)
 
 
 def rollup(verdicts: Iterable[Verdict]) -> Verdict:

@@ -446,6 +446,10 @@ class Console:
         if index is not None and self._settled(deadline):
             self._known_prompt = ("login", "password")[index]
 
+    def settled(self, quiet: float = SETTLE_SECONDS) -> bool:
+        """True if nothing but whitespace has followed the last match for `quiet` seconds."""
+        return self._settled(time.monotonic() + quiet)
+
     def _settled(self, deadline: float) -> bool:
         """True if nothing but whitespace follows the last match for SETTLE_SECONDS."""
         quiet = min(SETTLE_SECONDS, max(0.0, deadline - time.monotonic()))

@@ -1,85 +1,57 @@
-"""Lab-side services a device uses during a run, started before it boots and stopped after.
+"""Which lab services a device gets: chosen per device from what its profile declares.
 
 Each service listens on the lab side of the device's network and tells an emulated reference
-device where to find it through kernel command line words (`hilsec.NAME=HOST:PORT`); a real
-device is pointed at the same addresses by the lab. Tests reach a service by name:
-`device.lab_services["telemetry"]`.
+device where to find it through kernel command line words (`hilsec.NAME=HOST:PORT`); a bench
+device is configured by the lab to send to the same addresses (the lab config's ports). Tests
+reach a service by name: `device.lab_services["telemetry"]`. A new kind of lab server adds its
+class to SERVICES; the services themselves import only harness.lab.services.base.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
+from harness.lab.services.base import LabEndpoints, LabService
 from harness.lab.services.sip_registrar import KamailioRegistrar
 from harness.lab.services.syslog import SyslogService
-from harness.lab.services.telemetry_peers import DtlsPeer, UdpSink, free_port
+from harness.lab.services.telemetry import TelemetryService
 from harness.lab.services.update_checks import UpdateCheckServers
 from harness.lab.services.update_server import UpdateServer
 
-TELEMETRY_INTERVAL_S = 5
+SERVICES: tuple[type, ...] = (
+    TelemetryService,
+    KamailioRegistrar,
+    SyslogService,
+    UpdateServer,
+    UpdateCheckServers,
+)
 
 
-@dataclass(frozen=True)
-class LabEndpoints:
-    """Where lab servers listen, and the address the device uses to reach them."""
-
-    bind_address: str
-    device_facing_address: str
+def services_for(profile: Any) -> list[type]:
+    """The service classes this device needs, in start order."""
+    return [service for service in SERVICES if service.wanted(profile)]
 
 
-# QEMU user-mode networking: the guest reaches the host's loopback at 10.0.2.2.
-USER_MODE_ENDPOINTS = LabEndpoints(bind_address="127.0.0.1", device_facing_address="10.0.2.2")
+def start_services(profile: Any, workdir: Path, endpoints: LabEndpoints) -> dict[str, LabService]:
+    """Start every service the device needs on the lab side; on a failure stop those started."""
+    started: dict[str, LabService] = {}
+    try:
+        for cls in services_for(profile):
+            service = cls()
+            with endpoints.side.entered():
+                service.start(workdir, endpoints)
+            started[service.name] = service
+    except BaseException:
+        stop_services(started)
+        raise
+    return started
 
 
-class LabService(Protocol):
-    name: str
-
-    def start(self, workdir: Path, endpoints: LabEndpoints) -> None: ...
-
-    def stop(self) -> None: ...
-
-    def boot_arguments(self) -> list[str]:
-        """Kernel command line words that point a reference image at this service."""
-        ...
+def stop_services(services: dict[str, LabService]) -> None:
+    for service in reversed(list(services.values())):
+        service.stop()
+    services.clear()
 
 
-class TelemetryService:
-    """The far end of the device's telemetry: a real openssl DTLS peer and a plaintext UDP sink."""
-
-    name = "telemetry"
-
-    def __init__(self) -> None:
-        self.dtls: DtlsPeer | None = None
-        self.plain: UdpSink | None = None
-        self._facing = ""
-
-    def start(self, workdir: Path, endpoints: LabEndpoints) -> None:
-        bind = endpoints.bind_address
-        self.dtls = DtlsPeer(free_port("udp", bind), workdir, host=bind)
-        self.plain = UdpSink(free_port("udp", bind), workdir, host=bind)
-        self.dtls.start()
-        self.plain.start()
-        self._facing = endpoints.device_facing_address
-
-    def stop(self) -> None:
-        for peer in (self.dtls, self.plain):
-            if peer is not None:
-                peer.stop()
-
-    def boot_arguments(self) -> list[str]:
-        assert self.dtls is not None and self.plain is not None
-        return [
-            f"hilsec.telemetry={self._facing}:{self.dtls.port}",
-            f"hilsec.telemetry_plain={self._facing}:{self.plain.port}",
-            f"hilsec.interval={TELEMETRY_INTERVAL_S}",
-        ]
-
-
-# Every service a run starts; a new kind of lab server adds its factory here.
-LAB_SERVICE_FACTORIES: list[Callable[[], LabService]] = [TelemetryService, KamailioRegistrar]
-LAB_SERVICE_FACTORIES.append(SyslogService)
-LAB_SERVICE_FACTORIES.append(UpdateServer)
-LAB_SERVICE_FACTORIES.append(UpdateCheckServers)
+__all__ = ["SERVICES", "LabEndpoints", "LabService", "services_for", "start_services", "stop_services"]

@@ -11,19 +11,18 @@ registrar runs plaintext only and says why in `tls_unavailable`.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
-import signal
 import socket
-import ssl
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessSetupError
-from harness.lab.services.telemetry_peers import ensure_lab_certificate, free_port
+from harness.lab.certificates import certificate_sha256, ensure_lab_certificate
+from harness.lab.services.base import LabEndpoints
+from harness.util.ports import free_port
+from harness.util.processes import stop_process
 
 KAMAILIO = "kamailio"
 KAMAILIO_MODULES = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")
@@ -158,6 +157,11 @@ class KamailioRegistrar:
 
     name = "sip"
 
+    @classmethod
+    def wanted(cls, profile) -> bool:
+        """A registrar only for a device that may speak SIP (one that declares `sip: false` gets none)."""
+        return profile.features.has("sip") is not False
+
     def __init__(self, subscribers: list[SipSubscriber] | None = None) -> None:
         self.subscribers = subscribers or [
             SipSubscriber(REFERENCE_SIP_USER, REFERENCE_SIP_PASSWORD),
@@ -175,9 +179,7 @@ class KamailioRegistrar:
         self.unavailable: str | None = None
         self.tls_unavailable: str | None = None
 
-    def start(
-        self, workdir: Path, endpoints
-    ) -> None:  # endpoints: harness.lab.services.registry.LabEndpoints
+    def start(self, workdir: Path, endpoints: LabEndpoints) -> None:
         if shutil.which(KAMAILIO) is None:
             # Not fatal for the run: the SIP tests end INCONCLUSIVE naming this.
             self.unavailable = "kamailio is not installed on the lab host (Debian package kamailio)"
@@ -186,8 +188,9 @@ class KamailioRegistrar:
         folder.mkdir(parents=True, exist_ok=True)
         self.host = endpoints.bind_address
         self.device_facing_address = endpoints.device_facing_address
-        self.udp_port = free_port("udp", self.host)
-        self.tcp_port = free_port("tcp", self.host)
+        self.udp_port = endpoints.port("sip_udp_port") or free_port("udp", self.host)
+        self.tcp_port = endpoints.port("sip_tcp_port") or free_port("tcp", self.host)
+        self._endpoints = endpoints
         self.log_path = folder / "kamailio.log"
         tls = self._tls_listener(folder)
         config = folder / "kamailio.cfg"
@@ -211,8 +214,11 @@ class KamailioRegistrar:
                 "(Debian package kamailio-tls-modules)"
             )
             return None
-        key, self.certificate = ensure_lab_certificate(folder)
-        self.tls_port = free_port("tcp", self.host)
+        endpoints = self._endpoints
+        key, self.certificate = ensure_lab_certificate(
+            folder, certificate=endpoints.tls_certificate, key=endpoints.tls_key
+        )
+        self.tls_port = endpoints.port("sip_tls_port") or free_port("tcp", self.host)
         tls_config = folder / "tls.cfg"
         tls_config.write_text(kamailio_tls_config(key, self.certificate))
         return TlsListener(self.tls_port, tls_config)
@@ -220,8 +226,7 @@ class KamailioRegistrar:
     def certificate_sha256(self) -> str:
         """The TLS certificate's SHA-256 fingerprint (upper-case hex), for a device to pin."""
         assert self.certificate is not None
-        der = ssl.PEM_cert_to_DER_cert(self.certificate.read_text())
-        return hashlib.sha256(der).hexdigest().upper()
+        return certificate_sha256(self.certificate)
 
     def _wait_ready(self) -> None:
         """Ready once the TCP (and TLS) ports accept (kamailio opens every listener together)."""
@@ -244,15 +249,7 @@ class KamailioRegistrar:
         process, self._process = self._process, None
         if process is None:
             return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=STOP_TIMEOUT_S)
+        stop_process(process, STOP_TIMEOUT_S, group=True)
 
     def boot_arguments(self) -> list[str]:
         if self.unavailable:

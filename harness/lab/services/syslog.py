@@ -11,7 +11,6 @@ bounded, so a chatty or hostile device cannot exhaust the harness.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import socket
@@ -25,10 +24,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.lab.services.telemetry_peers import ensure_lab_certificate
+from harness.lab.certificates import certificate_sha256, ensure_lab_certificate
 
 if TYPE_CHECKING:
-    from harness.lab.services.registry import LabEndpoints
+    from harness.lab.services.base import LabEndpoints
 
 MAX_MESSAGE_BYTES = 8192  # RFC 5425 4.3.1: receivers SHOULD take 8192 octets
 MAX_RECORDS = 5000
@@ -269,8 +268,10 @@ class SyslogReceiver:
         max_message: int = MAX_MESSAGE_BYTES,
         max_connections: int = MAX_CONNECTIONS,
         idle_timeout: float = IDLE_TIMEOUT_S,
+        identity: tuple[Path, Path] | None = None,
     ) -> None:
         self.workdir, self.host = workdir, host
+        self.identity = identity
         self._ports = {"udp": udp_port, "tcp": tcp_port, "tls": tls_port}
         self.max_message, self.idle_timeout = max_message, idle_timeout
         self.log_path = workdir / "syslog-records.jsonl"
@@ -288,7 +289,7 @@ class SyslogReceiver:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        key, cert = ensure_lab_certificate(self.workdir)
+        key, cert = self.identity or ensure_lab_certificate(self.workdir)
         self.certificate = cert
         self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._tls.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -328,8 +329,7 @@ class SyslogReceiver:
 
     def certificate_sha256(self) -> str:
         """The TLS certificate's SHA-256 fingerprint (upper-case hex), for a device to pin."""
-        der = ssl.PEM_cert_to_DER_cert(self.certificate.read_text())
-        return hashlib.sha256(der).hexdigest().upper()
+        return certificate_sha256(self.certificate)
 
     def port(self, transport: str) -> int:
         return self._ports[transport]
@@ -445,12 +445,28 @@ class SyslogService:
 
     name = "syslog"
 
+    @classmethod
+    def wanted(cls, profile) -> bool:
+        return profile.features.has("security_logging") is not False
+
     def __init__(self) -> None:
         self.receiver: SyslogReceiver | None = None
         self._facing = ""
 
     def start(self, workdir: Path, endpoints: LabEndpoints) -> None:
-        self.receiver = SyslogReceiver(workdir / "syslog", endpoints.bind_address)
+        identity = (
+            (endpoints.tls_key, endpoints.tls_certificate)
+            if endpoints.tls_certificate and endpoints.tls_key
+            else None
+        )
+        self.receiver = SyslogReceiver(
+            workdir / "syslog",
+            endpoints.bind_address,
+            udp_port=endpoints.port("syslog_udp_port"),
+            tcp_port=endpoints.port("syslog_tcp_port"),
+            tls_port=endpoints.port("syslog_tls_port"),
+            identity=identity,
+        )
         self.receiver.start()
         self._facing = endpoints.device_facing_address
 

@@ -16,13 +16,14 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
-from harness.lab.services.telemetry_peers import free_port
+from harness.lab.side import LabSide
 
-if TYPE_CHECKING:  # labservices imports this module to register the service
+if TYPE_CHECKING:
     from pathlib import Path
 
-    from harness.lab.services.registry import LabEndpoints
+    from harness.lab.services.base import LabEndpoints
 
+LAB_SERVER_SCHEME = "hilsec-lab://"  # a declared server the lab itself runs: hilsec-lab://update-servers/ROLE
 OPERATOR = "operator"
 MANUFACTURER = "manufacturer"
 ROLES = (OPERATOR, MANUFACTURER)
@@ -46,10 +47,11 @@ class AccessLogEntry:
 class _CheckServer:
     """One update server: answers /latest, logs every request, can be taken down and brought back."""
 
-    def __init__(self, role: str, bind_address: str) -> None:
+    def __init__(self, role: str, bind_address: str, port: int = 0, side: LabSide | None = None) -> None:
         self.role = role
         self.bind_address = bind_address
-        self.port = free_port("tcp", bind_address)
+        self.port = port  # 0 until the first start picks one; the same port after a restart
+        self.side = side or LabSide()
         self.access_log: list[AccessLogEntry] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -62,7 +64,9 @@ class _CheckServer:
     def start(self) -> None:
         if self._server is not None:
             return
-        self._server = ThreadingHTTPServer((self.bind_address, self.port), self._handler())
+        with self.side.entered():  # a restart (after make_unreachable) binds on the lab side too
+            self._server = ThreadingHTTPServer((self.bind_address, self.port), self._handler())
+        self.port = int(self._server.server_address[1])
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=f"update-{self.role}", daemon=True
@@ -115,13 +119,25 @@ class UpdateCheckServers:
 
     name = "update-servers"
 
+    @classmethod
+    def wanted(cls, profile) -> bool:
+        """Only for a device whose profile points its update checks at the lab's stand-ins."""
+        policy = profile.update_policy
+        declared = (policy.operator_update_server or "", policy.manufacturer_update_server or "")
+        return any(url.startswith(LAB_SERVER_SCHEME) for url in declared)
+
     def __init__(self) -> None:
         self.servers: dict[str, _CheckServer] = {}
         self._facing = ""
 
     def start(self, workdir: Path, endpoints: LabEndpoints) -> None:
         self._facing = endpoints.device_facing_address
-        self.servers = {role: _CheckServer(role, endpoints.bind_address) for role in ROLES}
+        self.servers = {
+            role: _CheckServer(
+                role, endpoints.bind_address, endpoints.port(f"update_check_{role}_port"), endpoints.side
+            )
+            for role in ROLES
+        }
         for server in self.servers.values():
             server.start()
 

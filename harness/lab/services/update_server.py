@@ -1,6 +1,6 @@
 """The lab's update server: a real HTTP server the device downloads crafted packages from.
 
-It is a lab service (see harness.lab.services.registry): started before the device boots, it tells the
+It is a lab service (see harness.lab.services.base): started before the device boots, it tells the
 reference image where it is with `hilsec.update_server=HOST:PORT`. Tests publish packages by
 name and hand the device the URL; every request is logged for the evidence.
 """
@@ -13,10 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.lab.services.telemetry_peers import free_port
-
-if TYPE_CHECKING:  # labservices imports this module to register the service
-    from harness.lab.services.registry import LabEndpoints
+if TYPE_CHECKING:
+    from harness.lab.services.base import LabEndpoints
 
 STOP_TIMEOUT_S = 5.0
 
@@ -25,6 +23,10 @@ class UpdateServer:
     """Serves the packages in `<workdir>/update-server/` over HTTP."""
 
     name = "updates"
+
+    @classmethod
+    def wanted(cls, profile) -> bool:
+        return profile.features.has("software_update") is not False
 
     def __init__(self) -> None:
         self.directory: Path | None = None
@@ -37,9 +39,11 @@ class UpdateServer:
     def start(self, workdir: Path, endpoints: LabEndpoints) -> None:
         self.directory = workdir / "update-server"
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.port = free_port("tcp", endpoints.bind_address)
         self._facing = endpoints.device_facing_address
-        self._server = ThreadingHTTPServer((endpoints.bind_address, self.port), self._handler())
+        self._server = ThreadingHTTPServer(
+            (endpoints.bind_address, endpoints.port("update_http_port")), self._handler()
+        )
+        self.port = int(self._server.server_address[1])
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="update-server", daemon=True)
         self._thread.start()

@@ -1,4 +1,4 @@
-"""The lab-side peers a device talks to during a run: a real openssl DTLS server, a UDP sink.
+"""The far end of the device's telemetry: a real openssl DTLS server and a plaintext UDP sink.
 
 A device's telemetry needs someone to answer: without a DTLS peer the capture would show only
 ClientHellos and the harness could not see which version and suite were negotiated.
@@ -14,43 +14,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessSetupError
+from harness.lab.certificates import ensure_lab_certificate
+from harness.lab.services.base import LabEndpoints
+from harness.util.ports import free_port
+from harness.util.processes import stop_process
 
 _START_TIMEOUT_S = 10.0
-
-
-def free_port(protocol: str = "udp", host: str = "127.0.0.1") -> int:
-    """A port nothing on `host` listens on now (the OS picks it)."""
-    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def ensure_lab_certificate(workdir: Path) -> tuple[Path, Path]:
-    """A throw-away ECDSA key and self-signed certificate for the lab's TLS/DTLS peers."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    key, cert = workdir / "lab-peer.key", workdir / "lab-peer.crt"
-    if not (key.exists() and cert.exists()):
-        cmd = [
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-            "-nodes", "-keyout", str(key), "-out", str(cert), "-subj", "/CN=hilsec-lab-peer", "-days", "30",
-        ]  # fmt: skip
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-        if done.returncode != 0:
-            raise HarnessSetupError(f"openssl could not make the lab certificate: {done.stderr.strip()}")
-    return key, cert
 
 
 class DtlsPeer:
     """`openssl s_server -dtls1_2` on the lab side: the far end of the device's DTLS telemetry."""
 
-    def __init__(self, port: int, workdir: Path, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, port: int, workdir: Path, host: str = "127.0.0.1", *, identity: tuple[Path, Path] | None = None
+    ) -> None:
         self.host, self.port, self.workdir = host, port, workdir
         self.log_path = workdir / f"dtls-peer-{port}.log"
+        self.identity = identity
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        key, cert = ensure_lab_certificate(self.workdir)
+        key, cert = self.identity or ensure_lab_certificate(self.workdir)
         cmd = [
             "openssl", "s_server", "-dtls", "-accept", f"{self.host}:{self.port}",
             "-cert", str(cert), "-key", str(key), "-quiet",
@@ -74,12 +58,7 @@ class DtlsPeer:
     def stop(self) -> None:
         if self._proc is None:
             return
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(timeout=5)
+        stop_process(self._proc)
         if self._proc.stdin:
             self._proc.stdin.close()
         self._proc = None
@@ -141,3 +120,49 @@ class UdpSink:
             self._thread.join(timeout=2)
         if self._sock is not None:
             self._sock.close()
+
+
+TELEMETRY_INTERVAL_S = 5
+
+
+class TelemetryService:
+    """The device's telemetry peers as one lab service."""
+
+    name = "telemetry"
+
+    @classmethod
+    def wanted(cls, profile) -> bool:
+        return True  # every device may send readings; where they go and how is what FS38-04 judges
+
+    def __init__(self) -> None:
+        self.dtls: DtlsPeer | None = None
+        self.plain: UdpSink | None = None
+        self._facing = ""
+
+    def start(self, workdir: Path, endpoints: LabEndpoints) -> None:
+        bind = endpoints.bind_address
+        identity = (
+            (endpoints.tls_key, endpoints.tls_certificate)
+            if endpoints.tls_certificate and endpoints.tls_key
+            else None
+        )
+        dtls_port = endpoints.port("telemetry_dtls_port") or free_port("udp", bind)
+        plain_port = endpoints.port("telemetry_plain_port") or free_port("udp", bind)
+        self.dtls = DtlsPeer(dtls_port, workdir, host=bind, identity=identity)
+        self.plain = UdpSink(plain_port, workdir, host=bind)
+        self.dtls.start()
+        self.plain.start()
+        self._facing = endpoints.device_facing_address
+
+    def stop(self) -> None:
+        for peer in (self.dtls, self.plain):
+            if peer is not None:
+                peer.stop()
+
+    def boot_arguments(self) -> list[str]:
+        assert self.dtls is not None and self.plain is not None
+        return [
+            f"hilsec.telemetry={self._facing}:{self.dtls.port}",
+            f"hilsec.telemetry_plain={self._facing}:{self.plain.port}",
+            f"hilsec.interval={TELEMETRY_INTERVAL_S}",
+        ]

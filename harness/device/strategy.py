@@ -1,0 +1,354 @@
+"""The strategy: bring the device to the state a test needs, from whatever state it is in.
+
+A bench device may be found booting, at a login prompt, in an open shell somebody left, at a
+bootloader prompt, or silent (off, hung). The strategy looks at the console, then acts: logs
+in or out, tells a bootloader to boot, or switches the power off and on when the bench can.
+A device it cannot bring round (silent and no power control) is a DeviceError naming that,
+so the test is INCONCLUSIVE with the reason.
+
+Brute-force protection (EN 303 645 5.1-5) must not turn one test's wrong passwords into every
+later test's failed login: when the lab's own credentials are refused, the strategy waits out
+the lockout (the profile's `login.lockout_seconds`, or the lab's `timeouts.lockout_s`) and then
+power-cycles if it can, and records what it did in `recoveries` for the report.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from harness.capabilities import ConsolePort, MissingCapability, Power
+from harness.errors import DeviceDisconnected, DeviceError, DeviceTimeout
+from harness.transports.console import Console, LoginSettings
+
+WAKE_INTERVAL_S = 2.0  # silence this long: send a newline to make the console show its state
+LOOK_TIMEOUT_S = 8.0  # how long a look at the console waits for a prompt before calling it silent
+LOCKOUT_RETRY_S = 10.0  # between attempts of the lab's own login while a lockout runs out
+
+
+class DeviceState(StrEnum):
+    UNKNOWN = "unknown"
+    OFF = "off"
+    SILENT = "silent"
+    BOOTLOADER = "bootloader prompt"
+    LOGIN = "login prompt"
+    SHELL = "shell"
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """Something the strategy did to get the device back, for the report."""
+
+    when: float
+    what: str
+
+
+class Strategy:
+    """Moves one device between OFF, BOOTLOADER, LOGIN and SHELL with the capabilities it has."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        console_port: ConsolePort,
+        power: Power | None,
+        login: LoginSettings,
+        bootloader_prompt: str | None,
+        boot_command: str,
+        secrets: list[str],
+        boot_timeout: float,
+        login_timeout: float,
+        command_timeout: float,
+        lockout_s: float,
+        on_console: Callable[[Console], None] = lambda console: None,
+        progress: Callable[[str], None] = lambda line: None,
+    ) -> None:
+        self.name = name
+        self.console_port = console_port
+        self.power = power
+        self.login_settings = login
+        self.bootloader_prompt = bootloader_prompt
+        self.boot_command = boot_command
+        self.secrets = secrets
+        self.boot_timeout = boot_timeout
+        self.login_timeout = login_timeout
+        self.command_timeout = command_timeout
+        self.lockout_s = lockout_s
+        self.on_console = on_console
+        self.progress = progress
+        self.state = DeviceState.UNKNOWN
+        self.console: Console | None = None
+        self.boot_seconds: float | None = None
+        self.recoveries: list[Recovery] = []
+        self._login_broken: str | None = None  # why the last recovery failed: later tests fail fast
+
+    # --- the console ---------------------------------------------------------------------------
+
+    def attach(self, retry_for: float = 0.0) -> Console:
+        """The console, opened now if it is not (a USB port may take a moment to reappear)."""
+        if self.console is not None:
+            return self.console
+        deadline = time.monotonic() + retry_for
+        while True:
+            try:
+                stream = self.console_port.open()
+                break
+            except DeviceError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
+        self.console = Console(
+            stream, name=f"{self.name} console", secrets=self.secrets, default_timeout=self.command_timeout
+        )
+        self.on_console(self.console)
+        return self.console
+
+    def detach(self) -> None:
+        console, self.console = self.console, None
+        if console is not None:
+            console.close()
+
+    def forget(self) -> None:
+        """The device's state is unknown (a test lost it, a fault): look again before using it."""
+        self.state = DeviceState.UNKNOWN
+
+    # --- looking -------------------------------------------------------------------------------
+
+    def look(self, timeout: float = LOOK_TIMEOUT_S) -> DeviceState:
+        """What the console shows now: a login prompt, a shell, a bootloader, or silence."""
+        try:
+            console = self.attach()
+        except DeviceError:
+            self.state = DeviceState.SILENT
+            return self.state
+        names = ["bootloader", "login", "password", "shell", "failure"]
+        patterns = [
+            self.bootloader_prompt or r"(?!x)x",
+            self.login_settings.login_prompt,
+            self.login_settings.password_prompt,
+            self.login_settings.shell_prompt,
+            self.login_settings.failure_pattern,
+        ]
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.state = DeviceState.SILENT
+                return self.state
+            try:
+                console.sendline("")
+                index = console.expect(patterns, timeout=min(WAKE_INTERVAL_S, remaining))
+            except DeviceTimeout:
+                continue
+            except DeviceDisconnected:
+                self.detach()
+                self.state = DeviceState.SILENT
+                return self.state
+            name = names[index]
+            if name == "password":  # a user name somebody typed: an empty password refuses it
+                continue
+            if name == "failure":
+                continue
+            if not _settled(console):
+                continue
+            self.state = {
+                "bootloader": DeviceState.BOOTLOADER,
+                "login": DeviceState.LOGIN,
+                "shell": DeviceState.SHELL,
+            }[name]
+            return self.state
+
+    # --- moving --------------------------------------------------------------------------------
+
+    def to_login(self) -> Console:
+        """A login prompt on the console (logs out of an open shell, boots from a bootloader)."""
+        if self.power is not None and self.power.is_on() is False:
+            self._boot(self.power)  # simply off (the first start of an emulated board): switch on
+            return self._at_login()
+        state = self.state if self.state in (DeviceState.LOGIN,) else self.look()
+        if state is DeviceState.SHELL:
+            console = self.attach()
+            console.sendline("exit")
+            state = self._await(DeviceState.LOGIN, self.login_timeout)
+        if state is DeviceState.BOOTLOADER:
+            state = self._boot_from_bootloader()
+        if state in (DeviceState.SILENT, DeviceState.OFF, DeviceState.UNKNOWN):
+            state = self._power_up("the console shows no prompt")
+        if state is not DeviceState.LOGIN:
+            raise DeviceError(f"{self.name}: no login prompt on the console (the console shows: {state})")
+        return self._at_login()
+
+    def _at_login(self) -> Console:
+        self.state = DeviceState.LOGIN
+        assert self.console is not None
+        return self.console
+
+    def to_shell(self) -> Console:
+        """A shell logged in with the lab's credentials, recovering from a lockout when needed."""
+        if self.state is DeviceState.SHELL and self.console is not None:
+            return self.console
+        if self.look() is not DeviceState.SHELL:
+            self.to_login()
+            self._login_with_recovery()
+        self.state = DeviceState.SHELL
+        assert self.console is not None
+        return self.console
+
+    def power_cycle(self, why: str) -> None:
+        """Off, on, and wait for the login prompt; MissingCapability without power control."""
+        power = self._require_power(why)
+        self.progress(f"{self.name}: power-cycling ({why})")
+        self.detach()
+        power.off()
+        self.state = DeviceState.OFF
+        self._boot(power)
+
+    def power_off(self) -> None:
+        if self.power is not None:
+            self.detach()
+            self.power.off()
+            self.state = DeviceState.OFF
+
+    def watch_from_power_on(self) -> Console:
+        """The console from the first byte after power-on (for the bootloader check)."""
+        power = self._require_power("watch the console from power-on")
+        self.detach()
+        power.off()
+        self.state = DeviceState.OFF
+        if not self.console_port.follows_power:
+            self.attach()  # a port that stays: open it first, so nothing printed is missed
+            power.on()
+        else:
+            power.on()  # a console that comes with power (QEMU waits for its client before it runs)
+            self.attach(retry_for=self.boot_timeout)
+        self.state = DeviceState.UNKNOWN
+        assert self.console is not None
+        return self.console
+
+    def ensure_alive(self) -> None:
+        """Before a test: a device whose power went off (QEMU killed, a PDU outlet) is brought back."""
+        if self.power is not None and self.power.is_on() is False:
+            self.progress(f"{self.name}: the device is off (lost); power-cycling")
+            self.recoveries.append(Recovery(time.time(), "found the device off; powered it on"))
+            self.detach()
+            self._boot(self.power)
+        elif self.state is DeviceState.UNKNOWN:
+            self.to_login()
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _require_power(self, why: str) -> Power:
+        if self.power is None:
+            raise MissingCapability(Power, why)
+        return self.power
+
+    def _power_up(self, why: str) -> DeviceState:
+        if self.power is None:
+            raise DeviceError(
+                f"{self.name}: {why}, and the bench has no power control to recover it "
+                "(configure lab config: power)"
+            )
+        self.recoveries.append(Recovery(time.time(), f"{why}: power-cycled the device"))
+        self.progress(f"{self.name}: {why}; power-cycling")
+        self.detach()
+        self.power.off()
+        return self._boot(self.power)
+
+    def _boot(self, power: Power) -> DeviceState:
+        """Power on and wait for the login prompt; measures the boot time."""
+        started = time.monotonic()
+        if not self.console_port.follows_power:
+            self.attach(retry_for=self.boot_timeout)
+            power.on()
+        else:
+            power.on()
+            self.attach(retry_for=self.boot_timeout)
+        state = self._await(DeviceState.LOGIN, self.boot_timeout)
+        if state is DeviceState.BOOTLOADER:
+            state = self._boot_from_bootloader()
+        if state is not DeviceState.LOGIN:
+            raise DeviceError(f"{self.name}: no login prompt within {self.boot_timeout:.0f} s of power-on")
+        self.boot_seconds = time.monotonic() - started
+        self.progress(f"{self.name}: login prompt after {self.boot_seconds:.1f} s")
+        return state
+
+    def _boot_from_bootloader(self) -> DeviceState:
+        console = self.attach()
+        self.recoveries.append(
+            Recovery(time.time(), f"found a bootloader prompt; sent {self.boot_command!r}")
+        )
+        console.sendline(self.boot_command)
+        return self._await(DeviceState.LOGIN, self.boot_timeout)
+
+    def _await(self, wanted: DeviceState, timeout: float) -> DeviceState:
+        """Look until `wanted` shows (or another settled prompt does), within `timeout`."""
+        deadline = time.monotonic() + timeout
+        state = DeviceState.SILENT
+        while time.monotonic() < deadline:
+            state = self.look(min(LOOK_TIMEOUT_S, max(0.5, deadline - time.monotonic())))
+            if state is wanted or state in (DeviceState.BOOTLOADER, DeviceState.SHELL, DeviceState.LOGIN):
+                return state
+            if self.console is None:  # the stream went away (a port re-enumerating)
+                try:
+                    self.attach(retry_for=min(5.0, max(0.0, deadline - time.monotonic())))
+                except DeviceError:
+                    continue
+        return state
+
+    def _login_with_recovery(self) -> None:
+        """Log in; if refused, wait out a lockout (then power-cycle when possible) and try again."""
+        console = self.attach()
+        if console.try_login(
+            self.login_settings.username,
+            self.login_settings.password,
+            self.login_settings,
+            timeout=self.login_timeout,
+            accept_open_shell=True,
+        ):
+            self._login_broken = None
+            return
+        if self._login_broken:
+            raise DeviceError(self._login_broken)
+        started = time.time()
+        self.progress(f"{self.name}: the lab's own login was refused; waiting up to {self.lockout_s:.0f} s")
+        deadline = time.monotonic() + self.lockout_s
+        while time.monotonic() < deadline:
+            time.sleep(min(LOCKOUT_RETRY_S, max(0.0, deadline - time.monotonic())))
+            self.to_login()
+            if console_login(self.attach(), self.login_settings, self.login_timeout):
+                self._login_broken = None
+                self.recoveries.append(
+                    Recovery(
+                        started,
+                        f"the lab's own login was refused (a lockout after failed logins?); "
+                        f"it worked again after {time.time() - started:.0f} s",
+                    )
+                )
+                return
+        if self.power is not None:
+            self.power_cycle("the lab's own login is still refused after waiting out a lockout")
+            if console_login(self.attach(), self.login_settings, self.login_timeout):
+                self._login_broken = None
+                self.recoveries.append(
+                    Recovery(started, "the lab's own login was refused until a power cycle cleared it")
+                )
+                return
+        self._login_broken = (
+            f"{self.name}: the device refused the lab's own login as {self.login_settings.username!r} "
+            f"(waited {self.lockout_s:.0f} s for a lockout to end"
+            + (", then power-cycled)" if self.power is not None else "; no power control to reset it)")
+        )
+        raise DeviceError(self._login_broken)
+
+
+def console_login(console: Console, settings: LoginSettings, timeout: float) -> bool:
+    return console.try_login(
+        settings.username, settings.password, settings, timeout=timeout, accept_open_shell=True
+    )
+
+
+def _settled(console: Console) -> bool:
+    """Nothing but whitespace follows the prompt for a moment: it really is the last word."""
+    return console.settled()
