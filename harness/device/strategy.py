@@ -132,15 +132,19 @@ class Strategy:
             self.login_settings.failure_pattern,
         ]
         deadline = time.monotonic() + timeout
+        wake = True  # a newline only after silence: each one makes a login prompt print again
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.state = DeviceState.SILENT
                 return self.state
             try:
-                console.sendline("")
+                if wake:
+                    console.sendline("")
+                wake = False
                 index = console.expect(patterns, timeout=min(WAKE_INTERVAL_S, remaining))
             except DeviceTimeout:
+                wake = True
                 continue
             except DeviceDisconnected:
                 self.detach()
@@ -148,10 +152,9 @@ class Strategy:
                 return self.state
             name = names[index]
             if name == "password":  # a user name somebody typed: an empty password refuses it
+                wake = True
                 continue
-            if name == "failure":
-                continue
-            if not _settled(console):
+            if name == "failure" or not _settled(console):
                 continue
             self.state = {
                 "bootloader": DeviceState.BOOTLOADER,
@@ -165,9 +168,9 @@ class Strategy:
     def to_login(self) -> Console:
         """A login prompt on the console (logs out of an open shell, boots from a bootloader)."""
         if self.power is not None and self.power.is_on() is False:
-            self._boot(self.power)  # simply off (the first start of an emulated board): switch on
-            return self._at_login()
-        state = self.state if self.state in (DeviceState.LOGIN,) else self.look()
+            state = self._boot(self.power)  # simply off (the first start of an emulated board): switch on
+        else:
+            state = self.state if self.state in (DeviceState.LOGIN,) else self.look()
         if state is DeviceState.SHELL:
             console = self.attach()
             console.sendline("exit")
@@ -176,8 +179,14 @@ class Strategy:
             state = self._boot_from_bootloader()
         if state in (DeviceState.SILENT, DeviceState.OFF, DeviceState.UNKNOWN):
             state = self._power_up("the console shows no prompt")
+        if state is DeviceState.SHELL:  # booted straight into a shell
+            self.attach().sendline("exit")
+            state = self._await(DeviceState.LOGIN, self.login_timeout)
         if state is not DeviceState.LOGIN:
-            raise DeviceError(f"{self.name}: no login prompt on the console (the console shows: {state})")
+            raise DeviceError(
+                f"{self.name}: no login prompt on the console (it shows: {state}); "
+                f"last console output: {self._recent()}"
+            )
         return self._at_login()
 
     def _at_login(self) -> Console:
@@ -257,7 +266,7 @@ class Strategy:
         return self._boot(self.power)
 
     def _boot(self, power: Power) -> DeviceState:
-        """Power on and wait for the login prompt; measures the boot time."""
+        """Power on and wait for a login prompt (or a shell, on a device that logs in by itself)."""
         started = time.monotonic()
         if not self.console_port.follows_power:
             self.attach(retry_for=self.boot_timeout)
@@ -268,11 +277,17 @@ class Strategy:
         state = self._await(DeviceState.LOGIN, self.boot_timeout)
         if state is DeviceState.BOOTLOADER:
             state = self._boot_from_bootloader()
-        if state is not DeviceState.LOGIN:
-            raise DeviceError(f"{self.name}: no login prompt within {self.boot_timeout:.0f} s of power-on")
+        if state not in (DeviceState.LOGIN, DeviceState.SHELL):
+            raise DeviceError(
+                f"{self.name}: no login prompt within {self.boot_timeout:.0f} s of power-on; "
+                f"last console output: {self._recent()}"
+            )
         self.boot_seconds = time.monotonic() - started
-        self.progress(f"{self.name}: login prompt after {self.boot_seconds:.1f} s")
+        self.progress(f"{self.name}: {state} after {self.boot_seconds:.1f} s")
         return state
+
+    def _recent(self) -> str:
+        return self.console.recent_output() if self.console is not None else "(no console)"
 
     def _boot_from_bootloader(self) -> DeviceState:
         console = self.attach()

@@ -446,6 +446,10 @@ class Console:
         if index is not None and self._settled(deadline):
             self._known_prompt = ("login", "password")[index]
 
+    def recent_output(self) -> str:
+        """The last characters the console printed (cleaned, secrets redacted), for error messages."""
+        return self._redact(self._tail())
+
     def settled(self, quiet: float = SETTLE_SECONDS) -> bool:
         """True if nothing but whitespace has followed the last match for `quiet` seconds."""
         return self._settled(time.monotonic() + quiet)
