@@ -22,6 +22,9 @@ from harness.probes.netprobe import probe_tcp
 pytestmark = pytest.mark.requirement("FS38-07", "CLP13_6.13")
 
 EXPORT_TIMEOUT_S = 20.0  # how long one event may take from the device to the collector
+# A device's log export may still be connecting when the test starts (a slow boot); its first
+# record of any kind shows the channel is up. A device that sends nothing still fails, later.
+CHANNEL_WARMUP_S = 90.0
 WRONG_PASSWORD = "hilsec-wrong-password-7c1e"
 PROBE_PACKAGE = "/tmp/hilsec-log-probe.swu"
 # How each known update agent is asked to install a package; the first one on PATH is used.
@@ -115,6 +118,7 @@ def test_security_events_are_exported_securely(device, evidence):
     """Each induced security event reaches the lab's collector, timestamped, identifiable, encrypted."""
     receiver = _syslog_receiver(device)
     started = time.time()
+    receiver.wait_for(lambda record: True, CHANNEL_WARMUP_S)  # the lab's receiver hears only this device
     events: list[SecurityEvent] = []
     not_applicable: dict[str, str] = {}
     try:
