@@ -12,7 +12,7 @@ APT_PACKAGES := qemu-system-x86 qemu-system-arm u-boot-qemu u-boot-tools tshark 
 	openssl openssh-client cpio xz-utils iproute2 libusb-1.0-0 python3-venv chromium poppler-utils \
 	kamailio kamailio-tls-modules sip-tester socat
 
-.PHONY: demo test knob-matrix install apt venv lint clean
+.PHONY: demo test unit knob-matrix install apt venv lint clean
 
 demo: install
 	$(HILSEC) image build --variant hardened
@@ -24,7 +24,11 @@ demo: install
 	@$(PY) -m harness.report.demo_summary $(REPORTS)/hardened $(REPORTS)/vulnerable
 
 test: install
-	$(PY) -m pytest -p no:cacheprovider tests
+	$(PY) -m pytest -p no:cacheprovider tests -m "integration or not integration"
+
+# The fast unit tests only (a few minutes): what `pytest tests` runs by default.
+unit: install
+	$(PY) -m pytest -p no:cacheprovider tests -m unit
 
 # Every weakness knob against the whole suite (about 30 min): which verdicts each knob changes.
 knob-matrix: install

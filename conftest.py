@@ -1,7 +1,10 @@
-"""Load the hilsec plugin when pytest runs inside the checkout without the package installed."""
+"""Load the hilsec plugin (as `hilsec`) when pytest runs inside the checkout without the package
+installed; `-p no:hilsec` still disables it (see harness/plugin/checkout.py)."""
 
-import importlib.metadata
+from harness.plugin.checkout import register_from_checkout
 
-_installed = any(ep.value == "harness.plugin" for ep in importlib.metadata.entry_points(group="pytest11"))
-if not _installed:
-    pytest_plugins = ["harness.plugin"]
+
+def pytest_addoption(parser, pluginmanager):
+    # pytest_addoption and pytest_configure are historic hooks: a plugin registered here still
+    # gets both, so its options exist before the command line is parsed.
+    register_from_checkout(pluginmanager)

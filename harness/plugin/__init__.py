@@ -1,13 +1,18 @@
 """The pytest plugin: options, the `requirement` marker, the `device` fixture, verdicts, reports.
 
-Loaded through the `pytest11` entry point (and by the checkout's conftest.py). It stays inert for
-test sessions that neither name a device profile nor collect requirement-marked tests, so the
-harness's own tests run with it installed.
+Loaded through the `pytest11` entry point as `hilsec` (and by the checkout's conftest.py under the
+same name, so `-p no:hilsec` disables it either way). It stays inert for test sessions that
+neither name a device profile nor collect requirement-marked tests, so the harness's own tests
+run with it installed. It follows pytest's ways of running: `-k` and `-m` deselect (a deselected
+test is not in the report, so its requirement can be NOT_TESTED), `--collect-only` writes nothing,
+`-n N` (pytest-xdist) merges every worker's results into the one report directory, and
+pytest-timeout's `--timeout` / `@pytest.mark.timeout` replace the plugin's own per-test limit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import signal
 import tempfile
@@ -21,27 +26,14 @@ import pytest
 from harness import __version__
 from harness.capabilities import MissingCapability
 from harness.errors import ConfigError, DeviceError, HarnessSetupError
-from harness.plugin.conclusions import Inconclusive, NotApplicable
+from harness.plugin.conclusions import Inconclusive
+from harness.plugin.records import TestRecord, verdict_of
 from harness.results.evidence import Evidence
 from harness.results.redact import redact_text
 from harness.results.verdicts import Verdict
 
 MARKER = "requirement"
 _DEFAULT_TEST_TIMEOUT_S = 900.0
-
-
-@dataclass
-class TestRecord:
-    """What the plugin learns about one requirement-marked test while it runs."""
-
-    nodeid: str
-    requirements: list[str]
-    crossrefs: list[str]
-    kind: str = "functional"
-    verdict: Verdict | None = None
-    reason: str = ""
-    duration_s: float = 0.0
-    evidence: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -58,6 +50,7 @@ class HilsecState:
     started: str = ""
     device: Any = None
     test_timeout_s: float = _DEFAULT_TEST_TIMEOUT_S
+    worker_devices: list[dict[str, Any]] = field(default_factory=list)  # xdist: what each worker ran on
 
     @property
     def active(self) -> bool:
@@ -112,8 +105,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "conceptual: the test assesses declared evidence (TS 103 701 conceptual assessment)"
     )
+    workerinput = getattr(config, "workerinput", None)
+    shared_dir = workerinput.get("hilsec_report_dir") if workerinput else None
     state = HilsecState(
-        report_dir=_option_path(config, "report_dir", "hilsec_report_dir"),
+        report_dir=Path(shared_dir)
+        if shared_dir
+        else _option_path(config, "report_dir", "hilsec_report_dir"),
         profile_path=_option_path(config, "device_profile", "hilsec_device_profile"),
         lab_path=_option_path(config, "lab_config", "hilsec_lab_config"),
     )
@@ -164,8 +161,72 @@ def pytest_collection_modifyitems(
         raise pytest.UsageError("unknown requirement ID in a marker:\n  " + "\n  ".join(errors))
 
 
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """A test `-k`/`-m` deselected is not part of this run: no record, no verdict."""
+    for item in items:
+        record = item.stash.get(RECORD, None)
+        if record is not None:
+            item.config.stash[STATE].records.pop(record.nodeid, None)
+            del item.stash[RECORD]
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    session.config.stash[STATE].started = _now()
+    state = session.config.stash[STATE]
+    workerinput = getattr(session.config, "workerinput", None)
+    state.started = (workerinput or {}).get("hilsec_started") or _now()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: every worker writes evidence into the same report directory."""
+    state = node.config.stash[STATE]
+    if state.active or state.profile_path is not None:
+        node.workerinput["hilsec_report_dir"] = str(_report_dir(state))
+    state.started = state.started or _now()
+    node.workerinput["hilsec_started"] = state.started
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: a worker finished; take its records (also those it never ran)."""
+    output = getattr(node, "workeroutput", {}).get("hilsec")
+    if not output:
+        return
+    state = node.config.stash[STATE]
+    for data in output["records"]:
+        record = TestRecord.from_dict(data)
+        known = state.records.get(record.nodeid)
+        if known is None or known.verdict is None:
+            state.records[record.nodeid] = record
+    if output.get("device"):
+        state.worker_devices.append(output["device"])
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """xdist controller: each worker report carries its test's record (see records.py)."""
+    data = getattr(report, "hilsec_record", None)
+    node = getattr(report, "node", None)  # set by xdist on the controller only
+    if data is None or node is None:
+        return
+    state = node.config.stash.get(STATE, None)
+    if state is not None:
+        state.records[data["nodeid"]] = TestRecord.from_dict(data)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_report_to_serializable(config: pytest.Config, report: Any) -> Iterator[None]:
+    outcome = yield
+    data = outcome.get_result()
+    if isinstance(data, dict) and getattr(report, "hilsec_record", None) is not None:
+        data["hilsec_record"] = report.hilsec_record
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_report_from_serializable(config: pytest.Config, data: Any) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report is not None and isinstance(data, dict) and "hilsec_record" in data:
+        report.hilsec_record = data["hilsec_record"]
 
 
 def _now() -> str:
@@ -281,39 +342,11 @@ def _hilsec_transcripts(request: pytest.FixtureRequest) -> Iterator[None]:
 # --- verdicts -------------------------------------------------------------------------------
 
 
-def _first_line(text: str, limit: int = 500) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line[:limit]
-
-
-def _verdict_of(call: pytest.CallInfo[None], when: str) -> tuple[Verdict, str]:
-    """Map one phase's outcome to a verdict and a one-line reason."""
-    if call.excinfo is None:
-        return Verdict.PASS, ""
-    exc = call.excinfo.value
-    if isinstance(exc, NotApplicable):
-        return Verdict.NOT_APPLICABLE, str(exc.msg)
-    if isinstance(exc, pytest.skip.Exception):
-        return Verdict.INCONCLUSIVE, f"skipped, so not checked: {exc.msg}"
-    if isinstance(exc, Inconclusive):
-        return Verdict.INCONCLUSIVE, str(exc)
-    if isinstance(exc, DeviceError):
-        return Verdict.INCONCLUSIVE, f"device: {exc}"
-    if isinstance(exc, MissingCapability):
-        return Verdict.INCONCLUSIVE, str(exc)
-    if isinstance(exc, AssertionError) and when == "call":
-        message = str(exc) or "assertion failed"
-        return Verdict.FAIL, _first_line(message.split("\nassert ")[0])
-    if isinstance(exc, pytest.exit.Exception):
-        return Verdict.INCONCLUSIVE, f"run stopped: {exc}"
-    return Verdict.INCONCLUSIVE, f"harness error in {when}: {type(exc).__name__}: {_first_line(str(exc))}"
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """Bound every security test in time, so a hung device cannot stall the run."""
     state = item.config.stash[STATE]
-    if RECORD not in item.stash or not hasattr(signal, "SIGALRM"):
+    if RECORD not in item.stash or not hasattr(signal, "SIGALRM") or _pytest_timeout_applies(item):
         yield
         return
     limit = state.test_timeout_s
@@ -330,6 +363,22 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def _pytest_timeout_applies(item: pytest.Item) -> bool:
+    """pytest-timeout bounds this test (its marker, --timeout, the ini key or PYTEST_TIMEOUT)."""
+    if not item.config.pluginmanager.hasplugin("timeout"):
+        return False
+    if item.get_closest_marker("timeout") is not None:
+        return True
+    if item.config.getoption("timeout", None):
+        return True
+    try:
+        if item.config.getini("timeout"):
+            return True
+    except ValueError:
+        pass
+    return bool(os.environ.get("PYTEST_TIMEOUT"))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
@@ -339,17 +388,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report: pytest.TestReport = outcome.get_result()
     if call.excinfo is not None and isinstance(call.excinfo.value, DeviceError):
         item.stash[_DEVICE_LOST] = True
-    verdict, reason = _verdict_of(call, call.when)
-    record.duration_s += report.duration
-    if call.when == "setup":
-        record.verdict, record.reason = (verdict, reason) if verdict is not Verdict.PASS else (None, "")
-        if verdict is Verdict.INCONCLUSIVE:
-            record.reason = f"setup: {reason}"
-    elif call.when == "call":
-        record.verdict, record.reason = verdict, reason
-    elif call.when == "teardown" and call.excinfo is not None and record.verdict is Verdict.PASS:
-        record.verdict, record.reason = Verdict.INCONCLUSIVE, f"teardown: {reason}"
+    verdict, reason = verdict_of(call.excinfo, call.when)
+    record.update(verdict, reason, call.when, report.duration)
+    if call.when == "teardown":
+        state = item.config.stash[STATE]
+        if state.report_dir is not None:
+            record.evidence = Evidence(state.report_dir, record.nodeid).files()
     report.user_properties.append(("hilsec_verdict", str(record.verdict or "")))
+    report.hilsec_record = record.to_dict()
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
@@ -372,7 +418,7 @@ def _run_result(state: HilsecState) -> Any:
     tests = []
     for record in state.records.values():
         if record.verdict is None:
-            record.verdict, record.reason = Verdict.INCONCLUSIVE, "not run (deselected or interrupted)"
+            record.verdict, record.reason = Verdict.INCONCLUSIVE, "not run (the run was interrupted)"
         if state.report_dir is not None:
             record.evidence = Evidence(state.report_dir, record.nodeid).files()
         tests.append(
@@ -385,6 +431,7 @@ def _run_result(state: HilsecState) -> Any:
                 evidence=record.evidence,
                 duration_s=round(record.duration_s, 3),
                 kind=record.kind,
+                phase=record.phase,
             )
         )
     catalog = _catalog(state)
@@ -411,14 +458,22 @@ def _device_identity(state: HilsecState) -> dict[str, Any]:
     }
     if state.device is not None:
         identity.update(state.device.identity())
+    elif state.worker_devices:
+        identity.update({k: v for k, v in state.worker_devices[0].items() if k not in identity})
     return identity
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(STATE, None)
-    if state is None or not state.active or not state.records:
-        return
+    if state is None or session.config.option.collectonly:
+        return  # collecting is not a run: no report, and an existing report directory is left alone
     if hasattr(session.config, "workerinput"):
+        session.config.workeroutput["hilsec"] = {
+            "records": [record.to_dict() for record in state.records.values()],
+            "device": _device_identity(state) if state.device is not None else None,
+        }
+        return
+    if not state.active or not state.records:
         return
     from harness.report import write_report
 

@@ -1,9 +1,12 @@
 """junit.xml for CI servers, written by hand because pytest's xunit2 drops testcase properties.
 
-One testsuite, one testcase per test. Each testcase names its requirement IDs in its name and
-as `<property name="requirement" value="ID"/>`, so a CI dashboard can filter by requirement.
-FAIL is a `<failure>`, INCONCLUSIVE an `<error>`, NOT_APPLICABLE a `<skipped>`; evidence files
-are listed in system-out as `[[ATTACHMENT|path]]` lines (the Jenkins junit-attachments convention).
+One testsuite, one testcase per test, named exactly as pytest's own `--junitxml` names it (so CI
+history survives a marker change); its requirement IDs are `<property name="requirement"
+value="ID"/>` and its verdict `<property name="verdict">`. A testcase is a failure, an error or
+skipped exactly where pytest's own junit.xml says so: FAIL and an INCONCLUSIVE decided in the test
+itself are `<failure>` (type FAIL / INCONCLUSIVE), an INCONCLUSIVE from setup or teardown is an
+`<error>`, NOT_APPLICABLE and a plain skip are `<skipped>`. Evidence files are listed in system-out
+as `[[ATTACHMENT|path]]` lines (the Jenkins junit-attachments convention).
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ def write_junit(run: RunResult, report_dir: Path, *, absolute_attachments: bool 
     report_dir = Path(report_dir)
     target = report_dir / JUNIT_NAME
     base = report_dir.resolve() if absolute_attachments else None
-    counts = {v: sum(1 for t in run.tests if t.verdict is v) for v in Verdict}
+    elements = [junit_element(t) for t in run.tests]
     root = ET.Element("testsuites")
     suite = ET.SubElement(
         root,
@@ -60,9 +63,9 @@ def write_junit(run: RunResult, report_dir: Path, *, absolute_attachments: bool 
         {
             "name": SUITE_NAME,
             "tests": str(len(run.tests)),
-            "failures": str(counts[Verdict.FAIL]),
-            "errors": str(counts[Verdict.INCONCLUSIVE]),
-            "skipped": str(counts[Verdict.NOT_APPLICABLE]),
+            "failures": str(elements.count("failure")),
+            "errors": str(elements.count("error")),
+            "skipped": str(elements.count("skipped")),
             "time": f"{sum(t.duration_s for t in run.tests):.3f}",
             "timestamp": xml_text(run.started),
         },
@@ -81,10 +84,22 @@ def write_junit(run: RunResult, report_dir: Path, *, absolute_attachments: bool 
     return target
 
 
+SKIP_REASON = "skipped, so not checked"  # how the plugin words a plain pytest.skip
+
+
+def junit_element(test: TestResult) -> str | None:
+    """ "failure", "error", "skipped" or None (passed), as pytest's junitxml classifies the test."""
+    if test.verdict is Verdict.PASS:
+        return None
+    if test.verdict is Verdict.NOT_APPLICABLE or test.reason.startswith(SKIP_REASON):
+        return "skipped"
+    if test.verdict is Verdict.FAIL or test.phase == "call":
+        return "failure"
+    return "error"
+
+
 def _testcase(suite: ET.Element, test: TestResult, base: Path | None) -> None:
     classname, name = split_nodeid(test.nodeid)
-    if test.requirements:
-        name = f"{name} [{', '.join(test.requirements)}]"
     case = ET.SubElement(
         suite,
         "testcase",
@@ -98,12 +113,9 @@ def _testcase(suite: ET.Element, test: TestResult, base: Path | None) -> None:
     _property(props, "verdict", test.verdict.value)
     _property(props, "assessment", test.kind)
     reason = xml_text(test.reason)
-    if test.verdict is Verdict.FAIL:
-        ET.SubElement(case, "failure", {"message": reason, "type": "FAIL"}).text = reason
-    elif test.verdict is Verdict.INCONCLUSIVE:
-        ET.SubElement(case, "error", {"message": reason, "type": "INCONCLUSIVE"}).text = reason
-    elif test.verdict is Verdict.NOT_APPLICABLE:
-        ET.SubElement(case, "skipped", {"message": reason, "type": "NOT_APPLICABLE"}).text = reason
+    element = junit_element(test)
+    if element is not None:
+        ET.SubElement(case, element, {"message": reason, "type": test.verdict.value}).text = reason
     lines = [f"verdict: {test.verdict.value}"]
     if test.reason:
         lines.append(f"reason: {reason}")

@@ -47,6 +47,7 @@ class TestResult:
     evidence: list[str]  # paths relative to the report dir, e.g. "evidence/<test-slug>/console.log"
     duration_s: float
     kind: str = "functional"  # or "conceptual" (assessed from the profile's declarations)
+    phase: str = "call"  # the pytest phase that decided: setup, call, teardown ("" when never run)
 
 
 @dataclass
@@ -240,6 +241,7 @@ def _test_to_json(test: TestResult) -> dict:
         "evidence": list(test.evidence),
         "duration_s": test.duration_s,
         "kind": test.kind,
+        "phase": test.phase,
     }
 
 
@@ -272,7 +274,17 @@ def _test_from_json(data: Any, where: str) -> TestResult:
         evidence=_strings(obj.get("evidence", []), f"{where}.evidence"),
         duration_s=float(duration),
         kind=kind,
+        phase=_phase(obj.get("phase", "call"), f"{where}.phase"),
     )
+
+
+PHASES = ("setup", "call", "teardown", "")
+
+
+def _phase(value: Any, where: str) -> str:
+    if value not in PHASES:
+        raise ResultFormatError(where, f"{value!r} is not one of setup, call, teardown or empty")
+    return str(value)
 
 
 def _requirement_from_json(data: Any, where: str) -> RequirementResult:
