@@ -14,10 +14,10 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import ConfigError, HarnessSetupError
+from harness.requirements.catalog import SCHEMES
 
 EXIT_USAGE = 2
 REPORT_FORMATS = ("html", "csv", "json", "junit", "oscal")
-SCHEMES = ("en303645", "en18031", "clp13")
 
 
 def default_suites_dir() -> Path:
@@ -65,7 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     reqs = sub.add_parser("requirements", help="the requirement catalog and the tests covering each ID")
-    reqs.add_argument("--scheme", choices=SCHEMES, help="show the catalog through a cross-reference scheme")
+    reqs.add_argument(
+        "--scheme",
+        choices=SCHEMES,
+        help="show the catalog through a scheme: its provisions (or TS 103 701 test units), each with only "
+        "the tests whose marker names it; ts103701 also prints the automated share",
+    )
     reqs.add_argument("--suites", metavar="DIR", type=Path, help="test suites to scan for coverage")
 
     validate = sub.add_parser(

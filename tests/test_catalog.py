@@ -17,6 +17,7 @@ from harness.requirements import (
     scheme_view,
 )
 from harness.requirements.catalog import parse_catalog
+from harness.requirements.coverage import Coverage
 
 FS25_IDS = [
     "SSU-SEC-0001", "SSU-SEC-0010", "SSU-SEC-0020", "SSU-SEC-0021", "SSU-SEC-0030", "SSU-SEC-0040",
@@ -122,9 +123,36 @@ def test_format_catalog_lists_tests_or_not_tested(catalog) -> None:
 
     by_scheme = format_catalog(catalog, coverage, "en303645")
     block = by_scheme.split("EN303645-5.1-1  ", 1)[1].split("EN303645-5.1-2", 1)[0]
-    assert "testsuites/test_a.py::test_x" in block and "testsuites/test_b.py::test_y" in block
-    assert "FS38-01" in block
+    # Strict: only the test whose marker names the provision; the citing requirement's test is not it.
+    assert "testsuites/test_b.py::test_y" in block and "testsuites/test_a.py::test_x" not in block
+    assert "cited by: FS38-01" in block
     assert "V2.1.1" in by_scheme.splitlines()[0]
+
+
+def test_a_provision_no_test_names_is_not_tested_naming_who_cites_it(catalog) -> None:
+    # FS38-01's own test passes, and FS38-01 cites 5.1-4 and AUM-6: neither is exercised.
+    coverage = {"FS38-01": ["testsuites/test_a.py::test_x"]}
+    for scheme, provision in (("en303645", "EN303645-5.1-4"), ("en18031", "EN18031-AUM-6")):
+        text = format_catalog(catalog, coverage, scheme)
+        block = text.split(f"{provision}  ", 1)[1].split("\n", 3)[2]
+        assert "NOT_TESTED (cited by FS38-01" in block, block
+        assert "provisions exercised by tests" in text.splitlines()[-1]
+        assert "0 of" in text.splitlines()[-1]
+
+
+def test_ts103701_view_prints_the_share_over_the_56_units(catalog) -> None:
+    coverage = Coverage(
+        {"TS103701-5.6-1-2b": ["t.py::scan"], "TS103701-5.3-13-2a": ["t.py::declared"]},
+        conceptual={"t.py::declared"},
+    )
+    text = format_catalog(catalog, coverage, "ts103701")
+    assert (
+        "network attack threat model: 2 of 56 TS 103 701 test units automated (4 %): 1 functionally, 1 conceptually"
+        in text
+    )
+    block = text.split("TS103701-5.6-1-2b  ", 1)[1].split("TS103701-", 1)[0]
+    assert "automated: functionally" in block and "t.py::scan" in block
+    assert "automated: not automated" in text.split("TS103701-5.9-1-2a  ", 1)[1].split("TS103701-", 1)[0]
 
 
 def test_format_catalog_flags_unknown_marker_ids(catalog) -> None:

@@ -21,7 +21,7 @@ from harness.report.html import CrossRefGrouping, render_html
 from harness.report.json_report import results_schema
 from harness.report.junit import split_nodeid
 from harness.report.sums import write_sha256sums
-from harness.results.model import RunResult, TestResult, requirement_results
+from harness.results.model import ProvisionResult, RunResult, TestResult, requirement_results
 from harness.results.verdicts import Verdict
 
 HOSTILE = '<script>alert("x")</script> & "quotes" \x1b[6n\x00'
@@ -353,12 +353,12 @@ def test_html_grouping_by_crossref_scheme(written):
     assert "Unique passwords (V2.1.1)" in page  # title from the catalog
 
 
-def test_html_grouping_from_an_explicit_mapping(tmp_path):
+def test_html_grouping_from_explicit_provisions(tmp_path):
     run = build_run(tmp_path)
-    grouping = CrossRefGrouping("en18031", {"EN18031-AUM-5": ["FS38-01", "FS38-99"]})
-    page = render_html(run, tmp_path, groupings=[grouping])
-    assert 'data-crossref="EN18031-AUM-5"' in page
-    assert 'FS38-99</a> <span class="verdict v-NOT_TESTED">' in page
+    provision = ProvisionResult("EN18031-AUM-6", Verdict.NOT_TESTED, [], ["FS38-01"])
+    page = render_html(run, tmp_path, groupings=[CrossRefGrouping("en18031", [provision])])
+    assert 'data-crossref="EN18031-AUM-6" data-provision-verdict="NOT_TESTED"' in page
+    assert "no test exercises this provision" in page
 
 
 def test_html_does_not_read_evidence_outside_the_report_dir(tmp_path):

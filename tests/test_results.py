@@ -12,8 +12,8 @@ from harness.results.model import (
     ResultFormatError,
     RunResult,
     TestResult,
-    crossref_groups,
     crossref_label,
+    provision_results,
     redact,
     requirement_results,
 )
@@ -229,6 +229,17 @@ def test_crossref_labels_and_groups():
     assert crossref_label(StubCrossRef("en18031", "AUM-5")) == "EN18031-AUM-5"
     assert crossref_label(StubCrossRef("clp13", "6.9")) == "CLP13_6.9"
     assert crossref_label(StubCrossRef("en303645", "EN303645-5.3-7")) == "EN303645-5.3-7"
-    groups = crossref_groups(sample_run(), "en303645")
-    assert groups == {"EN303645-5.1-1": ["FS38-01"], "EN303645-5.3-7": ["SSU-SEC-0001"]}
-    assert crossref_groups(sample_run(), "clp13") == {"CLP13_6.9": ["FS38-01"], "CLP13_6.13": ["FS38-07"]}
+    cited = {p.id: p.cited_by for p in provision_results(sample_run(), "en303645")}
+    assert cited == {"EN303645-5.1-1": ["FS38-01"], "EN303645-5.3-7": ["SSU-SEC-0001"]}
+    cited = {p.id: p.cited_by for p in provision_results(sample_run(), "clp13")}
+    assert cited == {"CLP13_6.9": ["FS38-01"], "CLP13_6.13": ["FS38-07"]}
+
+
+def test_a_provision_gets_its_verdict_only_from_tests_that_name_it():
+    run = sample_run()
+    by_id = {p.id: p for p in provision_results(run, "en303645")}
+    for provision in by_id.values():
+        naming = [t for t in run.tests if provision.id in t.crossrefs]
+        assert provision.tests == [t.nodeid for t in naming]
+        if not naming:  # cited by a requirement that may well PASS, but exercised by no test
+            assert provision.verdict is Verdict.NOT_TESTED

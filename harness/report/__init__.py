@@ -35,8 +35,9 @@ __all__ = [
 def _html(run: RunResult, report_dir: Path, options: dict[str, Any]) -> Path:
     catalog = options.get("catalog")
     schemes = options.get("group_by")
-    if schemes is None:  # default: every scheme the run's requirements cite
+    if schemes is None:  # default: every scheme the run's requirements cite or its tests name
         cited = {crossref_scheme(ref) for req in run.requirements for ref in req.crossrefs}
+        cited |= {crossref_scheme(ref) for test in run.tests for ref in test.crossrefs}
         schemes = [s for s in CROSSREF_SCHEMES.values() if s in cited]
     groupings = [grouping_for(run, scheme, catalog) for scheme in schemes]
     return write_html(run, report_dir, groupings=groupings, catalog=catalog, secrets=options["secrets"])

@@ -20,7 +20,14 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup, escape
 
-from harness.results.model import RunResult, crossref_groups, crossref_label, crossref_scheme, redact
+from harness.results.model import (
+    ProvisionResult,
+    RunResult,
+    crossref_label,
+    crossref_scheme,
+    provision_results,
+    redact,
+)
 from harness.results.verdicts import Verdict
 
 HTML_NAME = "report.html"
@@ -29,6 +36,7 @@ SCHEME_TITLES = {
     "en303645": "ETSI EN 303 645",
     "en18031": "EN 18031-1:2024",
     "clp13": "GSMA CLP.13",
+    "ts103701": "ETSI TS 103 701 test units",
 }
 INLINE_LIMIT = 64 * 1024  # bytes of a text transcript shown inline; the link always has it all
 TEXT_SUFFIXES = {".log", ".txt", ".out", ".json", ".yaml", ".yml", ".csv", ".xml", ".conf", ".md", ".pem"}
@@ -37,11 +45,12 @@ CAPTURE_SUFFIXES = {".pcap", ".pcapng", ".cap"}
 
 @dataclass
 class CrossRefGrouping:
-    """Catalog IDs grouped under the cross-reference IDs of one scheme (e.g. EN 303 645)."""
+    """The provisions of one scheme (e.g. EN 303 645), each judged only by the tests that name it."""
 
     scheme: str
-    groups: Mapping[str, Sequence[str]]  # "EN303645-5.1-1" -> ["FS38-01", ...]
-    titles: Mapping[str, str] = field(default_factory=dict)  # cross-reference ID -> its title
+    provisions: Sequence[ProvisionResult]
+    titles: Mapping[str, str] = field(default_factory=dict)  # provision ID -> its title
+    share: str = ""  # ts103701: the automated share over the network-threat units
 
 
 @dataclass
@@ -56,18 +65,35 @@ class EvidenceView:
 
 
 def grouping_for(run: RunResult, scheme: str, catalog: Iterable[Any] | None = None) -> CrossRefGrouping:
-    """The grouping for one scheme, from the cross-references the run's requirements carry.
+    """The grouping for one scheme: every provision the run's requirements cite or its tests name.
 
-    With a catalog, the cross-reference titles are shown too.
+    A provision's verdict comes only from tests whose marker names it: one that is only cited is
+    NOT_TESTED, with the requirements citing it shown beside. With a catalog, titles are shown, and
+    for TS 103 701 every network-threat unit is listed with the automated share.
     """
     titles: dict[str, str] = {}
-    for req in catalog or ():
-        for ref in getattr(req, "crossrefs", ()):
-            label = crossref_label(ref)
-            if crossref_scheme(label) == scheme and getattr(ref, "title", ""):
-                version = getattr(ref, "version", "")
-                titles[label] = f"{ref.title} ({version})" if version else ref.title
-    return CrossRefGrouping(scheme=scheme, groups=crossref_groups(run, scheme), titles=titles)
+    include: list[str] = []
+    crossrefs = (
+        catalog.crossrefs()
+        if hasattr(catalog, "crossrefs")
+        else [ref for req in catalog or () for ref in getattr(req, "crossrefs", ())]
+    )
+    for ref in crossrefs:
+        label = crossref_label(ref)
+        if crossref_scheme(label) == scheme and getattr(ref, "title", ""):
+            version = getattr(ref, "version", "")
+            titles[label] = f"{ref.title} ({version})" if version and scheme != "ts103701" else ref.title
+            if getattr(ref, "network", False):
+                include.append(label)
+    provisions = provision_results(run, scheme, include=include)
+    share = ""
+    if include:
+        judged = [p for p in provisions if p.id in include and p.tests]
+        share = (
+            f"{len(judged)} of {len(include)} network-threat test units exercised by this run's tests "
+            f"({100.0 * len(judged) / len(include):.0f} %)"
+        )
+    return CrossRefGrouping(scheme=scheme, provisions=provisions, titles=titles, share=share)
 
 
 def write_html(
@@ -133,9 +159,16 @@ def render_html(
             {
                 "scheme": g.scheme,
                 "title": SCHEME_TITLES.get(g.scheme, g.scheme),
+                "share": g.share,
                 "groups": [
-                    {"id": ref_id, "title": g.titles.get(ref_id, ""), "requirements": list(ids)}
-                    for ref_id, ids in g.groups.items()
+                    {
+                        "id": p.id,
+                        "title": g.titles.get(p.id, ""),
+                        "verdict": p.verdict.value,
+                        "tests": list(p.tests),
+                        "requirements": list(p.cited_by),
+                    }
+                    for p in g.provisions
                 ],
             }
             for g in groupings

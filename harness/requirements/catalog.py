@@ -18,7 +18,10 @@ import yaml
 from harness.errors import ConfigError
 
 CATALOG_FILE = Path(__file__).resolve().parent / "catalog.yaml"
-SCHEMES = ("en303645", "en18031", "clp13")
+TS103701_FILE = Path(__file__).resolve().parent / "ts103701.yaml"
+TS103701 = "ts103701"
+TS103701_PREFIX = "TS103701-"
+SCHEMES = ("en303645", "en18031", "clp13", TS103701)
 ASSESSMENTS = ("functional", "conceptual")
 
 
@@ -26,15 +29,17 @@ ASSESSMENTS = ("functional", "conceptual")
 class CrossRef:
     """A public provision a requirement maps to; `id` is the marker form (EN303645-5.1-1)."""
 
-    scheme: str  # en303645 | en18031 | clp13
+    scheme: str  # en303645 | en18031 | clp13 | ts103701
     id: str
     version: str
     title: str
     note: str = ""
+    kind: str = ""  # ts103701 units: functional | conceptual
+    network: bool = False  # ts103701 units: in the network attack threat model (the 56)
 
     @property
     def provision(self) -> str:
-        """The number inside its standard, e.g. '5.1-1', 'AUM-5', '6.9'."""
+        """The number inside its standard, e.g. '5.1-1', 'AUM-5', '6.9', '5.1-1-2a'."""
         return self.id.split("-", 1)[1] if self.scheme != "clp13" else self.id.split("_", 1)[1]
 
 
@@ -225,6 +230,59 @@ def _load(path: Path) -> Catalog:
     return parse_catalog(data, path)
 
 
+def parse_test_units(data: Any, path: Path) -> list[CrossRef]:
+    """TS 103 701's test units as cross references of the ts103701 scheme (marker TS103701-<unit>)."""
+    if not isinstance(data, dict) or not isinstance(data.get("units"), dict):
+        raise ConfigError(path, "units", "missing or not a mapping", "a mapping of unit IDs")
+    version = str(data.get("version", "ETSI TS 103 701"))
+    units = []
+    for unit_id, spec in data["units"].items():
+        kind = spec.get("kind")
+        if kind not in ASSESSMENTS:
+            raise ConfigError(
+                path, f"units.{unit_id}.kind", f"invalid value {kind!r}", " or ".join(ASSESSMENTS)
+            )
+        units.append(
+            CrossRef(
+                scheme=TS103701,
+                id=f"{TS103701_PREFIX}{unit_id}",
+                version=version,
+                title=str(spec["text"]),
+                note=f"provision {spec['provision']}",
+                kind=kind,
+                network=bool(spec.get("network", False)),
+            )
+        )
+    return units
+
+
+@lru_cache(maxsize=4)
+def _load_units(path: Path) -> tuple[CrossRef, ...]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(
+            path, "", f"cannot read test units ({' '.join(str(exc).split())})", "valid YAML"
+        ) from None
+    return tuple(parse_test_units(data, path))
+
+
+TS103701_NOTE = (
+    "unit IDs of ETSI TS 103 701 V1.1.1; each text is the harness's own one-line paraphrase; the 56 units "
+    "marked network are those Kaksonen et al. (ICISSP 2024) count for the network attack threat model"
+)
+
+
 def load_catalog(path: str | Path | None = None) -> Catalog:
-    """The catalog shipped with the harness (or one at `path`); loaded once and cached."""
-    return _load(Path(path).resolve() if path is not None else CATALOG_FILE)
+    """The catalog shipped with the harness (or one at `path`), with TS 103 701's test units as
+    the ts103701 scheme; loaded once and cached."""
+    return _with_units(Path(path).resolve() if path is not None else CATALOG_FILE, TS103701_FILE)
+
+
+@lru_cache(maxsize=4)
+def _with_units(path: Path, units_path: Path) -> Catalog:
+    catalog = _load(path)
+    known = {c.id for c in catalog.crossrefs()}
+    units = [u for u in _load_units(units_path) if u.id not in known]
+    notes = {**catalog.scheme_notes, TS103701: TS103701_NOTE}
+    return Catalog(catalog, [*catalog.crossrefs(), *units], notes)

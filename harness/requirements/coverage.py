@@ -18,11 +18,20 @@ from harness.errors import ConfigError
 MARKER_HELP = "requirement(*ids): catalog IDs (FS38-01, SSU-SEC-0010) and cross references the test checks"
 
 
+class Coverage(dict[str, list[str]]):
+    """Marker ID -> the nodeids of the tests that name it; `conceptual` holds the nodeids of tests
+    marked `conceptual` (assessed from declared evidence)."""
+
+    def __init__(self, *args: object, conceptual: set[str] | None = None) -> None:
+        super().__init__(*args)
+        self.conceptual: set[str] = set(conceptual or ())
+
+
 class RequirementCollector:
     """A pytest plugin that records, per ID, the nodeids of tests marked with it."""
 
     def __init__(self) -> None:
-        self.coverage: dict[str, list[str]] = {}
+        self.coverage = Coverage()
         self.errors: list[str] = []
 
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -37,6 +46,8 @@ class RequirementCollector:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         for item in session.items:
+            if item.get_closest_marker("conceptual") is not None:
+                self.coverage.conceptual.add(item.nodeid)
             for mark in item.iter_markers("requirement"):
                 for marker_id in mark.args:
                     nodeids = self.coverage.setdefault(str(marker_id), [])
@@ -44,7 +55,7 @@ class RequirementCollector:
                         nodeids.append(item.nodeid)
 
 
-def collect_coverage(testsuites_dir: str | Path, *, strict: bool = True) -> dict[str, list[str]]:
+def collect_coverage(testsuites_dir: str | Path, *, strict: bool = True) -> Coverage:
     """Map every ID used in `requirement` markers under `testsuites_dir` to the covering nodeids.
 
     With `strict`, a module that fails to collect is a ConfigError (one line) rather than a
@@ -67,6 +78,10 @@ def collect_coverage(testsuites_dir: str | Path, *, strict: bool = True) -> dict
         "no:hilsec",
         "-p",
         "no:harness.plugin",
+        # labgrid's pytest plugin (installed with hilsec[labgrid]) starts a process-wide logger
+        # that a second, nested session cannot start again; coverage needs none of it.
+        "-p",
+        "no:labgrid",
         # Node IDs as a run from the project root names them ("testsuites/test_x.py::test_y"),
         # whatever the current directory is.
         f"--rootdir={directory.resolve().parent}",

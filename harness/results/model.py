@@ -21,7 +21,7 @@ REDACTED = MASK  # the mask the console and evidence writers use too
 SCHEMA_VERSION = 1
 
 # Prefixes of cross-reference IDs as tests write them in markers, and the scheme each names.
-CROSSREF_SCHEMES = {"EN303645": "en303645", "EN18031": "en18031", "CLP13": "clp13"}
+CROSSREF_SCHEMES = {"EN303645": "en303645", "EN18031": "en18031", "CLP13": "clp13", "TS103701": "ts103701"}
 
 
 class ResultFormatError(ValueError):
@@ -217,14 +217,39 @@ def requirement_results(
     return results
 
 
-def crossref_groups(run: RunResult, scheme: str) -> dict[str, list[str]]:
-    """Cross-reference ID -> catalog IDs citing it, for one scheme; sorted by cross-reference ID."""
-    groups: dict[str, list[str]] = {}
+@dataclass(frozen=True)
+class ProvisionResult:
+    """One provision of a scheme in a run: its verdict comes only from the tests that name it."""
+
+    id: str
+    verdict: Verdict  # NOT_TESTED when no test names the provision, whatever cites it
+    tests: list[str]
+    cited_by: list[str]  # catalog requirements that cite it (context, never a verdict)
+
+
+def provision_results(run: RunResult, scheme: str, *, include: Iterable[str] = ()) -> list[ProvisionResult]:
+    """Each provision of `scheme` the run's requirements cite, its tests name, or `include` lists,
+    with the roll-up of only the tests whose marker names it; sorted by provision."""
+    cited: dict[str, list[str]] = {}
     for req in run.requirements:
         for label in req.crossrefs:
             if crossref_scheme(label) == scheme:
-                groups.setdefault(label, []).append(req.id)
-    return dict(sorted(groups.items(), key=lambda item: _natural_key(item[0])))
+                cited.setdefault(label, []).append(req.id)
+    named: dict[str, list[TestResult]] = {}
+    for test in run.tests:
+        for label in test.crossrefs:
+            if crossref_scheme(label) == scheme:
+                named.setdefault(label, []).append(test)
+    ids = sorted({*cited, *named, *include}, key=_natural_key)
+    return [
+        ProvisionResult(
+            provision,
+            rollup(test.verdict for test in named.get(provision, [])),
+            [test.nodeid for test in named.get(provision, [])],
+            cited.get(provision, []),
+        )
+        for provision in ids
+    ]
 
 
 def _natural_key(text: str) -> list[Any]:
