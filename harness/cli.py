@@ -162,8 +162,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr)
     if errors:
         return EXIT_USAGE
+    from harness.util.text import one_line
+
     for path in args.files:
-        print(f"{path}: ok")
+        print(one_line(f"{path}: ok"))
     return 0
 
 
