@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import ConfigError, HarnessSetupError
+from harness.util.files import write_atomically
 
 EXIT_USAGE = 2
 REPORT_FORMATS = ("html", "csv", "json", "junit", "oscal")
@@ -200,7 +201,7 @@ def _report_diff(runs: list[str], html: Path | None) -> int:
     changes = diff_runs(Path(runs[0]), Path(runs[1]))
     print(changes.to_text())
     if html is not None:
-        html.write_text(changes.to_html(), encoding="utf-8")
+        write_atomically(html, changes.to_html())
         print(f"html: {html}")
     return 1 if changes.regressions else 0
 

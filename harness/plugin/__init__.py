@@ -64,7 +64,9 @@ class HilsecState:
         return self.profile_path is not None or bool(self.records)
 
     def secrets(self) -> list[str]:
-        return list(self.profile.secrets()) if self.profile is not None else []
+        from harness.lab.services.registry import lab_secrets
+
+        return [*(self.profile.secrets() if self.profile is not None else ()), *lab_secrets()]
 
 
 STATE = pytest.StashKey[HilsecState]()

@@ -9,6 +9,7 @@ carries stable hooks for browser tests: `id="requirement-<ID>"` on each row and
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,8 +21,11 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup, escape
 
+from harness.results.evidence import evidence_path_problem, open_evidence
 from harness.results.model import RunResult, crossref_groups, crossref_label, crossref_scheme, redact
 from harness.results.verdicts import Verdict
+from harness.util.files import write_atomically
+from harness.util.text import visible
 
 HTML_NAME = "report.html"
 TEMPLATE_NAME = "report.html.j2"
@@ -82,8 +86,7 @@ def write_html(
     report_dir = Path(report_dir)
     target = report_dir / HTML_NAME
     page = render_html(run, report_dir, groupings=groupings, catalog=catalog, secrets=secrets)
-    target.write_text(page, encoding="utf-8")
-    return target
+    return write_atomically(target, page, errors="backslashreplace")
 
 
 def render_html(
@@ -179,16 +182,19 @@ def _anchor(text: str) -> str:
 
 def _evidence_view(report_dir: Path, rel: str) -> EvidenceView:
     posix = PurePosixPath(rel)
-    if posix.is_absolute() or ".." in posix.parts or "\\" in rel:
+    if evidence_path_problem(rel) is not None:
         return EvidenceView(path=rel, href=None, kind="outside")
-    path = report_dir / Path(*posix.parts)
     href = quote(posix.as_posix())
-    if not path.is_file():
+    handle = open_evidence(report_dir, rel)  # None for a symlink: its target is never inlined
+    if handle is None:
+        path = report_dir / Path(*posix.parts)
+        if os.path.lexists(path) or any(p.is_symlink() for p in path.parents):
+            return EvidenceView(path=rel, href=None, kind="outside")
         return EvidenceView(path=rel, href=href, kind="missing")
     digest = hashlib.sha256()
     head = b""
     size = 0
-    with path.open("rb") as handle:
+    with handle:
         while chunk := handle.read(1 << 20):
             if len(head) <= INLINE_LIMIT:
                 head += chunk[: INLINE_LIMIT + 1 - len(head)]
@@ -201,7 +207,8 @@ def _evidence_view(report_dir: Path, rel: str) -> EvidenceView:
     elif suffix in TEXT_SUFFIXES or _looks_like_text(head):
         view.kind = "text"
         view.truncated = size > INLINE_LIMIT
-        view.content = head[:INLINE_LIMIT].decode("utf-8", errors="replace")
+        # Terminal escapes from the device are shown as `\x1b[...`, not hidden by the browser.
+        view.content = visible(head[:INLINE_LIMIT].decode("utf-8", errors="replace"))
     return view
 
 
