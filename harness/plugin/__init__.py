@@ -25,6 +25,7 @@ from harness.plugin.conclusions import Inconclusive, NotApplicable
 from harness.results.evidence import Evidence
 from harness.results.redact import redact_text
 from harness.results.verdicts import Verdict
+from harness.util.text import one_line
 
 MARKER = "requirement"
 _DEFAULT_TEST_TIMEOUT_S = 900.0
@@ -222,7 +223,7 @@ def hilsec_device(
 
     def progress(line: str) -> None:
         if reporter is not None:
-            reporter.write_line(f"[hilsec] {line}")
+            reporter.write_line(one_line(f"[hilsec] {line}"))
 
     # The lab's working files (QEMU's raw serial log, the lab peers' keys, registrar configs) stay
     # out of the report directory: only evidence, redacted, goes to the people reading the report.

@@ -11,6 +11,7 @@ RequestLog: the last MAX_LOGGED entries, each path cut to MAX_PATH characters.
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -88,6 +89,8 @@ class BoundedHTTPServer(ThreadingHTTPServer):
         self.max_lifetime = max_lifetime
         self.refused = 0  # connections closed because max_connections were open
         self.expired = 0  # connections ended because they outlived max_lifetime
+        self.aborted = 0  # connections the client broke off (reset, closed before the answer)
+        self.errors = 0  # requests a handler raised on: a harness bug, counted, the server lives on
         self._slots = threading.BoundedSemaphore(max_connections)
         self._open: dict[socket.socket, float] = {}
         self._open_lock = threading.Lock()
@@ -122,6 +125,13 @@ class BoundedHTTPServer(ThreadingHTTPServer):
             known = self._open.pop(request, None) is not None
         if known:
             self._slots.release()
+
+    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        """socketserver prints a traceback to stderr here; count instead (no device text on the terminal)."""
+        if isinstance(sys.exc_info()[1], OSError):
+            self.aborted += 1
+        else:
+            self.errors += 1
 
     def service_actions(self) -> None:
         """Called by serve_forever between polls: end connections older than max_lifetime."""
