@@ -188,3 +188,14 @@ def test_billion_laughs_fifo_and_dev_zero_stay_small(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr[-2000:]
     lines = done.stderr.splitlines()
     assert len(lines) == 3 and "Traceback" not in done.stderr and "MemoryError" not in done.stderr
+
+
+@pytest.mark.parametrize("text", ["inf", "nan", "-5", "0", "1e300", "soon"])
+def test_the_test_timeout_option_is_finite(text: str) -> None:
+    import argparse
+
+    from harness.plugin import _test_timeout
+
+    with pytest.raises(argparse.ArgumentTypeError):
+        _test_timeout(text)
+    assert _test_timeout("900") == 900.0

@@ -75,6 +75,19 @@ RECORD = pytest.StashKey[TestRecord]()
 _DEVICE_LOST = pytest.StashKey[bool]()  # the test ended on a device error: look at the device again
 
 
+def _test_timeout(text: str) -> float:
+    """A finite, positive number of seconds up to a day (inf or nan would never end a test)."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 86400:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 to 86400")
+    return value
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("hilsec", "hilsec hardware-in-the-loop security tests")
     group.addoption("--device-profile", metavar="FILE", help="device profile (YAML) of the device under test")
@@ -83,7 +96,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--hilsec-test-timeout",
         metavar="SECONDS",
-        type=float,
+        type=_test_timeout,
         help=f"end any single security test as INCONCLUSIVE after this long (default {_DEFAULT_TEST_TIMEOUT_S:.0f})",
     )
     group.addoption(

@@ -153,8 +153,11 @@ class UdpSink:
                 self.datagrams.append(datagram)
                 line = f"{datagram.received:.6f} {source[0]}:{source[1]} {datagram.payload!r}\n"
                 if self.log_bytes + len(line) <= MAX_LOG_BYTES:
-                    log.write(line)
-                    log.flush()
+                    try:
+                        log.write(line)
+                        log.flush()
+                    except OSError:  # a full disk loses log lines, never the listener
+                        continue
                     self.log_bytes += len(line)
 
     def stop(self) -> None:
