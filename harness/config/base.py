@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
+import regex
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -67,9 +68,11 @@ class StrictModel(BaseModel):
 
 
 def _check_regex(value: str) -> str:
+    """A pattern both `re` (checks) and `regex` (the console's time-bounded matcher) compile."""
     try:
         re.compile(value)
-    except re.error as exc:
+        regex.compile(value)
+    except (re.error, regex.error) as exc:
         raise problem(
             f"invalid regular expression {value!r} ({exc})", "a Python regular expression"
         ) from None
