@@ -15,6 +15,7 @@ from pathlib import Path
 from harness import __version__
 from harness.errors import ConfigError, HarnessSetupError
 from harness.requirements.catalog import SCHEMES
+from harness.util.files import write_atomically
 
 EXIT_USAGE = 2
 REPORT_FORMATS = ("html", "csv", "json", "junit", "oscal")
@@ -167,8 +168,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr)
     if errors:
         return EXIT_USAGE
+    from harness.util.text import one_line
+
     for path in args.files:
-        print(f"{path}: ok")
+        print(one_line(f"{path}: ok"))
     return 0
 
 
@@ -203,7 +206,7 @@ def _report_diff(runs: list[str], html: Path | None) -> int:
     changes = diff_runs(Path(runs[0]), Path(runs[1]))
     print(changes.to_text())
     if html is not None:
-        html.write_text(changes.to_html(), encoding="utf-8")
+        write_atomically(html, changes.to_html())
         print(f"html: {html}")
     return 1 if changes.regressions else 0
 

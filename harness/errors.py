@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.util.text import one_line
+
 
 class HilsecError(Exception):
     """Base of every error the harness raises on purpose."""
@@ -24,9 +26,10 @@ class ConfigError(HilsecError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        # One line whatever the parts hold: a key or file name with a newline cannot forge a line.
         where = f"{self.file}: {self.field}" if self.field else self.file
         fix = f"; expected {self.expected}" if self.expected else ""
-        return f"{where}: {self.problem}{fix}"
+        return one_line(f"{where}: {self.problem}{fix}")
 
 
 class DeviceError(HilsecError):

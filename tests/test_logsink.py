@@ -207,3 +207,94 @@ def test_certificate_fingerprint_matches_openssl(tmp_path: Path):
         assert done.stdout.strip().split("=")[1].replace(":", "") == sink.certificate_sha256()
     finally:
         sink.stop()
+
+
+# --- hostile records: no record stops a listener ------------------------------------------------
+
+IMPOSSIBLE_DATE = b"<13>Feb 31 25:61:61 hilsec-ref app: impossible\n"
+
+
+def test_impossible_bsd_dates_are_kept_without_a_timestamp():
+    parsed = parse_syslog(IMPOSSIBLE_DATE, now=NOW)
+    assert parsed.timestamp is None and "Feb 31 25:61:61" in parsed.message
+    # Feb 29 of a leap year received in January of the next: the year-before guess is impossible too.
+    leap = parse_syslog(b"<13>Feb 29 10:00:00 app: leap", now=datetime(2028, 1, 10, tzinfo=UTC))
+    assert leap.timestamp is None and "leap" in leap.message
+
+
+def _send(receiver: SyslogReceiver, transport: str, payloads: list[bytes]) -> None:
+    port = receiver.port(transport)
+    if transport == "udp":
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for payload in payloads:
+                sock.sendto(payload, ("127.0.0.1", port))
+        return
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        stream: socket.socket = raw
+        if transport == "tls":
+            context = ssl.create_default_context(cafile=str(receiver.certificate))
+            context.check_hostname = False
+            stream = context.wrap_socket(raw)
+        for payload in payloads:
+            stream.sendall(payload)
+        time.sleep(0.3)
+        stream.close()
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp", "tls"])
+def test_an_impossible_date_never_stops_a_listener(receiver: SyslogReceiver, transport: str):
+    _send(receiver, transport, [IMPOSSIBLE_DATE])
+    _send(receiver, transport, [BUSYBOX_LOGIN])
+    found = receiver.wait_for(lambda r: "invalid password" in r.message, timeout=5)
+    assert found, "the record after the impossible date was lost"
+    [odd] = [r for r in receiver.records() if "impossible" in r.raw]
+    assert odd.timestamp is None and odd.transport == transport
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp", "tls"])
+def test_a_parser_failure_keeps_the_record_raw_and_the_listener_alive(
+    receiver: SyslogReceiver, transport: str, monkeypatch: pytest.MonkeyPatch
+):
+    import harness.lab.services.syslog as syslog
+
+    real = syslog.parse_syslog
+
+    def fragile(data: bytes, **kwargs: object):
+        if b"poison" in data:
+            raise ZeroDivisionError("a parser bug")
+        return real(data)
+
+    monkeypatch.setattr(syslog, "parse_syslog", fragile)
+    _send(receiver, transport, [b"<13>app: poison\n", BUSYBOX_LOGIN])
+    assert receiver.wait_for(lambda r: "invalid password" in r.message, timeout=5)
+    [poison] = [r for r in receiver.records() if "poison" in r.raw]
+    assert poison.syntax == "unparsed" and poison.message == "<13>app: poison"
+    assert receiver.unparseable == 1
+
+
+def test_a_failing_store_never_stops_the_udp_listener(receiver: SyslogReceiver, monkeypatch):
+    calls = {"n": 0}
+    real = SyslogReceiver.add
+
+    def flaky(self, payload, peer, transport):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError("disk full")
+        return real(self, payload, peer, transport)
+
+    monkeypatch.setattr(SyslogReceiver, "add", flaky)
+    _send(receiver, "udp", [b"<13>app: first\n"])
+    time.sleep(0.3)
+    _send(receiver, "udp", [BUSYBOX_LOGIN])
+    assert receiver.wait_for(lambda r: "invalid password" in r.message, timeout=5)
+    assert receiver.errors == 1
+
+
+def test_the_on_disk_log_is_bounded(receiver: SyslogReceiver, monkeypatch):
+    import harness.lab.services.syslog as syslog
+
+    monkeypatch.setattr(syslog, "MAX_LOG_BYTES", 2000)
+    for index in range(40):
+        receiver.add(b"<13>app: message %d" % index, ("127.0.0.1", 1), "udp")
+    assert receiver.log_path.stat().st_size <= 2000
+    assert receiver.log_dropped > 0 and len(receiver.records()) == 40

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
+import regex
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -67,9 +68,11 @@ class StrictModel(BaseModel):
 
 
 def _check_regex(value: str) -> str:
+    """A pattern both `re` (checks) and `regex` (the console's time-bounded matcher) compile."""
     try:
         re.compile(value)
-    except re.error as exc:
+        regex.compile(value)
+    except (re.error, regex.error) as exc:
         raise problem(
             f"invalid regular expression {value!r} ({exc})", "a Python regular expression"
         ) from None
@@ -83,14 +86,28 @@ def _base_dir(info: ValidationInfo) -> Path:
 
 def _resolve(value: Path, info: ValidationInfo) -> Path:
     """Relative paths mean: relative to the YAML file that names them; `~` is the home directory."""
-    value = value.expanduser()
-    if not value.is_absolute():
-        value = _base_dir(info) / value
-    return value.resolve()
+    try:
+        expanded = value.expanduser()
+    except RuntimeError:  # ~nosuchuser/...
+        raise problem(
+            f"cannot expand {value.parts[0]!r} in {str(value)!r} (no such user)",
+            "a path starting with ~/, ~USER/ of an existing user, or no ~",
+        ) from None
+    if not expanded.is_absolute():
+        expanded = _base_dir(info) / expanded
+    try:
+        return expanded.resolve()
+    except (RuntimeError, OSError) as exc:  # a symlink loop (RuntimeError before Python 3.13)
+        raise problem(f"cannot resolve {str(value)!r} ({exc})", "a path without a symlink loop") from None
 
 
 def _existing_file(value: Path, info: ValidationInfo) -> Path:
     resolved = _resolve(value, info)
+    try:
+        resolved.stat()
+    except OSError as exc:
+        if not isinstance(exc, FileNotFoundError):
+            raise problem(f"cannot read {str(value)!r} ({exc.strerror})", "a readable file") from None
     if not resolved.exists():
         raise problem(
             f"file {str(value)!r} does not exist (looked for {resolved})",
@@ -98,10 +115,25 @@ def _existing_file(value: Path, info: ValidationInfo) -> Path:
         )
     if resolved.is_dir():
         raise problem(f"{str(value)!r} is a directory", "a file")
+    if not resolved.is_file():  # a FIFO or a device would hang or never end when read
+        raise problem(f"{str(value)!r} is not a regular file", "a regular file")
     return resolved
 
 
-Port = Annotated[int, Field(ge=1, le=65535, description="a port number from 1 to 65535")]
+MAX_SECONDS = 86400.0  # a day: the longest any wait may be configured to take
+
+
+def _finite_seconds(value: float) -> float:
+    if value > MAX_SECONDS:
+        raise problem(f"{value:g} seconds is more than a day", f"a number of seconds up to {MAX_SECONDS:g}")
+    return value
+
+
+# Ports and counts are whole numbers as written: `true` is not port 1 and 514.5 is not a port.
+Port = Annotated[int, Field(strict=True, ge=1, le=65535, description="a port number from 1 to 65535")]
+Count = Annotated[int, Field(strict=True)]
+# Durations are finite and at most a day, so no wait can be configured to last forever.
+Seconds = Annotated[float, Field(strict=True, allow_inf_nan=False), AfterValidator(_finite_seconds)]
 Regex = Annotated[str, AfterValidator(_check_regex)]
 ExistingFile = Annotated[Path, AfterValidator(_existing_file)]
 ResolvedPath = Annotated[Path, AfterValidator(_resolve)]

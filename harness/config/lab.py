@@ -8,7 +8,16 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from harness.config.base import ExistingFile, NonEmptyStr, Port, ResolvedPath, StrictModel, problem
+from harness.config.base import (
+    Count,
+    ExistingFile,
+    NonEmptyStr,
+    Port,
+    ResolvedPath,
+    Seconds,
+    StrictModel,
+    problem,
+)
 from harness.config.profile import SerialConsole
 
 
@@ -16,8 +25,10 @@ class QemuSettings(StrictModel):
     """How QEMU runs emulated devices on this bench."""
 
     accel: Literal["auto", "tcg", "kvm"] = Field("auto", description="auto, tcg or kvm")
-    memory_mb: int = Field(256, ge=64, description="an amount of guest memory in MiB, at least 64")
-    boot_timeout_s: float = Field(90.0, gt=0, description="a positive number of seconds")
+    memory_mb: Count = Field(
+        256, ge=64, le=1_048_576, description="an amount of guest memory in MiB, from 64 to 1048576"
+    )
+    boot_timeout_s: Seconds = Field(90.0, gt=0, description="a positive number of seconds (up to 86400)")
 
 
 # Every port a lab service can listen on, with its transport. A port left out is picked by the OS
@@ -102,9 +113,9 @@ class ServerSettings(StrictModel):
 class Timeouts(StrictModel):
     """Upper bounds on waits, in seconds."""
 
-    command_s: float = Field(30.0, gt=0, description="a positive number of seconds")
-    login_s: float = Field(60.0, gt=0, description="a positive number of seconds")
-    lockout_s: float = Field(
+    command_s: Seconds = Field(30.0, gt=0, description="a positive number of seconds (up to 86400)")
+    login_s: Seconds = Field(60.0, gt=0, description="a positive number of seconds (up to 86400)")
+    lockout_s: Seconds = Field(
         60.0,
         ge=0,
         description="how long to wait for a login lockout to end before power-cycling (0 to 86400 s)",
@@ -182,10 +193,10 @@ class PowerCommands(StrictModel):
     cycle: str | None = Field(
         None, description="a shell command that power-cycles the device (default: off, wait, on)"
     )
-    off_seconds: float = Field(
+    off_seconds: Seconds = Field(
         2.0, ge=0, le=600, description="seconds to stay off between off and on (0 to 600)"
     )
-    timeout_s: float = Field(30.0, gt=0, le=3600, description="seconds one command may take (up to 3600)")
+    timeout_s: Seconds = Field(30.0, gt=0, le=3600, description="seconds one command may take (up to 3600)")
 
 
 class LabConfig(StrictModel):

@@ -49,8 +49,9 @@ def load_lab_config(path: str | Path) -> LabConfig:
 def _kind_of(document: YamlDocument) -> type[BaseModel]:
     kind = document.data.get("kind")
     if kind is not None:
-        if kind not in KINDS:
-            raise ConfigError(document.path, "kind", f"invalid value {kind!r}", " or ".join(KINDS))
+        if not isinstance(kind, str) or kind not in KINDS:
+            shown = repr(kind) if isinstance(kind, str | int | float) else f"of type {type(kind).__name__}"
+            raise ConfigError(document.path, "kind", f"invalid value {shown[:60]}", " or ".join(KINDS))
         return KINDS[kind]
     keys = set(document.data)
     if keys & PROFILE_KEYS:

@@ -13,10 +13,12 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_serializer, field_validator, model_validator
 
 from harness.config.base import (
+    Count,
     ExistingFile,
     NonEmptyStr,
     Port,
     Regex,
+    Seconds,
     StrictModel,
     closest,
     problem,
@@ -86,16 +88,16 @@ class RolloutStep(StrictModel):
     """One model in the order security updates are rolled out across the maker's range."""
 
     model: NonEmptyStr = Field(description="a model designation")
-    installed_base: int = Field(ge=0, description="the number of units of this model in use")
+    installed_base: Count = Field(ge=0, description="the number of units of this model in use")
 
 
 class UpdatePolicy(StrictModel):
     """What the manufacturer promises about updates (FS.25 SSU-SEC/COM/TES evidence)."""
 
-    security_update_cadence_days: int | None = Field(
+    security_update_cadence_days: Count | None = Field(
         None, gt=0, description="a positive number of days between security updates"
     )
-    support_period_months: int | None = Field(
+    support_period_months: Count | None = Field(
         None, gt=0, description="a positive number of months of security support from launch"
     )
     release_history: list[Release] = Field(default_factory=list, description="a list of releases")
@@ -137,7 +139,7 @@ class SerialConsole(StrictModel):
     """A serial port: a device path (/dev/ttyUSB0, /dev/serial/by-id/...) or a pyserial URL."""
 
     url: NonEmptyStr = Field(description="a device like /dev/ttyUSB0 or a URL like rfc2217://host:port")
-    baudrate: int = Field(115200, gt=0, le=20_000_000, description="a positive baud rate such as 115200")
+    baudrate: Count = Field(115200, gt=0, le=20_000_000, description="a positive baud rate such as 115200")
 
     _check_url = field_validator("url")(_pyserial_url)
 
@@ -151,7 +153,7 @@ class SerialAttachment(StrictModel):
     port: str | None = Field(
         None, min_length=1, description="the name of a port in the lab config's serial_ports"
     )
-    baudrate: int | None = Field(
+    baudrate: Count | None = Field(
         None, gt=0, le=20_000_000, description="a positive baud rate such as 115200 (default 115200)"
     )
 
@@ -266,7 +268,7 @@ class LoginCredentials(StrictModel):
     password_prompt: Regex = Field(r"[Pp]assword: ?$", description="a regular expression")
     shell_prompt: Regex = Field(r"[#$] ?$", description="a regular expression")
     failure_pattern: Regex = Field(r"Login incorrect", description="a regular expression")
-    lockout_seconds: float | None = Field(
+    lockout_seconds: Seconds | None = Field(
         None,
         ge=0,
         le=86400,
@@ -391,7 +393,7 @@ class PlaintextAllowance(StrictModel):
 class SecureCommunication(StrictModel):
     """How the secure-communication tests observe the device's traffic."""
 
-    observation_seconds: float = Field(20.0, gt=0, description="a positive number of seconds")
+    observation_seconds: Seconds = Field(20.0, gt=0, description="a positive number of seconds (up to 86400)")
     plaintext_allowed: list[PlaintextAllowance] = Field(
         default_factory=list, description="a list of {protocol, port, reason}"
     )
@@ -475,7 +477,7 @@ class SecureBootSettings(StrictModel):
         None,
         description="uefi-ovmf: the initrd to boot (default: the reference image's or console.qemu.initrd)",
     )
-    boot_timeout_s: float = Field(40.0, gt=0, description="uefi-ovmf: seconds one boot attempt may take")
+    boot_timeout_s: Seconds = Field(40.0, gt=0, description="uefi-ovmf: seconds one boot attempt may take")
     mechanism: str | None = Field(None, description="declared: e.g. 'U-Boot FIT signature verification'")
     root_of_trust: str | None = Field(
         None, description="declared: where the verification key lives (OTP, ROM)"
@@ -518,7 +520,7 @@ class UsbSettings(StrictModel):
         default_factory=list,
         description="the USB function kinds production firmware may expose, e.g. [modem-at, modem-nmea]",
     )
-    interfaces: dict[int, NonEmptyStr] = Field(
+    interfaces: dict[Count, NonEmptyStr] = Field(
         default_factory=dict,
         description="a mapping from interface number to the kind the maker says it is (e.g. 2: modem-at)",
     )

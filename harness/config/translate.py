@@ -146,6 +146,12 @@ def _describe(error: dict[str, Any], location: Location, info: FieldInfo | None)
             described or f"a number {bound}{limit}",
             location,
         )
+    if kind == "finite_number":
+        return (
+            f"value{_shown(value, location)} is not a finite number",
+            described or "a finite number",
+            location,
+        )
     if kind.startswith("date") or kind.startswith("datetime"):
         detail = error["msg"].split(",", 1)[1].strip() if "," in error["msg"] else "not a date"
         return f"invalid date{_shown(value, location)} ({detail})", "a date as YYYY-MM-DD", location

@@ -18,7 +18,7 @@ from harness.device.registry import BuildContext
 from harness.device.strategy import DeviceState, Strategy
 from harness.errors import DeviceError, HarnessSetupError
 from harness.lab.services.base import LabEndpoints, LabService
-from harness.lab.services.registry import start_services, stop_services
+from harness.lab.services.registry import lab_secrets, start_services, stop_services
 from harness.lab.side import LabSide
 from harness.results.evidence import Evidence
 from harness.transports.console import CommandResult, Console, LoginSettings
@@ -114,7 +114,7 @@ class Device:
 
     @property
     def secrets(self) -> list[str]:
-        return list(self.profile.secrets())
+        return [*self.profile.secrets(), *lab_secrets()]
 
     @property
     def command_timeout(self) -> float:

@@ -31,6 +31,7 @@ from harness.plugin.records import TestRecord, verdict_of
 from harness.results.evidence import Evidence
 from harness.results.redact import redact_text
 from harness.results.verdicts import Verdict
+from harness.util.text import one_line
 
 MARKER = "requirement"
 _DEFAULT_TEST_TIMEOUT_S = 900.0
@@ -57,12 +58,27 @@ class HilsecState:
         return self.profile_path is not None or bool(self.records)
 
     def secrets(self) -> list[str]:
-        return list(self.profile.secrets()) if self.profile is not None else []
+        from harness.lab.services.registry import lab_secrets
+
+        return [*(self.profile.secrets() if self.profile is not None else ()), *lab_secrets()]
 
 
 STATE = pytest.StashKey[HilsecState]()
 RECORD = pytest.StashKey[TestRecord]()
 _DEVICE_LOST = pytest.StashKey[bool]()  # the test ended on a device error: look at the device again
+
+
+def _test_timeout(text: str) -> float:
+    """A finite, positive number of seconds up to a day (inf or nan would never end a test)."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 86400:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 to 86400")
+    return value
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -73,7 +89,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--hilsec-test-timeout",
         metavar="SECONDS",
-        type=float,
+        type=_test_timeout,
         help=f"end any single security test as INCONCLUSIVE after this long (default {_DEFAULT_TEST_TIMEOUT_S:.0f})",
     )
     group.addoption(
@@ -281,7 +297,7 @@ def hilsec_device(
 
     def progress(line: str) -> None:
         if reporter is not None:
-            reporter.write_line(f"[hilsec] {line}")
+            reporter.write_line(one_line(f"[hilsec] {line}"))
 
     # The lab's working files (QEMU's raw serial log, the lab peers' keys, registrar configs) stay
     # out of the report directory: only evidence, redacted, goes to the people reading the report.

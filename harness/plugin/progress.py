@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from harness.util.text import one_line
+
 
 class RunProgress:
     """A pytest plugin object that prints one line when a test starts and one when it ends."""
@@ -24,7 +26,7 @@ class RunProgress:
         if self.reporter is None:
             return
         self.reporter.ensure_newline()
-        self.reporter.write_line(f"[{self._elapsed()}] {text}")
+        self.reporter.write_line(f"[{self._elapsed()}] {one_line(text)}")
 
     @pytest.hookimpl(trylast=True)
     def pytest_configure(self, config: pytest.Config) -> None:

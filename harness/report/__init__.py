@@ -20,6 +20,7 @@ from harness.report.sums import verify_sha256sums, write_sha256sums
 from harness.results.model import CROSSREF_SCHEMES, ResultFormatError, RunResult, crossref_scheme
 
 DEFAULT_FORMATS = ("json", "csv", "junit", "html")
+RECORD_FORMATS = ("json", "oscal")  # machine records: the text as it was (JSON escapes it safely)
 
 __all__ = [
     "DEFAULT_FORMATS",
@@ -80,9 +81,13 @@ def write_report(
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     run = run.redacted(secrets)
+    shown = run.visible()  # what a person reads: device text's control characters as escapes
     catalog = list(catalog) if catalog is not None else None
     options = {"catalog": catalog, "secrets": list(secrets), "group_by": group_by}
-    written = [FORMATS[name](run, report_dir, options) for name in dict.fromkeys(formats)]
+    written = [
+        FORMATS[name](run if name in RECORD_FORMATS else shown, report_dir, options)
+        for name in dict.fromkeys(formats)
+    ]
     written.append(write_sha256sums(report_dir))
     return written
 

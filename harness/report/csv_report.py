@@ -7,9 +7,12 @@ one cell are separated by line breaks, which spreadsheets show as lines inside t
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 from harness.results.model import RunResult
+from harness.util.files import write_atomically
+from harness.util.text import visible
 
 CSV_NAME = "requirements.csv"
 COLUMNS = ("id", "title", "source", "verdict", "tests", "reasons")
@@ -18,10 +21,11 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def write_csv(run: RunResult, report_dir: Path) -> Path:
-    """Write REPORT_DIR/requirements.csv."""
+    """Write REPORT_DIR/requirements.csv, atomically; device text has its control characters
+    shown as escapes (`\x1b`), never raw."""
     target = Path(report_dir) / CSV_NAME
     tests = run.tests_by_nodeid()
-    with target.open("w", encoding="utf-8", newline="") as handle:
+    with io.StringIO(newline="") as handle:
         writer = csv.writer(handle, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
         writer.writerow(COLUMNS)
         for req in run.requirements:
@@ -32,8 +36,8 @@ def write_csv(run: RunResult, report_dir: Path) -> Path:
                     detail = f": {test.reason}" if test.reason else ""
                     reasons.append(f"{nodeid}: {test.verdict.value}{detail}")
             row = (req.id, req.title, req.source, req.verdict.value, "\n".join(req.tests), "\n".join(reasons))
-            writer.writerow([_defuse(cell) for cell in row])
-    return target
+            writer.writerow([_defuse(visible(cell)) for cell in row])
+        return write_atomically(target, handle.getvalue())
 
 
 def _defuse(cell: str) -> str:

@@ -16,6 +16,7 @@ import jinja2
 from harness.errors import ConfigError
 from harness.results.model import ResultFormatError, RunResult
 from harness.results.verdicts import Verdict
+from harness.util.text import one_line
 
 RunSource = RunResult | dict | str | Path
 
@@ -62,7 +63,7 @@ class RunDiff:
         ]
         if not self.changes:
             lines.append(f"no requirement verdict changed ({self.unchanged} compared)")
-            return "\n".join(lines) + "\n"
+            return "\n".join(one_line(line) for line in lines) + "\n"
         width = max(len(c.id) for c in self.changes)
         for change in self.changes:
             old = change.old.value if change.old else "-"
@@ -71,7 +72,7 @@ class RunDiff:
         lines.append(
             f"{len(self.changes)} changed ({len(self.regressions)} regressions), {self.unchanged} unchanged"
         )
-        return "\n".join(lines) + "\n"
+        return "\n".join(one_line(line) for line in lines) + "\n"
 
     def to_html(self) -> str:
         """A self-contained HTML page (inline CSS) with the same content as to_text()."""

@@ -15,8 +15,11 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from harness.results.evidence import evidence_path_problem
 from harness.results.model import RunResult, TestResult
 from harness.results.verdicts import Verdict
+from harness.util.files import write_atomically
+from harness.util.text import visible
 
 JUNIT_NAME = "junit.xml"
 SUITE_NAME = "hilsec"
@@ -25,8 +28,9 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def xml_text(text: str) -> str:
-    """Text safe for an XML 1.0 document: forbidden control characters become U+FFFD."""
-    return _NOT_XML.sub("\ufffd", text)
+    """Text safe for an XML 1.0 document: control characters shown as escapes (`\x1b`), and any
+    other character XML 1.0 cannot carry (U+FFFE) replaced by U+FFFD."""
+    return _NOT_XML.sub("\ufffd", visible(text))
 
 
 def split_nodeid(nodeid: str) -> tuple[str, str]:
@@ -80,8 +84,8 @@ def write_junit(run: RunResult, report_dir: Path, *, absolute_attachments: bool 
         _testcase(suite, test, base)
     root.attrib.update({k: suite.attrib[k] for k in ("tests", "failures", "errors", "skipped", "time")})
     ET.indent(root)
-    ET.ElementTree(root).write(target, encoding="utf-8", xml_declaration=True)
-    return target
+    document = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return write_atomically(target, document)
 
 
 SKIP_REASON = "skipped, so not checked"  # how the plugin words a plain pytest.skip
@@ -120,6 +124,8 @@ def _testcase(suite: ET.Element, test: TestResult, base: Path | None) -> None:
     if test.reason:
         lines.append(f"reason: {reason}")
     for rel in test.evidence:
+        if evidence_path_problem(rel) is not None:
+            continue  # a CI server would attach whatever file the path names
         path = str(base / rel) if base is not None else rel
         lines.append(f"[[ATTACHMENT|{xml_text(path)}]]")
     ET.SubElement(case, "system-out").text = "\n".join(lines) + "\n"

@@ -16,15 +16,17 @@ The document is plain JSON built here; compliance-trestle's models validate it i
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
+from harness.report.json_report import json_text
+from harness.report.sums import sha256_file
+from harness.results.evidence import evidence_file
 from harness.results.model import RunResult, TestResult
 from harness.results.verdicts import Verdict
+from harness.util.files import write_atomically
 
 OSCAL_NAME = "oscal-assessment-results.json"
 OSCAL_VERSION = "1.2.1"
@@ -36,8 +38,7 @@ def write_oscal(run: RunResult, report_dir: Path) -> Path:
     """Write REPORT_DIR/oscal-assessment-results.json."""
     target = Path(report_dir) / OSCAL_NAME
     document = assessment_results(run, Path(report_dir))
-    target.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return target
+    return write_atomically(target, json_text(document))
 
 
 def assessment_results(run: RunResult, report_dir: Path | None = None) -> dict[str, Any]:
@@ -152,12 +153,10 @@ def _observation(
 
 def _evidence(rel: str, report_dir: Path | None) -> dict[str, Any]:
     entry: dict[str, Any] = {"href": rel, "description": f"Evidence file {rel} (relative to the report)"}
-    posix = PurePosixPath(rel)
-    if report_dir is not None and not posix.is_absolute() and ".." not in posix.parts:
-        path = report_dir / Path(*posix.parts)
-        if path.is_file():
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            entry["props"] = _props({"sha256": digest, "size": str(path.stat().st_size)})
+    path = evidence_file(report_dir, rel) if report_dir is not None else None
+    if path is not None:
+        digest = sha256_file(path)
+        entry["props"] = _props({"sha256": digest, "size": str(path.stat().st_size)})
     return entry
 
 

@@ -10,6 +10,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.results.evidence import evidence_file
+from harness.util.files import write_atomically
+
 SUMS_NAME = "SHA256SUMS"
 _CHUNK = 1 << 20
 
@@ -50,9 +53,7 @@ def write_sha256sums(report_dir: Path) -> Path:
     evidence_dir = Path(report_dir) / "evidence"
     evidence_dir.mkdir(parents=True, exist_ok=True)
     lines = [_format_line(sha256_file(evidence_dir / rel), rel) for rel in evidence_files(evidence_dir)]
-    target = evidence_dir / SUMS_NAME
-    target.write_text("".join(lines), encoding="utf-8", newline="\n")
-    return target
+    return write_atomically(evidence_dir / SUMS_NAME, "".join(lines))
 
 
 def verify_sha256sums(report_dir: Path) -> list[SumProblem]:
@@ -73,6 +74,8 @@ def verify_sha256sums(report_dir: Path) -> list[SumProblem]:
         path = evidence_dir / rel
         if ".." in Path(rel).parts or Path(rel).is_absolute() or not path.is_file():
             problems.append(SumProblem(rel, "missing"))
+        elif evidence_file(Path(report_dir), f"evidence/{rel}") is None:
+            problems.append(SumProblem(rel, "a symlink, not evidence"))
         elif sha256_file(path) != expected:
             problems.append(SumProblem(rel, "modified"))
     unlisted = [rel for rel in evidence_files(evidence_dir) if rel not in listed]

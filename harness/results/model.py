@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from harness.results.evidence import evidence_path_problem
 from harness.results.redact import MASK, redact_text
 from harness.results.verdicts import Verdict, rollup
 
@@ -138,6 +139,59 @@ class RunResult:
                 dataclasses.replace(r, tests=[redact(n, secrets) for n in r.tests]) for r in self.requirements
             ],
         )
+
+    def visible(self) -> RunResult:
+        """A copy for display (HTML, CSV, JUnit, the terminal): every text's control characters
+        shown as escapes (harness.util.text.visible), so what a device printed is never acted on."""
+        from harness.util.text import visible
+
+        return self.map_text(visible)
+
+    def map_text(self, change: Callable[[str], str]) -> RunResult:
+        """A copy with `change` applied to every string (device fields and keys included)."""
+
+        def each(values: list[str]) -> list[str]:
+            return [change(v) for v in values]
+
+        return RunResult(
+            device=_map_value(self.device, change),
+            started=change(self.started),
+            finished=change(self.finished),
+            harness_version=change(self.harness_version),
+            tests=[
+                dataclasses.replace(
+                    t,
+                    nodeid=change(t.nodeid),
+                    requirements=each(t.requirements),
+                    crossrefs=each(t.crossrefs),
+                    reason=change(t.reason),
+                    evidence=each(t.evidence),
+                    kind=change(t.kind),
+                )
+                for t in self.tests
+            ],
+            requirements=[
+                dataclasses.replace(
+                    r,
+                    id=change(r.id),
+                    title=change(r.title),
+                    source=change(r.source),
+                    tests=each(r.tests),
+                    crossrefs=each(r.crossrefs),
+                )
+                for r in self.requirements
+            ],
+        )
+
+
+def _map_value(value: Any, change: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, Mapping):
+        return {change(str(k)): _map_value(v, change) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_map_value(v, change) for v in value]
+    return value
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -296,7 +350,7 @@ def _test_from_json(data: Any, where: str) -> TestResult:
         crossrefs=_strings(obj.get("crossrefs", []), f"{where}.crossrefs"),
         verdict=verdict,
         reason=_expect(obj.get("reason", ""), str, f"{where}.reason"),
-        evidence=_strings(obj.get("evidence", []), f"{where}.evidence"),
+        evidence=_evidence_paths(obj.get("evidence", []), f"{where}.evidence"),
         duration_s=float(duration),
         kind=kind,
         phase=_phase(obj.get("phase", "call"), f"{where}.phase"),
@@ -329,6 +383,17 @@ def _expect(value: Any, kind: type, where: str) -> Any:
         got = "missing" if value is None else f"a {type(value).__name__}"
         raise ResultFormatError(where, f"expected a {_JSON_NAMES.get(kind, kind.__name__)}, got {got}")
     return value
+
+
+def _evidence_paths(value: Any, where: str) -> list[str]:
+    """Evidence paths as `hilsec report` may follow them: under evidence/, never outside."""
+    paths = _strings(value, where)
+    for i, path in enumerate(paths):
+        problem = evidence_path_problem(path)
+        if problem is not None:
+            shown = path if len(path) <= 80 else path[:77] + "..."
+            raise ResultFormatError(f"{where}[{i}]", f"evidence path {shown!r} {problem}")
+    return paths
 
 
 def _strings(value: Any, where: str) -> list[str]:

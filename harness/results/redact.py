@@ -1,17 +1,36 @@
-"""Keep secrets (the profile's passwords) out of every file the harness writes.
+"""Keep secrets (the profile's passwords, the lab's own) out of every file the harness writes.
 
 Transcripts are evidence that leaves the lab, so a password must never reach them, not even when
-the device's bytes arrive in pieces and a secret straddles two reads. `StreamRedactor` holds back
-the few bytes at the end of a chunk that could be the start of a secret until it knows better.
+the device's bytes arrive in pieces and a secret straddles two reads, nor when the device echoes
+it with terminal decoration between its characters (`H\\x1b[31ms7...`: colour codes, cursor moves,
+a stray control character). A secret matches with up to MAX_DECORATIONS such sequences between
+any two of its characters, and the whole decorated text is masked. `StreamRedactor` holds back
+the end of a chunk that could be the start of a (decorated) secret until it knows better.
 """
 
 from __future__ import annotations
 
-import re
+import shutil
 from collections.abc import Callable, Iterable
+from functools import lru_cache
+from os import PathLike
+from typing import AnyStr
+
+import regex
 
 MASK = "********"
 MASK_BYTES = MASK.encode()
+MAX_DECORATIONS = 8  # escape sequences or control characters between two characters of a secret
+
+# One terminal decoration: a CSI sequence (colours, cursor), an OSC sequence (titles), a two or
+# three character escape, or a control character other than tab and newline.
+_DECORATION = (
+    r"(?:\x1b\[[0-?]{0,16}[ -/]{0,4}[@-~]"
+    r"|\x1b\][^\x07\x1b]{0,64}(?:\x07|\x1b\\)"
+    r"|\x1b[()*+#%]?[ -~]"
+    r"|[\x00-\x08\x0b-\x1f\x7f])"
+)
+_BETWEEN = f"{_DECORATION}{{0,{MAX_DECORATIONS}}}"
 
 
 def _usable(secrets: Iterable[str | bytes]) -> list[bytes]:
@@ -20,32 +39,51 @@ def _usable(secrets: Iterable[str | bytes]) -> list[bytes]:
     return sorted(found, key=len, reverse=True)
 
 
+def _decorated(secret: str) -> str:
+    """The pattern of `secret` with decorations allowed between its characters."""
+    return _BETWEEN.join(regex.escape(char) for char in secret)
+
+
+@lru_cache(maxsize=64)
+def _text_pattern(secrets: tuple[str, ...]) -> regex.Pattern[str]:
+    return regex.compile("|".join(_decorated(s) for s in secrets))
+
+
+def _bytes_pattern(secret: bytes) -> regex.Pattern[bytes]:
+    # Bytes patterns: each byte of the UTF-8 secret is one literal (escape bytes work the same way).
+    parts = [regex.escape(bytes([b])) for b in secret]
+    return regex.compile(_BETWEEN.encode().join(parts))
+
+
 def redact_text(text: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of every secret in `text` with `********`."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
+    """Replace every occurrence of every secret in `text`, decorated or not, with `********`."""
+    usable = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+    if not usable:
+        return text
+    return _text_pattern(usable).sub(MASK, text)
 
 
 class StreamRedactor:
     """Redacts a byte stream that arrives in chunks and passes the result to `sink`.
 
-    A chunk's tail that is a proper prefix of a secret is held back until the next chunk decides
-    whether the secret completes. `flush()` ends the stream: a held-back prefix is masked rather
-    than written, since it may be the first half of a secret whose second half never came.
+    A chunk's tail that could begin a secret is held back until the next chunk decides whether
+    the secret completes. `flush()` ends the stream: a held-back prefix is masked rather than
+    written, since it may be the first half of a secret whose second half never came.
     """
 
     def __init__(self, secrets: Iterable[str | bytes], sink: Callable[[bytes], None]) -> None:
         self._sink = sink
         self._pending = b""
         self._secrets: list[bytes] = []
-        self._pattern: re.Pattern[bytes] | None = None
+        self._each: list[regex.Pattern[bytes]] = []
+        self._pattern: regex.Pattern[bytes] | None = None
         self.add_secrets(secrets)
 
     def add_secrets(self, secrets: Iterable[str | bytes]) -> None:
         """Also redact these from now on (a password the harness is about to type)."""
         self._secrets = _usable([*self._secrets, *secrets])
-        self._pattern = re.compile(b"|".join(re.escape(s) for s in self._secrets)) if self._secrets else None
+        self._each = [_bytes_pattern(s) for s in self._secrets]
+        self._pattern = regex.compile(b"|".join(p.pattern for p in self._each)) if self._each else None
 
     @property
     def pending(self) -> bytes:
@@ -60,16 +98,18 @@ class StreamRedactor:
         text = self._pending + data
         pieces: list[bytes] = []
         position = 0
+        hold = None
         for match in self._pattern.finditer(text):
-            if self._could_grow(text[match.start() :]):
-                break  # "abc" matched, but "abcdef" may be completing in the next chunk
+            if self._could_grow(text, match.start(), match.end()):
+                hold = match.start()  # "abc" matched, but "abcdef" may be completing in the next chunk
+                break
             pieces.append(text[position : match.start()])
             pieces.append(MASK_BYTES)
             position = match.end()
-        tail = text[position:]
-        keep = self._held_back_length(tail)
-        pieces.append(tail[: len(tail) - keep])
-        self._pending = tail[len(tail) - keep :] if keep else b""
+        if hold is None:
+            hold = self._start_of_open_secret(text, position)
+        pieces.append(text[position:hold])
+        self._pending = text[hold:]
         out = b"".join(pieces)
         if out:
             self._sink(out)
@@ -88,14 +128,64 @@ class StreamRedactor:
             self._pending = b""
             self._sink(MASK_BYTES)
 
-    def _could_grow(self, rest: bytes) -> bool:
-        return any(len(s) > len(rest) and s.startswith(rest) for s in self._secrets)
+    def _could_grow(self, text: bytes, start: int, end: int) -> bool:
+        """Whether a longer secret could still match from `start`, running past the chunk's end."""
+        for secret, pattern in zip(self._secrets, self._each, strict=True):
+            if len(secret) <= end - start and pattern.match(text, start) is not None:
+                continue
+            partial = pattern.match(text, start, partial=True)
+            if partial is not None and partial.partial and partial.end() == len(text):
+                return True
+        return False
 
-    def _held_back_length(self, tail: bytes) -> int:
-        """Length of the longest suffix of `tail` that is a proper prefix of some secret."""
-        longest = max(len(s) for s in self._secrets) - 1
-        for length in range(min(longest, len(tail)), 0, -1):
-            suffix = tail[-length:]
-            if any(len(s) > length and s.startswith(suffix) for s in self._secrets):
-                return length
-        return 0
+    def _start_of_open_secret(self, text: bytes, position: int) -> int:
+        """Where a secret that runs to the end of `text` unfinished begins (len(text) if none)."""
+        assert self._pattern is not None
+        for match in self._pattern.finditer(text, position, partial=True):
+            if match.partial and match.end() == len(text) and match.end() > match.start():
+                return match.start()
+        return len(text)
+
+
+def redact_any(value: AnyStr, secrets: Iterable[str]) -> AnyStr:
+    """`redact_text` for text, the same for bytes (each secret's UTF-8 form, decorated or not)."""
+    if isinstance(value, str):
+        return redact_text(value, secrets)
+    usable = _usable(secrets)
+    for pattern in (_bytes_pattern(s) for s in usable):
+        value = pattern.sub(MASK_BYTES, value)
+    return value
+
+
+_LONGEST_DECORATION = 2 + 64 + 2  # an OSC sequence at its longest
+COPY_CHUNK = 1 << 20
+
+
+def redact_file(source: str | PathLike[str], target: str | PathLike[str], secrets: Iterable[str]) -> None:
+    """Copy `source` to `target` with every (decorated) secret overwritten by as many `*` bytes.
+
+    The length is kept so binary evidence (a pcap's records) stays readable; the file is read in
+    chunks, with an overlap as long as the longest decorated secret, so memory stays bounded.
+    """
+    usable = _usable(secrets)
+    if not usable:
+        shutil.copyfile(source, target)
+        return
+    pattern = regex.compile(b"|".join(_bytes_pattern(s).pattern for s in usable))
+    overlap = max(len(s) for s in usable) * (1 + MAX_DECORATIONS * _LONGEST_DECORATION)
+
+    def starred(match: regex.Match[bytes]) -> bytes:
+        return b"*" * (match.end() - match.start())
+
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        carry = b""
+        while True:
+            chunk = src.read(COPY_CHUNK)
+            data = pattern.sub(starred, carry + chunk)
+            if not chunk:
+                dst.write(data)
+                return
+            # A secret cut by the chunk's end starts within the last `overlap` bytes: look again.
+            cut = max(0, len(data) - overlap)
+            dst.write(data[:cut])
+            carry = data[cut:]

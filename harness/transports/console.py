@@ -10,6 +10,12 @@ this reliable:
 * A command's output is taken between two markers that only the *output* can contain
   (`echo H""SB<token>` prints `HSB<token>`; its echo still has the quotes), and the end marker
   carries `$?`. The echo, however wrapped or redrawn, is never parsed.
+
+Whatever the device prints and whatever the profile's patterns are, no wait outlives its timeout:
+a pattern is searched in at most the last SEARCH_WINDOW characters, by the `regex` engine with a
+limit of SEARCH_BUDGET_S of CPU time a search. A prompt pattern needs microseconds there; one that
+backtracks exponentially (`(a|aa)+$` on "aaaa...!") is cut off, never matches again in that
+wait, and is named in the timeout. Unconsumed output is kept up to MAX_PENDING characters.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pexpect
+import regex
 from pexpect.spawnbase import SpawnBase
 
 from harness.errors import DeviceDisconnected, DeviceError, DeviceTimeout
@@ -33,6 +40,9 @@ from harness.transports.stream import ByteStream
 
 SETTLE_SECONDS = 0.3  # output that keeps coming after a "prompt" means it was not the prompt
 TAIL_CHARACTERS = 200  # how much recent output a timeout reports
+SEARCH_WINDOW = 8192  # characters a pattern is searched in: the end of what has arrived
+MAX_PENDING = 4 * 1024 * 1024  # unconsumed output kept (a command's output, at most)
+SEARCH_BUDGET_S = 0.1  # CPU seconds one search may take (the regex engine counts CPU time)
 
 
 @dataclass
@@ -151,6 +161,31 @@ class _RedactingLog:
         self._file.flush()
 
 
+# --- patterns with a time limit -------------------------------------------------------------
+
+
+class TimedPattern:
+    """A compiled pattern whose every search is bounded (pexpect's searcher calls `search`).
+
+    A search that exceeds SEARCH_BUDGET_S sets `timed_out`: the pattern then matches nothing for
+    the rest of the wait, which ends at its timeout as if the prompt had never come.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self.compiled = regex.compile(pattern)
+        self.timed_out = False
+
+    def search(self, text: str, pos: int = 0) -> regex.Match[str] | None:
+        if self.timed_out:
+            return None
+        try:
+            return self.compiled.search(text, pos, timeout=SEARCH_BUDGET_S)
+        except TimeoutError:
+            self.timed_out = True
+            return None
+
+
 # --- pexpect over a ByteStream ---------------------------------------------------------------
 
 
@@ -158,12 +193,19 @@ class StreamSpawn(SpawnBase):
     """pexpect over a ByteStream: raw bytes to the logs, cleaned text to the matcher."""
 
     def __init__(self, stream: ByteStream, *, timeout: float, char_delay: float = 0.0) -> None:
-        super().__init__(timeout=timeout, maxread=4096, encoding="utf-8", codec_errors="replace")
+        super().__init__(
+            timeout=timeout,
+            maxread=4096,
+            searchwindowsize=SEARCH_WINDOW,
+            encoding="utf-8",
+            codec_errors="replace",
+        )
         self.stream = stream
         self.cleaner = TerminalCleaner()
         self.char_delay = char_delay
         self.recent = ""  # the last characters seen, consumed or not, for error messages
         self.closed = False
+        self.dropped = 0  # unconsumed characters forgotten to stay within MAX_PENDING
 
     def read_nonblocking(self, size: int = 1, timeout: float | None = -1) -> str:
         if timeout is None or timeout == -1:
@@ -181,7 +223,17 @@ class StreamSpawn(SpawnBase):
             self._log(raw, "read")
             text = self.cleaner.feed(self._decoder.decode(raw))
         self.recent = (self.recent + text)[-TAIL_CHARACTERS:]
+        self._bound_pending()
         return text
+
+    def _bound_pending(self) -> None:
+        """Keep the unconsumed text (pexpect's `before` so far) within MAX_PENDING characters."""
+        if self._before.tell() <= MAX_PENDING:
+            return
+        kept = self._before.getvalue()[-(MAX_PENDING // 2) :]
+        self.dropped += self._before.tell() - len(kept)
+        self._before = self.buffer_type()
+        self._before.write(kept)
 
     def send(self, s: str | bytes, *, secret: bool = False) -> int:
         data = s.encode("utf-8") if isinstance(s, str) else s
@@ -242,6 +294,7 @@ class Console:
         self._transcript: _Transcript | None = None
         self._known_prompt: str | None = None  # "login" / "password" if we left the console there
         self._typed_secrets: set[str] = set()  # passwords tried: kept out of error messages
+        self._slow_patterns: set[str] = set()  # patterns whose search a deadline cut off
 
     # -- secrets and transcripts --
 
@@ -274,9 +327,9 @@ class Console:
         return self._spawn.before or ""
 
     @property
-    def match(self) -> re.Match[str] | None:
+    def match(self) -> regex.Match[str] | None:
         match = self._spawn.match
-        return match if isinstance(match, re.Match) else None
+        return match if isinstance(match, regex.Match) else None
 
     def send(self, text: str, *, secret: bool = False) -> None:
         """Type `text`. With `secret` (a password), the transcript gets `********` instead, and
@@ -304,7 +357,7 @@ class Console:
         """Index of the first pattern that matches; DeviceTimeout / DeviceDisconnected otherwise."""
         self._known_prompt = None
         seconds = self._timeout(timeout)
-        index = self._wait([re.compile(p) for p in patterns], seconds)
+        index = self._wait(list(patterns), seconds)
         if index is None:
             raise self._timeout_error(" or ".join(repr(p) for p in patterns), seconds)
         return index
@@ -480,15 +533,22 @@ class Console:
         deadline = time.monotonic() + seconds
         token = f"{next(self._tokens)}x{token_source.token_hex(4)}"
         line = f'echo H""SB{token}; eval {shlex.quote(command)}; printf \'\\n%s:%s\\n\' H""SE{token} "$?"'
-        start = re.compile(f"HSB{token}\n")
-        end = re.compile(f"\nHSE{token}:(\\d+)\n")
+        start = f"HSB{token}\n"
+        end = f"\nHSE{token}:(\\d+)\n"
+        dropped_before = 0
         self._spawn.cleaner.strip_kernel_messages = not keep_kernel_messages
         try:
             self._spawn.send(line + self.linesep)
             for marker in (start, end):
+                dropped_before = self._spawn.dropped  # what was dropped before the end marker counts
                 if self._wait([marker], max(0.0, deadline - time.monotonic())) is None:
                     self._interrupt()
                     raise self._timeout_error(f"the end of `{command}` (Ctrl-C sent)", seconds)
+            if self._spawn.dropped != dropped_before:
+                raise DeviceError(
+                    f"{self.name}: `{command}` printed more than {MAX_PENDING} characters; "
+                    "its output was not kept whole"
+                )
             output = self._spawn.before or ""
             status = int(self._spawn.match.group(1))
         finally:
@@ -516,17 +576,24 @@ class Console:
     def _timeout(self, timeout: float | None) -> float:
         return self.default_timeout if timeout is None else timeout
 
-    def _wait(self, patterns: list[re.Pattern[str]], timeout: float) -> int | None:
-        """Index of the first pattern to match, None on timeout; DeviceDisconnected on EOF."""
+    def _wait(self, patterns: list[str], timeout: float) -> int | None:
+        """Index of the first pattern to match, None on timeout; DeviceDisconnected on EOF.
+
+        Every search is bounded (see TimedPattern), so the wait ends by its timeout.
+        """
+        timeout = max(0.0, timeout)
+        timed = [TimedPattern(pattern) for pattern in patterns]
         try:
-            index = self._spawn.expect([*patterns, pexpect.TIMEOUT], timeout=max(0.0, timeout))
+            index = self._spawn.expect_list([*timed, pexpect.TIMEOUT], timeout=timeout)
         except pexpect.EOF as error:
             raise DeviceDisconnected(
                 self._redact(f"{self.name}: {error}; last output: {self._tail()}")
             ) from None
+        finally:
+            self._slow_patterns.update(t.pattern for t in timed if t.timed_out)
         return None if index == len(patterns) else index
 
-    def _wait_until(self, patterns: list[re.Pattern[str]], deadline: float, awaited: str) -> int:
+    def _wait_until(self, patterns: list[str], deadline: float, awaited: str) -> int:
         index = self._wait(patterns, max(0.0, deadline - time.monotonic()))
         if index is None:
             raise self._timeout_error(awaited, None)
@@ -549,16 +616,22 @@ class Console:
 
     def _timeout_error(self, awaited: str, seconds: float | None) -> DeviceTimeout:
         within = f" within {seconds:g} s" if seconds is not None else ""
+        slow = ""
+        if self._slow_patterns:
+            names = ", ".join(repr(p) for p in sorted(self._slow_patterns))
+            slow = f" (searching for {names} took over {SEARCH_BUDGET_S:g} s: a pattern that backtracks)"
+            self._slow_patterns.clear()
         return DeviceTimeout(
             self._redact(
-                f"{self.name} ({self.stream.description}): no {awaited}{within}; last output: {self._tail()}"
+                f"{self.name} ({self.stream.description}): no {awaited}{within}{slow}; "
+                f"last output: {self._tail()}"
             )
         )
 
 
 class _LoginPatterns:
     def __init__(self, settings: LoginSettings) -> None:
-        self.login = re.compile(settings.login_prompt)
-        self.password = re.compile(settings.password_prompt)
-        self.shell = re.compile(settings.shell_prompt)
-        self.failure = re.compile(settings.failure_pattern)
+        self.login = settings.login_prompt
+        self.password = settings.password_prompt
+        self.shell = settings.shell_prompt
+        self.failure = settings.failure_pattern

@@ -28,6 +28,12 @@ SERVICES: tuple[type, ...] = (
 )
 
 
+def lab_secrets() -> list[str]:
+    """The lab services' own secrets (a registrar's test account password), redacted like a
+    profile's passwords wherever they could reach evidence."""
+    return [secret for service in SERVICES for secret in getattr(service, "SECRETS", ())]
+
+
 def services_for(profile: Any) -> list[type]:
     """The service classes this device needs, in start order."""
     return [service for service in SERVICES if service.wanted(profile)]
@@ -54,4 +60,12 @@ def stop_services(services: dict[str, LabService]) -> None:
     services.clear()
 
 
-__all__ = ["SERVICES", "LabEndpoints", "LabService", "services_for", "start_services", "stop_services"]
+__all__ = [
+    "SERVICES",
+    "LabEndpoints",
+    "LabService",
+    "lab_secrets",
+    "services_for",
+    "start_services",
+    "stop_services",
+]

@@ -156,6 +156,9 @@ class KamailioRegistrar:
     """A kamailio registrar on the lab side; `stop()` ends it and every child it forked."""
 
     name = "sip"
+    # The lab's own credentials: the reference image is told them on its kernel command line,
+    # which the console prints at boot; every transcript and report redacts them.
+    SECRETS = (REFERENCE_SIP_PASSWORD,)
 
     @classmethod
     def wanted(cls, profile) -> bool:

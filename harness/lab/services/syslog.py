@@ -6,7 +6,8 @@ encrypted), so a test can tell "exported securely" from "exported" from "not exp
 
 Messages are parsed as RFC 5424 or RFC 3164 (BSD: what busybox syslogd and glibc's syslog() send).
 Every socket read has a timeout, the number of records, connections and bytes per message is
-bounded, so a chatty or hostile device cannot exhaust the harness.
+bounded, so a chatty or hostile device cannot exhaust the harness. A record that cannot be parsed
+(an impossible date, a parser bug) is kept raw as "unparsed"; no record ever stops a listener.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 MAX_MESSAGE_BYTES = 8192  # RFC 5425 4.3.1: receivers SHOULD take 8192 octets
 MAX_RECORDS = 5000
 MAX_CONNECTIONS = 16
+MAX_LOG_BYTES = 64 * 1024 * 1024  # the on-disk record log stops growing here (records still counted)
 POLL_S = 0.2  # how often blocked reads look at the stop flag
 HANDSHAKE_TIMEOUT_S = 10.0
 IDLE_TIMEOUT_S = 3600.0  # a quiet device keeps its TLS session; a dead one is dropped eventually
@@ -156,8 +158,8 @@ def _parse_rfc3164(
     timestamp: str | None = None
     stamp = _RFC3164_STAMP.match(rest)
     iso = _ISO_STAMP.match(rest)
-    if stamp and stamp.group(1) in _MONTHS:
-        timestamp = _bsd_timestamp(stamp, now)
+    if stamp and stamp.group(1) in _MONTHS and (bsd := _bsd_timestamp(stamp, now)) is not None:
+        timestamp = bsd
         rest = rest[stamp.end() :]
     elif iso:
         timestamp = iso.group(1)
@@ -174,13 +176,22 @@ def _parse_rfc3164(
     return "rfc3164", timestamp, host, None, None, rest.rstrip()
 
 
-def _bsd_timestamp(stamp: re.Match[str], now: datetime) -> str:
-    """RFC 3164 has no year or zone: take the receiver's year (last year if that is in the future)."""
+def _bsd_timestamp(stamp: re.Match[str], now: datetime) -> str | None:
+    """RFC 3164 has no year or zone: take the receiver's year (last year if that is in the future).
+
+    None for a date that cannot be (Feb 31, 25:61:61): the text stays part of the message.
+    """
     month = _MONTHS.index(stamp.group(1)) + 1
     day, hour, minute, second = (int(stamp.group(i)) for i in (2, 3, 4, 5))
-    moment = datetime(now.year, month, day, hour, minute, second)
+    try:
+        moment = datetime(now.year, month, day, hour, minute, second)
+    except ValueError:
+        return None
     if moment - now.replace(tzinfo=None) > timedelta(days=31):
-        moment = moment.replace(year=now.year - 1)
+        try:
+            moment = moment.replace(year=now.year - 1)
+        except ValueError:  # Feb 29 of a leap year, received early the next year
+            return None
     return moment.isoformat()
 
 
@@ -276,6 +287,10 @@ class SyslogReceiver:
         self.max_message, self.idle_timeout = max_message, idle_timeout
         self.log_path = workdir / "syslog-records.jsonl"
         self.dropped = 0  # records that fell out of the bounded store
+        self.unparseable = 0  # records the parser failed on, kept raw
+        self.errors = 0  # records or connections a listener gave up on (it went on listening)
+        self.log_bytes = 0
+        self.log_dropped = 0  # records left out of the on-disk log once it reached MAX_LOG_BYTES
         self._records: deque[SyslogRecord] = deque(maxlen=max_records)
         self._changed = threading.Condition()
         self._stop = threading.Event()
@@ -356,23 +371,49 @@ class SyslogReceiver:
     def add(self, payload: bytes, peer: tuple[str, int], transport: str) -> SyslogRecord:
         """Parse one message and store it (also the path the listeners take)."""
         kept = payload[: self.max_message]
-        parsed = parse_syslog(kept)
+        raw = _text(kept).rstrip("\r\n\0")
+        try:
+            parsed = parse_syslog(kept)
+        except Exception:  # a parser bug must not lose the record: keep it raw
+            self.unparseable += 1
+            parsed = ParsedMessage("unparsed", None, None, None, None, None, None, raw)
         record = SyslogRecord(
             received=time.time(),
             peer=f"{peer[0]}:{peer[1]}",
             transport=transport,
             encrypted=transport == "tls",
-            raw=_text(kept).rstrip("\r\n\0"),
+            raw=raw,
             **asdict(parsed),
         )
-        with self._log_lock, self.log_path.open("a", encoding="utf-8") as log:
-            log.write(json.dumps(asdict(record)) + "\n")
         with self._changed:
             if len(self._records) == self._records.maxlen:
                 self.dropped += 1
             self._records.append(record)
             self._changed.notify_all()
+        self._log(record)
         return record
+
+    def _log(self, record: SyslogRecord) -> None:
+        """Append the record to the on-disk log, up to MAX_LOG_BYTES."""
+        line = json.dumps(asdict(record)) + "\n"
+        with self._log_lock:
+            if self.log_bytes + len(line) > MAX_LOG_BYTES:
+                self.log_dropped += 1
+                return
+            try:
+                with self.log_path.open("a", encoding="utf-8") as log:
+                    log.write(line)
+            except OSError:
+                self.log_dropped += 1
+                return
+            self.log_bytes += len(line)
+
+    def _add_safely(self, payload: bytes, peer: tuple[str, int], transport: str) -> None:
+        """`add`, for the listeners: whatever one record does, the listener keeps listening."""
+        try:
+            self.add(payload, peer, transport)
+        except Exception:  # the receiver must outlive any record
+            self.errors += 1
 
     # --- listeners -----------------------------------------------------------------------------
 
@@ -385,7 +426,7 @@ class SyslogReceiver:
             except OSError:
                 return
             # RFC 5426: one message per datagram; busybox adds a trailing LF.
-            self.add(payload, peer, transport)
+            self._add_safely(payload, peer, transport)
 
     def _accept_loop(self, listener: socket.socket, transport: str) -> None:
         while not self._stop.is_set():
@@ -404,7 +445,12 @@ class SyslogReceiver:
                 name=f"syslog-{transport}-conn",
                 daemon=True,
             )
-            thread.start()
+            try:
+                thread.start()
+            except RuntimeError:  # no thread to spare: refuse this connection, keep accepting
+                self.errors += 1
+                conn.close()
+                self._slots.release()
 
     def _serve_stream(self, conn: socket.socket, peer: tuple[str, int], transport: str) -> None:
         stream: socket.socket = conn
@@ -425,9 +471,11 @@ class SyslogReceiver:
                     return
                 idle_since = time.monotonic()
                 for message in framer.feed(data):
-                    self.add(message, peer, transport)
+                    self._add_safely(message, peer, transport)
         except (OSError, ValueError, ssl.SSLError):
             return  # a broken or hostile sender loses its connection, never the receiver
+        except Exception:  # nor for any other reason
+            self.errors += 1
         finally:
             stream.close()
             conn.close()

@@ -2,6 +2,10 @@
 
 A device's telemetry needs someone to answer: without a DTLS peer the capture would show only
 ClientHellos and the harness could not see which version and suite were negotiated.
+
+Both keep bounded records of what arrived: the sink the last MAX_DATAGRAMS datagrams, each cut to
+MAX_KEPT_PAYLOAD bytes, and each log stops growing at MAX_LOG_BYTES (the capture is the evidence
+of what the device sent; these logs only help a person read it).
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ import socket
 import subprocess
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
+from io import BufferedReader
 from pathlib import Path
 
 from harness.errors import HarnessSetupError
@@ -20,6 +26,9 @@ from harness.util.ports import free_port
 from harness.util.processes import stop_process
 
 _START_TIMEOUT_S = 10.0
+MAX_DATAGRAMS = 1000
+MAX_KEPT_PAYLOAD = 2048
+MAX_LOG_BYTES = 16 * 1024 * 1024
 
 
 class DtlsPeer:
@@ -32,6 +41,7 @@ class DtlsPeer:
         self.log_path = workdir / f"dtls-peer-{port}.log"
         self.identity = identity
         self._proc: subprocess.Popen[bytes] | None = None
+        self._copier: threading.Thread | None = None
 
     def start(self) -> None:
         key, cert = self.identity or ensure_lab_certificate(self.workdir)
@@ -39,12 +49,24 @@ class DtlsPeer:
             "openssl", "s_server", "-dtls", "-accept", f"{self.host}:{self.port}",
             "-cert", str(cert), "-key", str(key), "-quiet",
         ]  # fmt: skip
-        log = self.log_path.open("wb")
-        # stdin stays an open pipe: s_server treats EOF on stdin as "close the session".
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        # stdin stays an open pipe: s_server treats EOF on stdin as "close the session". With
+        # -quiet it prints what the device sends; a thread copies that to the log, up to a bound.
+        self._proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        assert self._proc.stdout is not None
+        self._copier = threading.Thread(
+            target=_copy_bounded,
+            args=(self._proc.stdout, self.log_path, MAX_LOG_BYTES),
+            name=f"dtls-peer-log-{self.port}",
+            daemon=True,
+        )
+        self._copier.start()
         deadline = time.monotonic() + _START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
+                self._copier.join(timeout=2)
                 raise HarnessSetupError(
                     f"openssl s_server exited: {self.log_path.read_text(errors='replace')}"
                 )
@@ -61,7 +83,21 @@ class DtlsPeer:
         stop_process(self._proc)
         if self._proc.stdin:
             self._proc.stdin.close()
+        if self._copier is not None:
+            self._copier.join(timeout=2)
         self._proc = None
+
+
+def _copy_bounded(source: BufferedReader, path: Path, limit: int) -> None:
+    """Copy `source` to `path` until EOF, keeping the first `limit` bytes and reading the rest away."""
+    written = 0
+    with path.open("wb") as log:
+        while chunk := source.read1(65536):
+            if written < limit:
+                kept = chunk[: limit - written]
+                log.write(kept)
+                log.flush()
+                written += len(kept)
 
 
 def _udp_port_bound(host: str, port: int) -> bool:
@@ -77,7 +113,8 @@ def _udp_port_bound(host: str, port: int) -> bool:
 class Datagram:
     received: float
     source: tuple[str, int]
-    payload: bytes
+    payload: bytes  # the first MAX_KEPT_PAYLOAD bytes
+    length: int = 0  # the datagram's whole length
 
 
 class UdpSink:
@@ -87,7 +124,9 @@ class UdpSink:
         self.host, self.port = host, port
         self.log_path = workdir / f"udp-sink-{port}.log"
         workdir.mkdir(parents=True, exist_ok=True)
-        self.datagrams: list[Datagram] = []
+        self.datagrams: deque[Datagram] = deque(maxlen=MAX_DATAGRAMS)
+        self.received = 0  # every datagram, kept or not
+        self.log_bytes = 0
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -109,10 +148,17 @@ class UdpSink:
                     continue
                 except OSError:
                     return
-                datagram = Datagram(time.time(), source, payload)
+                datagram = Datagram(time.time(), source, payload[:MAX_KEPT_PAYLOAD], len(payload))
+                self.received += 1
                 self.datagrams.append(datagram)
-                log.write(f"{datagram.received:.6f} {source[0]}:{source[1]} {payload!r}\n")
-                log.flush()
+                line = f"{datagram.received:.6f} {source[0]}:{source[1]} {datagram.payload!r}\n"
+                if self.log_bytes + len(line) <= MAX_LOG_BYTES:
+                    try:
+                        log.write(line)
+                        log.flush()
+                    except OSError:  # a full disk loses log lines, never the listener
+                        continue
+                    self.log_bytes += len(line)
 
     def stop(self) -> None:
         self._stop.set()

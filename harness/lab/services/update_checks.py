@@ -13,9 +13,10 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 
+from harness.lab.services.bounded_http import BoundedHandler, BoundedHTTPServer, RequestLog, short_path
 from harness.lab.side import LabSide
 
 if TYPE_CHECKING:
@@ -52,9 +53,8 @@ class _CheckServer:
         self.bind_address = bind_address
         self.port = port  # 0 until the first start picks one; the same port after a restart
         self.side = side or LabSide()
-        self.access_log: list[AccessLogEntry] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self.access_log: RequestLog[AccessLogEntry] = RequestLog()
+        self._server: BoundedHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -65,9 +65,8 @@ class _CheckServer:
         if self._server is not None:
             return
         with self.side.entered():  # a restart (after make_unreachable) binds on the lab side too
-            self._server = ThreadingHTTPServer((self.bind_address, self.port), self._handler())
+            self._server = BoundedHTTPServer((self.bind_address, self.port), self._handler())
         self.port = int(self._server.server_address[1])
-        self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=f"update-{self.role}", daemon=True
         )
@@ -83,21 +82,22 @@ class _CheckServer:
             self._thread = None
 
     def requests_since(self, since: float) -> list[AccessLogEntry]:
-        with self._lock:
-            return [entry for entry in self.access_log if entry.time >= since]
+        return [entry for entry in self.access_log.entries() if entry.time >= since]
 
     def _record(self, entry: AccessLogEntry) -> None:
-        with self._lock:
-            self.access_log.append(entry)
+        self.access_log.append(entry)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(BoundedHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 found = self.path.split("?", 1)[0] == "/latest"
                 status = HTTPStatus.OK if found else HTTPStatus.NOT_FOUND
-                server._record(AccessLogEntry(time.time(), self.client_address[0], self.path, int(status)))
+                entry = AccessLogEntry(
+                    time.time(), self.client_address[0], short_path(self.path), int(status)
+                )
+                server._record(entry)
                 if not found:
                     self.send_error(status)
                     return
@@ -107,9 +107,6 @@ class _CheckServer:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                return
 
         return Handler
 

@@ -2,16 +2,19 @@
 
 It is a lab service (see harness.lab.services.base): started before the device boots, it tells the
 reference image where it is with `hilsec.update_server=HOST:PORT`. Tests publish packages by
-name and hand the device the URL; every request is logged for the evidence.
+name and hand the device the URL; requests are logged for the evidence (the last MAX_LOGGED of
+them; see harness.lab.services.bounded_http for the bounds on connections).
 """
 
 from __future__ import annotations
 
 import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from harness.lab.services.bounded_http import BoundedHandler, BoundedHTTPServer, RequestLog, short_path
 
 if TYPE_CHECKING:
     from harness.lab.services.base import LabEndpoints
@@ -31,30 +34,29 @@ class UpdateServer:
     def __init__(self) -> None:
         self.directory: Path | None = None
         self.port = 0
-        self.requests: list[str] = []
+        self.requests: RequestLog[str] = RequestLog()
         self._facing = ""
-        self._server: ThreadingHTTPServer | None = None
+        self._server: BoundedHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self, workdir: Path, endpoints: LabEndpoints) -> None:
         self.directory = workdir / "update-server"
         self.directory.mkdir(parents=True, exist_ok=True)
         self._facing = endpoints.device_facing_address
-        self._server = ThreadingHTTPServer(
+        self._server = BoundedHTTPServer(
             (endpoints.bind_address, endpoints.port("update_http_port")), self._handler()
         )
         self.port = int(self._server.server_address[1])
-        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="update-server", daemon=True)
         self._thread.start()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(BoundedHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 name = self.path.lstrip("/")
-                server.requests.append(f"GET {self.path} from {self.client_address[0]}")
+                server.requests.append(f"GET {short_path(self.path)} from {self.client_address[0]}")
                 path = server.directory / name if server.directory else None
                 if not name or "/" in name or path is None or not path.is_file():
                     self.send_error(HTTPStatus.NOT_FOUND)
@@ -65,9 +67,6 @@ class UpdateServer:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                return
 
         return Handler
 
