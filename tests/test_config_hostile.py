@@ -199,3 +199,15 @@ def test_the_test_timeout_option_is_finite(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         _test_timeout(text)
     assert _test_timeout("900") == 900.0
+
+
+def test_digit_strings_with_a_leading_zero_stay_strings(tmp_path) -> None:
+    """PyYAML writes an IMSI like 001010123456789 unquoted; read back it must not become a float."""
+    import yaml as pyyaml
+
+    from harness.config.yamlfile import read_yaml
+
+    path = tmp_path / "p.yaml"
+    path.write_text(pyyaml.safe_dump({"imsi": "001010123456789", "big": "1e300"}))
+    data = read_yaml(path).data
+    assert data["imsi"] == "001010123456789"

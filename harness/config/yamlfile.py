@@ -84,10 +84,12 @@ _ConfigLoader.yaml_implicit_resolvers = {
     for first, resolvers in _ConfigLoader.yaml_implicit_resolvers.items()
 }
 # YAML 1.2's floats: 1e300 and 2.5E-3 are numbers (YAML 1.1 wants a dot and a signed exponent).
+# A float needs a dot or an exponent: digits alone with a leading zero (an IMSI such as
+# 001010123456789, which PyYAML itself writes unquoted) stay a string, as YAML 1.1 reads them.
 _ConfigLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9][0-9_]*\.[0-9_]*|[0-9][0-9_]*(?=[eE]))(?:[eE][-+]?[0-9]+)?"
         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
     ),
     list("-+0123456789."),
