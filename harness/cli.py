@@ -64,6 +64,22 @@ def _parser() -> argparse.ArgumentParser:
         "--cache-dir", metavar="DIR", type=Path, help="image cache (default ~/.cache/hilsec/images)"
     )
 
+    packages = image_sub.add_parser(
+        "packages",
+        help="the update packages a maker hands a lab, for a reference image: a valid newer one and an "
+        "older one, signed with the image's key, and the profile's updates: section naming them",
+    )
+    packages.add_argument("--variant", choices=("hardened", "vulnerable"), default="hardened")
+    packages.add_argument(
+        "--weakness", metavar="KNOB[,KNOB...]", help="the image with exactly these weaknesses"
+    )
+    packages.add_argument(
+        "--out", metavar="DIR", type=Path, required=True, help="where the packages are written"
+    )
+    packages.add_argument(
+        "--cache-dir", metavar="DIR", type=Path, help="image cache (default ~/.cache/hilsec/images)"
+    )
+
     reqs = sub.add_parser("requirements", help="the requirement catalog and the tests covering each ID")
     reqs.add_argument("--scheme", choices=SCHEMES, help="show the catalog through a cross-reference scheme")
     reqs.add_argument("--suites", metavar="DIR", type=Path, help="test suites to scan for coverage")
@@ -117,9 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return int(pytest.main(argv, plugins=[RunProgress(profile.name)]))
 
 
-def cmd_image_build(args: argparse.Namespace) -> int:
-    from harness.emulation import build_image
-
+def _chosen_weaknesses(args: argparse.Namespace) -> set[str] | None:
     weaknesses = None
     if args.weakness is not None:
         weaknesses = {name.strip() for name in args.weakness.split(",") if name.strip()}
@@ -128,6 +142,15 @@ def cmd_image_build(args: argparse.Namespace) -> int:
             raise ConfigError(
                 "--weakness", "", f"unknown weakness {', '.join(unknown)}", ", ".join(_weakness_names())
             )
+    return weaknesses
+
+
+def cmd_image_build(args: argparse.Namespace) -> int:
+    from harness.emulation import build_image
+
+    if args.image_command == "packages":
+        return cmd_image_packages(args)
+    weaknesses = _chosen_weaknesses(args)
     image = build_image(
         args.variant,
         cache_dir=args.cache_dir,
@@ -142,6 +165,24 @@ def cmd_image_build(args: argparse.Namespace) -> int:
     print(
         f"variant:  {image.variant}\nkernel:   {image.kernel}\ninitrd:   {image.initrd}\ndigest:   {image.digest}"
     )
+    return 0
+
+
+def cmd_image_packages(args: argparse.Namespace) -> int:
+    import yaml
+
+    from harness.emulation import build_image
+    from harness.updates.maker import reference_packages
+
+    image = build_image(
+        args.variant,
+        cache_dir=args.cache_dir,
+        progress=lambda line: print(f"[image] {line}"),
+        weaknesses=_chosen_weaknesses(args),
+    )
+    made = reference_packages(image, args.out.resolve())
+    print(f"# for the profile of {image.variant} (image {image.digest[:12]}):")
+    print(yaml.safe_dump({"updates": made.profile_section()}, sort_keys=False), end="")
     return 0
 
 

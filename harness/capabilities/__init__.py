@@ -15,6 +15,7 @@ from harness.capabilities.firmware import FirmwareFiles
 from harness.capabilities.modem import AtPort
 from harness.capabilities.network import LabAddressing
 from harness.capabilities.power import Power
+from harness.capabilities.update_channel import HandOver, UpdateChannel
 from harness.capabilities.updates import UpdateSigning
 from harness.capabilities.usb import UsbAttachment
 
@@ -27,6 +28,8 @@ __all__ = [
     "LabAddressing",
     "MissingCapability",
     "Power",
+    "HandOver",
+    "UpdateChannel",
     "UpdateSigning",
     "UsbAttachment",
     "capability_name",

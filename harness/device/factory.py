@@ -14,6 +14,7 @@ from harness.capabilities import (
     FirmwareFiles,
     LabAddressing,
     Power,
+    UpdateChannel,
     UpdateSigning,
     UsbAttachment,
 )
@@ -27,6 +28,7 @@ CAPABILITIES: tuple[type, ...] = (
     Capture,
     FirmwareFiles,
     UpdateSigning,
+    UpdateChannel,
     AtPort,
     UsbAttachment,
 )
