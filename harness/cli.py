@@ -80,6 +80,15 @@ def _parser() -> argparse.ArgumentParser:
         "--cache-dir", metavar="DIR", type=Path, help="image cache (default ~/.cache/hilsec/images)"
     )
 
+    prepare = image_sub.add_parser(
+        "prepare",
+        help="fetch everything the suites boot besides the device (OVMF, shim, GRUB, a signed kernel) into "
+        "the cache and check the host's U-Boot tools, so that no run needs the internet",
+    )
+    prepare.add_argument(
+        "--cache-dir", metavar="DIR", type=Path, help="image cache (default ~/.cache/hilsec/images)"
+    )
+
     reqs = sub.add_parser("requirements", help="the requirement catalog and the tests covering each ID")
     reqs.add_argument("--scheme", choices=SCHEMES, help="show the catalog through a cross-reference scheme")
     reqs.add_argument("--suites", metavar="DIR", type=Path, help="test suites to scan for coverage")
@@ -150,6 +159,8 @@ def cmd_image_build(args: argparse.Namespace) -> int:
 
     if args.image_command == "packages":
         return cmd_image_packages(args)
+    if args.image_command == "prepare":
+        return cmd_image_prepare(args)
     weaknesses = _chosen_weaknesses(args)
     image = build_image(
         args.variant,
@@ -165,6 +176,23 @@ def cmd_image_build(args: argparse.Namespace) -> int:
     print(
         f"variant:  {image.variant}\nkernel:   {image.kernel}\ninitrd:   {image.initrd}\ndigest:   {image.digest}"
     )
+    return 0
+
+
+def cmd_image_prepare(args: argparse.Namespace) -> int:
+    from harness.secureboot.components import prepare_components
+    from harness.secureboot.uboot import missing_uboot_tools
+
+    components = prepare_components(args.cache_dir)
+    print(f"secure boot chain: {', '.join(components.packages)}\n  unpacked in {components.root}")
+    missing = missing_uboot_tools()
+    if missing:
+        print(
+            "U-Boot tools missing (apt-get install qemu-system-arm u-boot-qemu u-boot-tools): "
+            + ", ".join(missing)
+        )
+        return 1
+    print("U-Boot: qemu_arm64 build, qemu-system-aarch64, mkenvimage and mkimage present")
     return 0
 
 

@@ -1,22 +1,52 @@
 """testsuites/test_secure_boot.py both ways: OVMF enforcing (hardened profile) PASSes, OVMF without
-enrolled keys (vulnerable profile) FAILs because the tampered kernel and the unsigned loader boot."""
+enrolled keys (vulnerable profile) FAILs because the tampered kernel and the unsigned loader boot.
+
+Both runs need no internet: the Secure Boot chain is prepared first (`hilsec image prepare`, and the
+images built, as `make test` and `make demo` do before any run), then each run has downloads
+disabled (HILSEC_OFFLINE) and, where the host allows it, no network at all (`unshare --net`).
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
-from reference_runs import reference_profile, run_suites
+from reference_runs import LAB_CONFIG, reference_profile, run_suites
+
+from harness.config import load_lab_config
+from harness.emulation import build_image
+from harness.emulation.debs import OFFLINE_ENV
+from harness.secureboot.components import prepare_components
 
 RUN_TIMEOUT_S = 600
 pytestmark = pytest.mark.integration
 
 
+def _without_network() -> list[str]:
+    """`unshare --net` when this host lets us make a network namespace (root), else nothing."""
+    if os.geteuid() == 0 and shutil.which("unshare"):
+        return ["unshare", "--net", "--"]
+    return []
+
+
+@pytest.fixture(scope="module")
+def prepared() -> None:
+    cache = load_lab_config(LAB_CONFIG).image_cache
+    prepare_components(cache)
+    for variant in ("hardened", "vulnerable"):
+        build_image(variant, cache_dir=cache)
+
+
 @pytest.mark.parametrize(("variant", "verdict"), [("hardened", "PASS"), ("vulnerable", "FAIL")])
-def test_secure_boot_verdict(tmp_path, variant, verdict):
+def test_secure_boot_verdict(prepared, tmp_path, variant, verdict):
     outcome = run_suites(
         tmp_path,
         {variant: reference_profile(variant)},
         ["testsuites/test_secure_boot.py"],
         timeout_s=RUN_TIMEOUT_S,
+        env={OFFLINE_ENV: "1"},
+        prefix=_without_network(),
     )[variant]
     tests = outcome.results["tests"]
     assert [t["verdict"] for t in tests] == [verdict], tests

@@ -12,11 +12,12 @@ How secure boot is exercised is the profile's `secure_boot` section:
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from harness.checks.secure_boot import judge
+from harness.checks.secure_boot import judge, platform_failure
 from harness.plugin.conclusions import inconclusive
 from harness.results.verdicts import Verdict
 
@@ -41,23 +42,44 @@ def _declared(settings) -> None:
 
 def _emulated(profile, lab, firmware, evidence) -> None:
     from harness.secureboot import FirmwareMode, fetch_components
-    from harness.secureboot.subject import exercise
+    from harness.secureboot.firmware import variable_store_template
+    from harness.secureboot.subject import DeviceImages, exercise
+    from harness.secureboot.tamper import NotAPeImage
+    from harness.secureboot.varstore import read_platform
 
     settings = profile.secure_boot
     cache = getattr(lab, "image_cache", None)
     components = fetch_components(Path(cache) if cache else None)
     mode = FirmwareMode.ENFORCING if settings.enforce else FirmwareMode.NOT_ENFORCING
-    signed, tampered = exercise(
-        components,
-        mode,
-        evidence.dir / "boots",
-        initrd=_initrd(profile, firmware),
-        timeout=settings.boot_timeout_s,
+    images = DeviceImages(
+        loader=settings.loader,
+        stage2=settings.stage2,
+        kernel=settings.kernel,
+        firmware=settings.firmware,
+        variables=settings.variables,
     )
+    store = (
+        Path(settings.variables) if settings.variables else variable_store_template(components.ovmf_dir, mode)
+    )
+    platform = read_platform(store)
+    try:
+        signed, tampered = exercise(
+            components,
+            mode,
+            evidence.dir / "boots",
+            initrd=_initrd(profile, firmware),
+            timeout=settings.boot_timeout_s,
+            images=images,
+            tampered_too=platform_failure(platform, None) is None,  # already decided: boot only the control
+        )
+    except (NotAPeImage, ValueError) as err:
+        inconclusive(f"cannot derive unverifiable images from the device's own: {err}")
     evidence.write_json(
         "secure-boot.json",
         {
             "firmware": mode.value,
+            "device_files": {name: str(getattr(images, name)) for name in images.named},
+            "platform": asdict(platform),
             "packages": list(components.packages),
             "attempts": [
                 {
@@ -67,6 +89,7 @@ def _emulated(profile, lab, firmware, evidence) -> None:
                     "console_line": record.observation.line,
                     "reached_login": record.observation.reached_login,
                     "secure_boot_reported": record.observation.secure_boot_reported,
+                    "secure_boot_off_reported": record.observation.secure_boot_off_line,
                     "seconds": round(record.attempt.seconds, 1),
                     "console": str(record.attempt.log_path.relative_to(evidence.dir)),
                 }
@@ -75,7 +98,9 @@ def _emulated(profile, lab, firmware, evidence) -> None:
             "qemu": signed.attempt.command,
         },
     )
-    result = judge(signed.observation, [(r.chain.name, r.observation) for r in tampered])
+    if not platform.readable:
+        inconclusive(f"the {platform.source} cannot be read ({platform.problem}): is it the device's?")
+    result = judge(signed.observation, [(r.chain.name, r.observation) for r in tampered], platform)
     if result.verdict is Verdict.INCONCLUSIVE:
         inconclusive(result.reason)
     assert result.verdict is Verdict.PASS, result.reason

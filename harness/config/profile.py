@@ -483,6 +483,20 @@ class SecureBootSettings(StrictModel):
     evidence: list[ExistingFile] = Field(
         default_factory=list, description="declared: files showing an unsigned image is refused"
     )
+    # The device's own UEFI chain (uefi-ovmf): each named file replaces Debian's in the boots.
+    firmware: ExistingFile | None = Field(
+        None, description="uefi-ovmf: the device's UEFI firmware code (pflash)"
+    )
+    variables: ExistingFile | None = Field(
+        None, description="uefi-ovmf: the device's UEFI variable store (its enrolled keys)"
+    )
+    loader: ExistingFile | None = Field(
+        None, description="uefi-ovmf: the device's first boot loader (BOOTX64.EFI)"
+    )
+    stage2: ExistingFile | None = Field(
+        None, description="uefi-ovmf: the second stage the loader starts (grubx64.efi)"
+    )
+    kernel: ExistingFile | None = Field(None, description="uefi-ovmf: the device's signed kernel")
 
     @model_validator(mode="after")
     def _enforce_for_ovmf(self) -> SecureBootSettings:
