@@ -6,6 +6,10 @@ How secure boot is exercised is the profile's `secure_boot` section:
   byte changed and an unsigned boot loader (each must be refused). `enforce` says whether the
   platform's firmware has Secure Boot keys enrolled and enforced. The QEMU reference device itself
   boots with -kernel (no firmware verification at all), so its profiles point here.
+- `u-boot-fit`: a U-Boot board's verified boot, through the bench path: the bench writes each FIT
+  (lab config `boot_media`) and powers the board on watching its console. The board's own signed
+  FIT is the control; the same FIT unsigned, re-signed with a key the board does not hold, and
+  with an image changed (hash recomputed, signature kept) must each be refused.
 - `declared`: a board whose maker declares the mechanism, its root of trust and evidence that an
   unsigned image is refused; missing evidence is INCONCLUSIVE naming the field, never PASS.
 """
@@ -106,6 +110,43 @@ def _emulated(profile, lab, firmware, evidence) -> None:
     assert result.verdict is Verdict.PASS, result.reason
 
 
+def _uboot_fit(device, settings, evidence) -> None:
+    """The board's own signed FIT boots; the FITs derived from it that must not verify do not."""
+    from harness.probes.fit_boot import boot_each
+    from harness.secureboot.fit import derive_variants
+
+    own = Path(settings.fit_image)
+    try:
+        variants = derive_variants(own, evidence.dir / "fit", Path(device.workdir) / "fit-untrusted-keys")
+    except ValueError as err:
+        inconclusive(f"cannot derive unverifiable FIT images from the device's {own.name}: {err}")
+    attempts = boot_each(device, variants, own, settings.boot_timeout_s)
+    for attempt in attempts:
+        evidence.write_text(f"fit/{attempt.variant.name}.console.log", attempt.console)
+    evidence.write_json(
+        "secure-boot.json",
+        {
+            "method": "u-boot-fit",
+            "fit_image": str(own),
+            "attempts": [
+                {
+                    "image": a.variant.name,
+                    "description": a.variant.description,
+                    "outcome": a.observation.outcome.value,
+                    "console_line": a.observation.line,
+                    "console": f"fit/{a.variant.name}.console.log",
+                }
+                for a in attempts
+            ],
+        },
+    )
+    signed, *tampered = attempts
+    result = judge(signed.observation, [(a.variant.name, a.observation) for a in tampered])
+    if result.verdict is Verdict.INCONCLUSIVE:
+        inconclusive(result.reason)
+    assert result.verdict is Verdict.PASS, result.reason
+
+
 def test_unverified_boot_image_is_refused(profile, lab, request, evidence):
     """A tampered kernel and an unsigned boot loader do not boot; the signed chain does."""
     settings = profile.secure_boot
@@ -116,6 +157,9 @@ def test_unverified_boot_image_is_refused(profile, lab, request, evidence):
         inconclusive("the profile has no secure_boot section saying how secure boot is exercised")
     if settings.method == "declared":
         _declared(settings)
+        return
+    if settings.method == "u-boot-fit":  # the board is driven from power-on: no login needed
+        _uboot_fit(request.getfixturevalue("unbooted_device"), settings, evidence)
         return
     firmware = None if settings.initrd is not None else request.getfixturevalue("firmware")
     _emulated(profile, lab, firmware, evidence)

@@ -9,6 +9,7 @@ carries NAME and CONFIG); harness/device/factory.py picks them.
 """
 
 from harness.capabilities.base import Capability, MissingCapability, capability_name, config_hint
+from harness.capabilities.boot_media import BootMedia
 from harness.capabilities.capture import Capture
 from harness.capabilities.console import ConsolePort
 from harness.capabilities.firmware import FirmwareFiles
@@ -21,6 +22,7 @@ from harness.capabilities.usb import UsbAttachment
 
 __all__ = [
     "AtPort",
+    "BootMedia",
     "Capability",
     "Capture",
     "ConsolePort",

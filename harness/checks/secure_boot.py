@@ -30,6 +30,7 @@ KERNEL_MARKERS: tuple[str, ...] = (
     r"Linux version \d+\.\d+",
     r"Run /\S*init as init process",
     r"Kernel panic - not syncing",
+    r"Starting kernel \.\.\.",  # U-Boot hands over to a kernel it accepted
 )
 # What UEFI firmware, shim and GRUB print when a signature does not verify (or nothing is left to boot).
 REFUSAL_MARKERS: tuple[str, ...] = (
@@ -41,6 +42,12 @@ REFUSAL_MARKERS: tuple[str, ...] = (
     r"you need to load the kernel first",
     r"No bootable option or device was found",
     r"Failed to load image",
+    # U-Boot verified boot (FIT): a signature or hash that does not verify, nothing left to boot
+    r"Failed to verify required signature",
+    r"Unable to verify required signature",
+    r"Bad Data Hash",
+    r"Bad hash value",
+    r"can't get kernel image",
 )
 SECURE_BOOT_ON = r"[Ss]ecure [Bb]oot (?:is )?enabled"
 # What the platform itself says when it does not enforce (Linux: "secureboot: Secure boot disabled").

@@ -467,7 +467,9 @@ class SecureBootSettings(StrictModel):
     mechanism, its root of trust and the test evidence (a conceptual assessment).
     """
 
-    method: Literal["uefi-ovmf", "declared"] = Field(description="uefi-ovmf or declared")
+    method: Literal["uefi-ovmf", "u-boot-fit", "declared"] = Field(
+        description="uefi-ovmf, u-boot-fit or declared"
+    )
     enforce: bool | None = Field(
         None, description="uefi-ovmf: true (Secure Boot keys enrolled and enforced) or false"
     )
@@ -497,11 +499,17 @@ class SecureBootSettings(StrictModel):
         None, description="uefi-ovmf: the second stage the loader starts (grubx64.efi)"
     )
     kernel: ExistingFile | None = Field(None, description="uefi-ovmf: the device's signed kernel")
+    # A U-Boot board's verified boot (u-boot-fit): the bench writes each FIT (lab config boot_media).
+    fit_image: ExistingFile | None = Field(None, description="u-boot-fit: the device's own signed FIT image")
 
     @model_validator(mode="after")
     def _enforce_for_ovmf(self) -> SecureBootSettings:
         if self.method == "uefi-ovmf" and self.enforce is None:
             raise problem("method uefi-ovmf needs enforce", "enforce: true or enforce: false")
+        if self.method == "u-boot-fit" and self.fit_image is None:
+            raise problem(
+                "method u-boot-fit needs fit_image", "fit_image: the device's signed FIT image file"
+            )
         return self
 
 

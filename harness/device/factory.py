@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from harness.capabilities import (
     AtPort,
+    BootMedia,
     Capture,
     ConsolePort,
     FirmwareFiles,
@@ -30,6 +31,7 @@ CAPABILITIES: tuple[type, ...] = (
     UpdateSigning,
     UpdateChannel,
     AtPort,
+    BootMedia,
     UsbAttachment,
 )
 

@@ -121,3 +121,91 @@ class UbootBoard:
     def power_off(self) -> None:
         """Kill a QEMU left running (a run that was interrupted)."""
         subprocess.run(["sh", "-c", self.power_commands()["off"]], timeout=POWER_TIMEOUT_S, check=False)
+
+
+FIT_LOAD_ADDRESS = 0x48000000
+FIT_MAX_SIZE = 0x100000
+FIT_KEY_NAME = "dev"
+FIT_SOURCE = """/dts-v1/;
+/ {{
+    description = "board firmware (spin payload standing in for the OS)";
+    #address-cells = <1>;
+    images {{
+        kernel {{
+            description = "spin";
+            data = /incbin/("{payload}");
+            type = "kernel";
+            arch = "arm64";
+            os = "linux";
+            compression = "none";
+            load = <{load:#x}>;
+            entry = <{load:#x}>;
+            hash-1 {{ algo = "sha256"; }};
+        }};
+    }};
+    configurations {{
+        default = "conf-1";
+        conf-1 {{
+            kernel = "kernel";
+            signature-1 {{ algo = "sha256,rsa2048"; key-name-hint = "{key}"; sign-images = "kernel"; }};
+        }};
+    }};
+}};
+"""
+# Verified boot from flash: copy the FIT to RAM and boot its configuration (with the board's own
+# device tree for the "kernel"); nothing else on failure.
+FIT_ENV = {
+    "bootdelay": "-2",
+    "bootcmd": f"cp.b {FIT_FLASH_ADDRESS:#x} {FIT_LOAD_ADDRESS:#x} {FIT_MAX_SIZE:#x}; "
+    f"bootm {FIT_LOAD_ADDRESS:#x}#conf-1 - ${{fdtcontroladdr}}",
+}
+
+
+def _run(argv: list[str]) -> None:
+    subprocess.run(argv, check=True, timeout=60, capture_output=True)
+
+
+def make_fit_board(directory: Path, *, key_required: bool) -> tuple[UbootBoard, Path]:
+    """A board that boots a signed FIT from flash; its control DTB holds the public key as
+    `required` (verified boot) or holds no key at all (the weakness: any FIT boots).
+    Returns the board and the maker's signed FIT (what the profile names)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    board = UbootBoard(directory, directory / "uart.sock")
+    machine_dtb = directory / "virt.dtb"
+    argv = board.qemu_argv()
+    machine = argv.index("virt")
+    argv[machine] = f"virt,dumpdtb={machine_dtb}"
+    _run([a for a in argv[: argv.index("-chardev")]])  # QEMU writes the DTB it gives U-Boot and exits
+    keys = directory / "maker-keys"
+    keys.mkdir(exist_ok=True)
+    _run(
+        [
+            "openssl",
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            str(keys / f"{FIT_KEY_NAME}.key"),
+        ]
+    )
+    _run(["openssl", "req", "-batch", "-new", "-x509", "-key", str(keys / f"{FIT_KEY_NAME}.key"),
+          "-subj", "/CN=board maker", "-out", str(keys / f"{FIT_KEY_NAME}.crt")])  # fmt: skip
+    payload = directory / "spin.bin"
+    payload.write_bytes(AARCH64_BRANCH_TO_SELF.to_bytes(4, "little"))
+    source = directory / "board.its"
+    source.write_text(FIT_SOURCE.format(payload=payload, load=SPIN_PAYLOAD_ADDR, key=FIT_KEY_NAME))
+    control = directory / "control.dtb"
+    shutil.copyfile(machine_dtb, control)
+    fit = directory / "board.itb"
+    _run(["mkimage", "-f", str(source), "-K", str(control), "-k", str(keys), "-r", str(fit)])
+    board.control_dtb = control if key_required else machine_dtb
+    board.env_flash = make_env_flash(directory, FIT_ENV)
+    write_fit(board.env_flash, fit.read_bytes())
+    board.extra["boot_media"] = {
+        "write": f"dd if={{image}} of={shlex.quote(str(board.env_flash))} bs=4096 seek={FIT_FLASH_OFFSET // 4096} "
+        "conv=notrunc status=none",
+        "timeout_s": 20,
+    }
+    return board, fit
