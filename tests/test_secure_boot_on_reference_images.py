@@ -1,5 +1,6 @@
 """testsuites/test_secure_boot.py both ways: OVMF enforcing (hardened profile) PASSes, OVMF without
-enrolled keys (vulnerable profile) FAILs because the tampered kernel and the unsigned loader boot.
+enrolled keys (vulnerable profile) FAILs: its variable store has no Platform Key (setup mode) and the
+booted kernel reports "Secure boot disabled", so the tampered images need not be booted.
 
 Both runs need no internet: the Secure Boot chain is prepared first (`hilsec image prepare`, and the
 images built, as `make test` and `make demo` do before any run), then each run has downloads
@@ -58,5 +59,5 @@ def test_secure_boot_verdict(prepared, tmp_path, variant, verdict):
     )[variant]
     tests = outcome.results["tests"]
     assert [t["verdict"] for t in tests] == [verdict], tests
-    if verdict == "FAIL":
-        assert "modified-kernel" in tests[0]["reason"] and "unsigned-bootloader" in tests[0]["reason"]
+    if verdict == "FAIL":  # decided from the platform itself: no keys enrolled, and it says so
+        assert "setup mode" in tests[0]["reason"] and "Secure boot disabled" in tests[0]["reason"]
