@@ -1,5 +1,6 @@
 # hilsec: two commands do all set-up on a fresh Debian machine.
-#   make demo   install, build the reference firmware, run the suites against it, write reports
+#   make demo   install, build the reference firmware, prepare what the suites boot besides the
+#               device (OVMF, shim, GRUB: `hilsec image prepare`), run the suites, write reports
 #   make test   install, then run the harness's own tests (unit + QEMU integration)
 
 PYTHON ?= python3
@@ -10,13 +11,15 @@ REPORTS ?= reports
 
 APT_PACKAGES := qemu-system-x86 qemu-system-arm u-boot-qemu u-boot-tools tshark busybox-static \
 	openssl openssh-client cpio xz-utils iproute2 libusb-1.0-0 python3-venv chromium poppler-utils \
-	kamailio kamailio-tls-modules sip-tester socat
+	kamailio kamailio-tls-modules sip-tester socat \
+	ovmf device-tree-compiler
 
 .PHONY: demo test unit knob-matrix install apt venv lint clean
 
 demo: install
 	$(HILSEC) image build --variant hardened
 	$(HILSEC) image build --variant vulnerable
+	$(HILSEC) image prepare
 	-$(HILSEC) run --device-profile device_profiles/qemu-reference-hardened.yaml \
 		--lab-config lab_configs/local-qemu.yaml --report-dir $(REPORTS)/hardened
 	-$(HILSEC) run --device-profile device_profiles/qemu-reference-vulnerable.yaml \
@@ -24,6 +27,7 @@ demo: install
 	@$(PY) -m harness.report.demo_summary $(REPORTS)/hardened $(REPORTS)/vulnerable
 
 test: install
+	$(HILSEC) image prepare
 	$(PY) -m pytest -p no:cacheprovider tests -m "integration or not integration"
 
 # The fast unit tests only (a few minutes): what `pytest tests` runs by default.

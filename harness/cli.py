@@ -65,6 +65,31 @@ def _parser() -> argparse.ArgumentParser:
         "--cache-dir", metavar="DIR", type=Path, help="image cache (default ~/.cache/hilsec/images)"
     )
 
+    packages = image_sub.add_parser(
+        "packages",
+        help="the update packages a maker hands a lab, for a reference image: a valid newer one and an "
+        "older one, signed with the image's key, and the profile's updates: section naming them",
+    )
+    packages.add_argument("--variant", choices=("hardened", "vulnerable"), default="hardened")
+    packages.add_argument(
+        "--weakness", metavar="KNOB[,KNOB...]", help="the image with exactly these weaknesses"
+    )
+    packages.add_argument(
+        "--out", metavar="DIR", type=Path, required=True, help="where the packages are written"
+    )
+    packages.add_argument(
+        "--cache-dir", metavar="DIR", type=Path, help="image cache (default ~/.cache/hilsec/images)"
+    )
+
+    prepare = image_sub.add_parser(
+        "prepare",
+        help="fetch everything the suites boot besides the device (OVMF, shim, GRUB, a signed kernel) into "
+        "the cache and check the host's U-Boot tools, so that no run needs the internet",
+    )
+    prepare.add_argument(
+        "--cache-dir", metavar="DIR", type=Path, help="image cache (default ~/.cache/hilsec/images)"
+    )
+
     reqs = sub.add_parser("requirements", help="the requirement catalog and the tests covering each ID")
     reqs.add_argument(
         "--scheme",
@@ -123,9 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return int(pytest.main(argv, plugins=[RunProgress(profile.name)]))
 
 
-def cmd_image_build(args: argparse.Namespace) -> int:
-    from harness.emulation import build_image
-
+def _chosen_weaknesses(args: argparse.Namespace) -> set[str] | None:
     weaknesses = None
     if args.weakness is not None:
         weaknesses = {name.strip() for name in args.weakness.split(",") if name.strip()}
@@ -134,6 +157,17 @@ def cmd_image_build(args: argparse.Namespace) -> int:
             raise ConfigError(
                 "--weakness", "", f"unknown weakness {', '.join(unknown)}", ", ".join(_weakness_names())
             )
+    return weaknesses
+
+
+def cmd_image_build(args: argparse.Namespace) -> int:
+    from harness.emulation import build_image
+
+    if args.image_command == "packages":
+        return cmd_image_packages(args)
+    if args.image_command == "prepare":
+        return cmd_image_prepare(args)
+    weaknesses = _chosen_weaknesses(args)
     image = build_image(
         args.variant,
         cache_dir=args.cache_dir,
@@ -148,6 +182,41 @@ def cmd_image_build(args: argparse.Namespace) -> int:
     print(
         f"variant:  {image.variant}\nkernel:   {image.kernel}\ninitrd:   {image.initrd}\ndigest:   {image.digest}"
     )
+    return 0
+
+
+def cmd_image_prepare(args: argparse.Namespace) -> int:
+    from harness.secureboot.components import prepare_components
+    from harness.secureboot.uboot import missing_uboot_tools
+
+    components = prepare_components(args.cache_dir)
+    print(f"secure boot chain: {', '.join(components.packages)}\n  unpacked in {components.root}")
+    missing = missing_uboot_tools()
+    if missing:
+        print(
+            "U-Boot tools missing (apt-get install qemu-system-arm u-boot-qemu u-boot-tools): "
+            + ", ".join(missing)
+        )
+        return 1
+    print("U-Boot: qemu_arm64 build, qemu-system-aarch64, mkenvimage and mkimage present")
+    return 0
+
+
+def cmd_image_packages(args: argparse.Namespace) -> int:
+    import yaml
+
+    from harness.emulation import build_image
+    from harness.updates.maker import reference_packages
+
+    image = build_image(
+        args.variant,
+        cache_dir=args.cache_dir,
+        progress=lambda line: print(f"[image] {line}"),
+        weaknesses=_chosen_weaknesses(args),
+    )
+    made = reference_packages(image, args.out.resolve())
+    print(f"# for the profile of {image.variant} (image {image.digest[:12]}):")
+    print(yaml.safe_dump({"updates": made.profile_section()}, sort_keys=False), end="")
     return 0
 
 

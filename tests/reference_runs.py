@@ -110,11 +110,14 @@ def run_suites(
     parallel: int | None = None,
     lab_config: Path | Mapping[str, Path] = LAB_CONFIG,
     pytest_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    prefix: Sequence[str] = (),
 ) -> dict[str, RunOutcome]:
     """Run `suites` (paths relative to the repository) once per named profile, `parallel` at a time
     (default: all at once), each in `out_dir/<name>` with its log in `out_dir/<name>.log`.
 
-    A run that overruns `timeout_s` is stopped. Raises AssertionError naming every run that timed
+    `env` is added to each run's environment; `prefix` goes before its command (e.g. `unshare
+    --net`, a run without any network). A run that overruns `timeout_s` is stopped. Raises AssertionError naming every run that timed
     out or wrote no results.json, with the tail of its log.
     """
     limit = parallel or len(profiles)
@@ -126,7 +129,9 @@ def run_suites(
             while waiting and len(running) < limit:
                 name, profile = waiting.pop(0)
                 lab = lab_config if isinstance(lab_config, Path) else lab_config[name]
-                running.append(_start(out_dir, name, profile, lab, suites, pytest_args, timeout_s))
+                running.append(
+                    _start(out_dir, name, profile, lab, suites, pytest_args, timeout_s, env or {}, prefix)
+                )
             for run in [r for r in running if r.process.poll() is not None or time.monotonic() > r.deadline]:
                 if run.process.poll() is None:
                     run.timed_out = True
@@ -150,17 +155,21 @@ def _start(
     suites: Sequence[str | Path],
     pytest_args: Sequence[str],
     timeout_s: float,
+    env: Mapping[str, str],
+    prefix: Sequence[str],
 ) -> _Started:
     report_dir = out_dir / name
     cmd = [
-        sys.executable, "-m", "pytest", *(str(ROOT / suite) for suite in suites), "-p", "no:cacheprovider",
+        *prefix, sys.executable, "-m", "pytest", *(str(ROOT / suite) for suite in suites), "-p", "no:cacheprovider",
         "--device-profile", str(profile), "--lab-config", str(lab_config), "--report-dir", str(report_dir),
         *pytest_args,
     ]  # fmt: skip
     log_path = out_dir / f"{name}.log"
     log = log_path.open("w")
     # A session of its own, so that stopping the run reaches its whole process group.
-    process = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **env}
+    )
     return _Started(name, process, log, log_path, report_dir, time.monotonic() + timeout_s)
 
 

@@ -11,11 +11,12 @@ The payload is a one-instruction spin loop (`b .`) standing in for the OS: U-Boo
 from __future__ import annotations
 
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from support.uboot_board import LOCKED_ENV, UBOOT_BIN
+from support.uboot_board import make_env_flash as _make_env_flash
 
 from harness.checks.bootloader import check_bootloader_console
 from harness.errors import DeviceDisconnected
@@ -23,13 +24,8 @@ from harness.results.verdicts import Verdict
 from harness.transports.console import Console
 from harness.transports.stream import ProcessStream
 
-UBOOT_BIN = Path("/usr/lib/u-boot/qemu_arm64/u-boot.bin")
 QEMU = shutil.which("qemu-system-aarch64")
 MKENVIMAGE = shutil.which("mkenvimage")
-ENV_SIZE = 0x40000  # CONFIG_ENV_SIZE of Debian's qemu_arm64 build: env at 0x04000000, 2 RO sectors
-PFLASH_SIZE = 64 * 1024 * 1024  # the virt board's flash banks are 64 MiB each
-SPIN_PAYLOAD_ADDR = 0x40200000
-AARCH64_BRANCH_TO_SELF = 0x14000000  # `b .`
 
 
 class FakeBootloaderStream:
@@ -183,16 +179,9 @@ needs_uboot = pytest.mark.skipif(
 
 
 def make_env_flash(directory: Path, variables: dict[str, str]) -> Path:
-    """A 64 MiB pflash image whose first ENV_SIZE bytes are a U-Boot environment (mkenvimage)."""
     if not MKENVIMAGE:
         pytest.skip("needs mkenvimage (apt-get install u-boot-tools)")
-    text = directory / "env.txt"
-    text.write_text("".join(f"{name}={value}\n" for name, value in variables.items()))
-    image = directory / "env-flash.img"
-    subprocess.run([MKENVIMAGE, "-s", str(ENV_SIZE), "-o", str(image), str(text)], check=True, timeout=10)
-    with image.open("r+b") as file:
-        file.truncate(PFLASH_SIZE)
-    return image
+    return _make_env_flash(directory, variables)
 
 
 def uboot_console(env_flash: Path | None = None) -> Console:
@@ -216,13 +205,8 @@ def uboot_console(env_flash: Path | None = None) -> Console:
     argv += ["-nic", "none"]
     if env_flash is not None:
         argv += ["-drive", f"if=pflash,unit=1,format=raw,file={env_flash}"]
-    return Console(ProcessStream(argv), name="qemu-u-boot", default_timeout=10)
-
-
-LOCKED_ENV = {
-    "bootdelay": "-2",
-    "bootcmd": f"mw.l {SPIN_PAYLOAD_ADDR:#x} {AARCH64_BRANCH_TO_SELF:#x}; go {SPIN_PAYLOAD_ADDR:#x}",
-}
+    # raw: a Ctrl-C pressed before QEMU has set up its stdio must reach U-Boot, not kill QEMU
+    return Console(ProcessStream(argv, raw=True), name="qemu-u-boot", default_timeout=10)
 
 
 @pytest.mark.integration

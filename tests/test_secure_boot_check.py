@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import pytest
+from support import uefi_stores
 
-from harness.checks.secure_boot import BootOutcome, is_decisive, judge, observe_boot
+from harness.checks.secure_boot import (
+    BootOutcome,
+    PlatformState,
+    is_decisive,
+    judge,
+    observe_boot,
+    platform_failure,
+)
 from harness.results.verdicts import Verdict
 from harness.secureboot import tamper
+from harness.secureboot.varstore import read_platform
 
 SIGNED_CONSOLE = (
     "BdsDxe: starting Boot0001\nWelcome to GRUB!\nEFI stub: UEFI Secure Boot is enabled.\n"
@@ -109,3 +119,67 @@ def test_non_pe_data_is_rejected():
         tamper.strip_signature(b"\x7fELF" + b"\0" * 100)
     with pytest.raises(tamper.NotAPeImage):
         tamper.modify_kernel(_fake_signed_pe(with_bzimage_header=False))
+
+
+# --- the platform's own state: setup mode, Secure Boot switched off, its console report --------------
+
+ENFORCING = PlatformState(
+    "variable store device.fd", setup_mode=False, enabled=True, enrolled=("PK", "KEK", "db")
+)
+SIGNED_BOOT = observe_boot("EFI stub: UEFI Secure Boot is enabled.\nLinux version 6.1\nlogin: ")
+REFUSED = [
+    ("modified-kernel", observe_boot("bad shim signature")),
+    ("unsigned-bootloader", observe_boot("Access Denied")),
+]
+
+
+def test_enforcing_platform_with_refusals_passes() -> None:
+    assert judge(SIGNED_BOOT, REFUSED, ENFORCING).verdict is Verdict.PASS
+
+
+@pytest.mark.parametrize(
+    ("platform", "words"),
+    [
+        (PlatformState("variable store v.fd", setup_mode=True), "setup mode"),
+        (
+            PlatformState("variable store v.fd", setup_mode=False, enabled=False, enrolled=("PK",)),
+            "SecureBootEnable=0",
+        ),
+    ],
+)
+def test_platform_that_does_not_enforce_fails_even_when_images_are_refused(platform, words) -> None:
+    result = judge(SIGNED_BOOT, REFUSED, platform)
+    assert result.verdict is Verdict.FAIL and words in result.reason
+
+
+def test_platform_reporting_secure_boot_disabled_fails() -> None:
+    signed = observe_boot("[    0.000000] secureboot: Secure boot disabled\nLinux version 6.1\nlogin: ")
+    result = judge(signed, REFUSED, ENFORCING)
+    assert result.verdict is Verdict.FAIL and "Secure boot disabled" in result.reason
+    assert platform_failure(ENFORCING, SIGNED_BOOT) is None
+
+
+def test_platform_not_enforcing_and_tampered_boot_names_both() -> None:
+    booted = [("modified-kernel", observe_boot("Linux version 6.1 (modified)"))]
+    result = judge(SIGNED_BOOT, booted, PlatformState("variable store v.fd", setup_mode=True))
+    assert (
+        result.verdict is Verdict.FAIL
+        and "setup mode" in result.reason
+        and "modified-kernel" in result.reason
+    )
+
+
+HOST_OVMF = Path("/usr/share/OVMF")  # Debian package ovmf (Makefile APT_PACKAGES)
+
+
+def test_variable_stores_are_read_for_setup_mode_and_secure_boot_enable(tmp_path: Path) -> None:
+    enrolled = read_platform(HOST_OVMF / uefi_stores.ENROLLED_STORE)
+    assert enrolled.readable and not enrolled.setup_mode and enrolled.enabled is True
+    assert {"PK", "KEK", "db"} <= set(enrolled.enrolled)
+    empty = read_platform(uefi_stores.setup_mode_store(HOST_OVMF))
+    assert empty.readable and empty.setup_mode
+    disabled = read_platform(uefi_stores.disabled_store(HOST_OVMF, tmp_path / "disabled.fd"))
+    assert disabled.readable and not disabled.setup_mode and disabled.enabled is False
+    junk = tmp_path / "junk.fd"
+    junk.write_bytes(b"\x00" * 4096)
+    assert not read_platform(junk).readable

@@ -26,8 +26,12 @@ def _skip_if_absent(device, feature: str) -> None:
         not_applicable(reason)
 
 
-def test_bootloader_console_cannot_be_interrupted(device, evidence):
-    """Keys pressed from power-on and during any autoboot countdown reach no bootloader prompt."""
+def test_bootloader_console_cannot_be_interrupted(unbooted_device, evidence):
+    """Keys pressed from power-on and during any autoboot countdown reach no bootloader prompt.
+
+    The device is driven from power-on, so it needs no login prompt first: a board whose
+    bootloader has nothing to boot is still judged."""
+    device = unbooted_device
     _skip_if_absent(device, "bootloader_console")
     console = device.watch_from_power_on()  # needs power control: INCONCLUSIVE naming it otherwise
     try:
@@ -40,8 +44,9 @@ def test_bootloader_console_cannot_be_interrupted(device, evidence):
     assert result.verdict is Verdict.PASS, result.reason
 
 
-def test_usb_exposes_no_undeclared_debug_function(device, evidence):
+def test_usb_exposes_no_undeclared_debug_function(unbooted_device, evidence):
     """The device's USB interfaces, read with pyusb, are only the kinds the profile allows."""
+    device = unbooted_device  # reading descriptors from the host needs no login on the device
     _skip_if_absent(device, "usb")
     usb = device.require(UsbAttachment, "find the device's USB interfaces")
     result = check_usb_interfaces(

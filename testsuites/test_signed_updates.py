@@ -1,31 +1,41 @@
 """FS38-03 signed updates: the device installs only authentic, intact, newer update packages.
 
-The harness crafts each package itself (harness.updates.crafting): a valid one signed with the
-manufacturer's code-signing key, and one per defect: unsigned, signed by an untrusted chain,
-payload changed after signing, truncated, and an older version (rollback). Each is published on
-the lab's HTTP update server, the device's agent is told to install it, and the test reads the
-running version before and after, the agent's exit status and the device's syslog. A rejected
-package must leave the version unchanged, be logged, and leave the device answering (the
-truncated one is also followed by a power cycle). SSU-SEC-0010 is judged on the update manifest
-the profile declares.
+The packages come from one of two places:
+- the maker's (profile `updates:`): a valid signed package newer than the running firmware and an
+  older valid one. Every invalid package is derived from the valid one (signature stripped,
+  signature replaced by the harness's own untrusted key's, payload changed after signing, cut off);
+  the lab needs no signing key. This is how a lab tests a device it did not build.
+- the harness's own crafting, where the lab holds the maker's signing identity (UpdateSigning: the
+  reference image, whose maker is hilsec): valid, unsigned, untrusted, tampered, truncated, older.
+Each package is handed to the device the way it takes updates (UpdateChannel: a console command
+with the URL on the lab's update server, an upload to the device's endpoint, a request naming the
+URL), and the test reads the running version the device reports before and after, what the device
+answered and its log. A rejected package must leave the version unchanged, be logged, and leave
+the device answering (the truncated one is also followed by a power cycle). The invalid packages
+are delivered first, while the device still runs a version older than theirs: a package that is
+not newer would be refused for that alone and prove nothing about signatures. SSU-SEC-0010 is
+judged on the update manifest the profile declares.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from harness.capabilities import Power, UpdateSigning
+from harness.capabilities import Power, UpdateChannel, UpdateSigning
 from harness.checks.signed_updates import assess_installation, assess_manifest, assess_rejection
 from harness.errors import ConfigError
 from harness.plugin.conclusions import inconclusive, not_applicable
 from harness.probes.update_agent import REFERENCE_AGENT, DeliveryOutcome, UpdateAgent
 from harness.updates import crafting
 from harness.updates.crafting import CraftedPackage, craft_package
+from harness.updates.derive import derive_package, maker_copy
 from harness.updates.manifest import UpdateManifest, load_manifest
 from harness.updates.signing import SigningIdentity, create_identity
+from harness.updates.versions import is_newer
 
 AUTHENTICITY_REFS = ("EN303645-5.3-7", "EN303645-5.3-9", "EN303645-5.3-10", "EN18031-SUM-2", "CLP13_6.11")
 UPDATE_SERVICE = "updates"
@@ -33,30 +43,22 @@ UPDATE_SERVICE = "updates"
 
 @dataclass
 class UpdateLab:
-    """What a delivery needs: the agent, the server, the keys, and the manifest's CVEs."""
+    """What a delivery needs: the agent, the server, where packages come from, the manifest's CVEs."""
 
     agent: UpdateAgent
     server: object
+    maker: Any  # the profile's `updates` section, or None when the harness crafts packages
     trusted: SigningIdentity | None
     untrusted: SigningIdentity
     workdir: Path
     cves: tuple[str, ...]
+    notes: list[str]
 
 
-def _agent_command(profile) -> str:
-    """The agent the profile declares in features.software_update; NOT_APPLICABLE / INCONCLUSIVE."""
+def _check_applicable(profile) -> None:
     features = profile.features
     if features.has("software_update") is False:
         not_applicable(features.absence_reason("software_update"))
-    kind = features.kind("software_update")
-    if kind is None:
-        inconclusive(
-            "the profile does not name the device's update agent "
-            f"(features.software_update: {REFERENCE_AGENT} for the reference agent's command interface)"
-        )
-    if kind != REFERENCE_AGENT:
-        inconclusive(f"the harness cannot drive the update agent {kind!r}; it drives {REFERENCE_AGENT}")
-    return kind
 
 
 def _trusted_identity(device) -> SigningIdentity | None:
@@ -75,34 +77,60 @@ def _manifest_cves(profile) -> tuple[str, ...]:
         return ()
 
 
-@pytest.fixture(scope="module")
-def update_lab(device, profile) -> UpdateLab:
-    workdir = Path(device.workdir) / "signed-updates"
-    return UpdateLab(
-        agent=UpdateAgent(device, REFERENCE_AGENT),
-        server=device.lab_services.get(UPDATE_SERVICE),
-        trusted=_trusted_identity(device),
-        untrusted=create_identity(workdir / "untrusted-signer", name="untrusted third party"),
-        workdir=workdir,
-        cves=_manifest_cves(profile),
+def _agent(device, profile) -> UpdateAgent:
+    channel = device.require(UpdateChannel, "hand update packages to the device")
+    maker = profile.updates
+    if maker is None:
+        return UpdateAgent(device, channel)
+    return UpdateAgent(
+        device,
+        channel,
+        version_command=maker.version.command,
+        version_pattern=maker.version.pattern,
+        log_command=maker.log_command,
+        install_timeout=maker.install_timeout_s,
     )
 
 
-def _craft_and_deliver(
-    kind: str, lab: UpdateLab, profile, evidence
-) -> tuple[CraftedPackage, DeliveryOutcome]:
-    """Craft `kind` against the running version, publish it, have the agent install it."""
-    _agent_command(profile)
-    if lab.server is None:
-        inconclusive(f"the lab runs no update server (lab service {UPDATE_SERVICE!r})")
+@pytest.fixture(scope="module")
+def update_lab(device, profile) -> UpdateLab:
+    _check_applicable(profile)
+    workdir = Path(device.workdir) / "signed-updates"
+    return UpdateLab(
+        agent=_agent(device, profile),
+        server=device.lab_services.get(UPDATE_SERVICE),
+        maker=profile.updates,
+        trusted=_trusted_identity(device) if profile.updates is None else None,  # the maker's: no key needed
+        untrusted=create_identity(workdir / "untrusted-signer", name="untrusted third party"),
+        workdir=workdir,
+        cves=_manifest_cves(profile),
+        notes=[],
+    )
+
+
+def _older(a: str, b: str) -> bool | None:
+    """Whether version a is older than b; None when either is not a dotted number."""
+    try:
+        return is_newer(b, a)
+    except ValueError:
+        return None
+
+
+def _crafted(kind: str, lab: UpdateLab, profile) -> CraftedPackage:
+    """The harness as the maker: a package of `kind` crafted against the running version."""
+    if profile.features.kind("software_update") != REFERENCE_AGENT and lab.trusted is None:
+        inconclusive(
+            "the maker's packages are needed: name them in the profile's updates section "
+            "(updates.valid, updates.older, updates.delivery, updates.version)"
+        )
     if kind not in (crafting.UNSIGNED, crafting.UNTRUSTED_SIGNER) and lab.trusted is None:
         inconclusive(
-            f"a {kind} package needs the manufacturer's signing key, which the harness has only for "
-            "the reference image"
+            f"a {kind} package needs the manufacturer's signing key, which the lab does not hold; "
+            "name the maker's packages in the profile's updates section instead"
         )
     status = lab.agent.status()
     try:
-        package = craft_package(
+        return craft_package(
             kind,
             running_version=status.version,
             hardware=status.hardware,
@@ -113,13 +141,74 @@ def _craft_and_deliver(
         )
     except ValueError as err:
         inconclusive(f"could not craft the {kind} package: {err}")
+
+
+def _ensure_running_older_than(version: str, lab: UpdateLab) -> None:
+    """A package of `version` only tests signatures on a device that runs something older.
+
+    A device found already at that version (an earlier package installed) is power-cycled once
+    when the bench can (a device that keeps updates in RAM returns to its firmware); if it still
+    runs it, the test cannot decide."""
+    running = lab.agent.running_version()
+    if _older(running, version) is not False:
+        return
+    device = lab.agent.device
+    if device.get(Power) is not None:
+        device.power_cycle()
+        now = lab.agent.running_version()
+        lab.notes.append(f"the device ran {running}, not older than {version}; power-cycled: now {now}")
+        if _older(now, version) is not False:
+            return
+        running = now
+    inconclusive(
+        f"the device runs version {running}, not older than the maker's package {version}: the package "
+        "(and everything derived from it) would be refused as not newer, proving nothing about its "
+        "signature; restore the device to an older firmware"
+    )
+
+
+def _maker_package(kind: str, lab: UpdateLab) -> CraftedPackage:
+    """The maker's package for `kind`: theirs for valid and rollback, derived from theirs otherwise."""
+    maker = lab.maker
+    if kind == crafting.ROLLBACK:
+        if maker.older is None:
+            inconclusive("the rollback test needs the maker's older valid package (profile updates.older)")
+        running = lab.agent.running_version()
+        if _older(maker.older.version, running) is False:
+            inconclusive(
+                f"the maker's older package {maker.older.version} is not older than the running {running}"
+            )
+        return maker_copy(
+            kind, Path(maker.older.file), maker.older.version, "the maker's older valid package"
+        )
+    _ensure_running_older_than(maker.valid.version, lab)
+    if kind == crafting.VALID:
+        return maker_copy(
+            kind, Path(maker.valid.file), maker.valid.version, "the maker's valid, newer package"
+        )
+    try:
+        return derive_package(
+            kind, Path(maker.valid.file), maker.valid.version, untrusted=lab.untrusted, workdir=lab.workdir
+        )
+    except ValueError as err:
+        inconclusive(f"could not derive the {kind} package from the maker's: {err}")
+
+
+def _craft_and_deliver(
+    kind: str, lab: UpdateLab, profile, evidence
+) -> tuple[CraftedPackage, DeliveryOutcome]:
+    """Get the `kind` package (the maker's or crafted), hand it to the device, record what changed."""
+    lab.notes.clear()
+    package = _maker_package(kind, lab) if lab.maker is not None else _crafted(kind, lab, profile)
     evidence.path(package.filename).write_bytes(package.data)
-    url = lab.server.publish(package.filename, package.data)
-    outcome = lab.agent.deliver(kind, package.filename, url, package.version)
+    outcome = lab.agent.deliver(kind, package.filename, package.data, package.version)
     return package, outcome
 
 
-def _record(evidence, package: CraftedPackage, outcome: DeliveryOutcome, findings: list[str], server) -> None:
+def _record(
+    evidence, package: CraftedPackage, outcome: DeliveryOutcome, findings: list[str], lab: UpdateLab
+) -> None:
+    server, notes = lab.server, lab.notes
     evidence.write_json(
         "delivery.json",
         {
@@ -134,18 +223,10 @@ def _record(evidence, package: CraftedPackage, outcome: DeliveryOutcome, finding
             "outcome": asdict(outcome),
             "server_requests": list(getattr(server, "requests", [])),
             "findings": findings,
+            "notes": list(notes),
         },
     )
     evidence.write_text("agent-output.txt", outcome.agent_output)
-
-
-@pytest.mark.requirement("FS38-03", "SSU-TES-0030", "SSU-SEC-0001", "EN303645-5.3-2", "EN18031-SUM-1")
-def test_valid_update_installs(update_lab, profile, evidence):
-    """An approved, correctly signed, newer update is installed and reported as the new version."""
-    package, outcome = _craft_and_deliver(crafting.VALID, update_lab, profile, evidence)
-    findings = assess_installation(outcome)
-    _record(evidence, package, outcome, findings, update_lab.server)
-    assert not findings, "; ".join(findings)
 
 
 @pytest.mark.parametrize("kind", crafting.INVALID_KINDS)
@@ -156,7 +237,16 @@ def test_invalid_update_rejected(kind, update_lab, profile, evidence):
     if kind == crafting.TRUNCATED and outcome.answered and update_lab.agent.device.get(Power) is not None:
         update_lab.agent.check_after_reboot(outcome)  # an interrupted download must not brick the device
     findings = assess_rejection(outcome, package.description)
-    _record(evidence, package, outcome, findings, update_lab.server)
+    _record(evidence, package, outcome, findings, update_lab)
+    assert not findings, "; ".join(findings)
+
+
+@pytest.mark.requirement("FS38-03", "SSU-TES-0030", "SSU-SEC-0001", "EN303645-5.3-2", "EN18031-SUM-1")
+def test_valid_update_installs(update_lab, profile, evidence):
+    """An approved, correctly signed, newer update is installed and reported as the new version."""
+    package, outcome = _craft_and_deliver(crafting.VALID, update_lab, profile, evidence)
+    findings = assess_installation(outcome)
+    _record(evidence, package, outcome, findings, update_lab)
     assert not findings, "; ".join(findings)
 
 
@@ -165,7 +255,7 @@ def test_rollback_rejected(update_lab, profile, evidence):
     """A correctly signed package older than the running version is refused (no downgrade)."""
     package, outcome = _craft_and_deliver(crafting.ROLLBACK, update_lab, profile, evidence)
     findings = assess_rejection(outcome, package.description)
-    _record(evidence, package, outcome, findings, update_lab.server)
+    _record(evidence, package, outcome, findings, update_lab)
     assert not findings, "; ".join(findings)
 
 

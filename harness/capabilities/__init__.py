@@ -9,17 +9,20 @@ carries NAME and CONFIG); harness/device/factory.py picks them.
 """
 
 from harness.capabilities.base import Capability, MissingCapability, capability_name, config_hint
+from harness.capabilities.boot_media import BootMedia
 from harness.capabilities.capture import Capture
 from harness.capabilities.console import ConsolePort
 from harness.capabilities.firmware import FirmwareFiles
 from harness.capabilities.modem import AtPort
 from harness.capabilities.network import LabAddressing
 from harness.capabilities.power import Power
+from harness.capabilities.update_channel import HandOver, UpdateChannel
 from harness.capabilities.updates import UpdateSigning
 from harness.capabilities.usb import UsbAttachment
 
 __all__ = [
     "AtPort",
+    "BootMedia",
     "Capability",
     "Capture",
     "ConsolePort",
@@ -27,6 +30,8 @@ __all__ = [
     "LabAddressing",
     "MissingCapability",
     "Power",
+    "HandOver",
+    "UpdateChannel",
     "UpdateSigning",
     "UsbAttachment",
     "capability_name",

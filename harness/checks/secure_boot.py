@@ -30,6 +30,7 @@ KERNEL_MARKERS: tuple[str, ...] = (
     r"Linux version \d+\.\d+",
     r"Run /\S*init as init process",
     r"Kernel panic - not syncing",
+    r"Starting kernel \.\.\.",  # U-Boot hands over to a kernel it accepted
 )
 # What UEFI firmware, shim and GRUB print when a signature does not verify (or nothing is left to boot).
 REFUSAL_MARKERS: tuple[str, ...] = (
@@ -41,8 +42,16 @@ REFUSAL_MARKERS: tuple[str, ...] = (
     r"you need to load the kernel first",
     r"No bootable option or device was found",
     r"Failed to load image",
+    # U-Boot verified boot (FIT): a signature or hash that does not verify, nothing left to boot
+    r"Failed to verify required signature",
+    r"Unable to verify required signature",
+    r"Bad Data Hash",
+    r"Bad hash value",
+    r"can't get kernel image",
 )
 SECURE_BOOT_ON = r"[Ss]ecure [Bb]oot (?:is )?enabled"
+# What the platform itself says when it does not enforce (Linux: "secureboot: Secure boot disabled").
+SECURE_BOOT_OFF = r"[Ss]ecure [Bb]oot (?:is )?disabled"
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,19 @@ class BootObservation:
     line: str = ""
     reached_login: bool = False
     secure_boot_reported: bool = False
+    secure_boot_off_line: str = ""  # the platform's own report that it does not enforce
+
+
+@dataclass(frozen=True)
+class PlatformState:
+    """What the platform's variable store says (None: not known from it)."""
+
+    source: str
+    readable: bool = True
+    setup_mode: bool | None = None  # no Platform Key enrolled: nothing is verified
+    enabled: bool | None = None  # SecureBootEnable
+    enrolled: tuple[str, ...] = ()
+    problem: str = ""
 
 
 def _first_line(text: str, patterns: Sequence[str]) -> str | None:
@@ -68,8 +90,9 @@ def observe_boot(console: str, login_prompt: str = r"\blogin: ") -> BootObservat
     login = re.search(login_prompt, console, re.MULTILINE) is not None
     secure = re.search(SECURE_BOOT_ON, console) is not None
     kernel_line = _first_line(console, KERNEL_MARKERS)
+    off = _first_line(console, (SECURE_BOOT_OFF,)) or ""
     if kernel_line or login:
-        return BootObservation(BootOutcome.BOOTED, kernel_line or "login prompt", login, secure)
+        return BootObservation(BootOutcome.BOOTED, kernel_line or "login prompt", login, secure, off)
     refusal = _first_line(console, REFUSAL_MARKERS)
     if refusal:
         return BootObservation(BootOutcome.REFUSED, refusal, False, secure)
@@ -92,8 +115,31 @@ class Judgement:
     reason: str
 
 
-def judge(signed: BootObservation, tampered: Sequence[tuple[str, BootObservation]]) -> Judgement:
-    """The verdict from the signed chain's attempt and each unverifiable image's attempt."""
+def platform_failure(platform: PlatformState | None, signed: BootObservation | None) -> str | None:
+    """Why the platform enforces nothing, whatever the profile declares: setup mode, Secure Boot
+    switched off in its variables, or its own report on the console; None when none of these."""
+    reasons = []
+    if platform is not None and platform.setup_mode:
+        reasons.append(f"the platform is in setup mode (no Platform Key enrolled in its {platform.source})")
+    elif platform is not None and platform.enabled is False:
+        reasons.append(f"Secure Boot is switched off (SecureBootEnable=0 in its {platform.source})")
+    if signed is not None and signed.secure_boot_off_line:
+        reasons.append(f"the platform reports {signed.secure_boot_off_line!r} on its console")
+    return "; ".join(reasons) or None
+
+
+def judge(
+    signed: BootObservation,
+    tampered: Sequence[tuple[str, BootObservation]],
+    platform: PlatformState | None = None,
+) -> Judgement:
+    """The verdict from the platform's state, the signed chain's attempt and each unverifiable
+    image's attempt. A platform that does not enforce FAILs whatever the images did."""
+    off = platform_failure(platform, signed)
+    if off:
+        booted = [name for name, seen in tampered if seen.outcome is BootOutcome.BOOTED]
+        also = f"; unverifiable images booted: {', '.join(booted)}" if booted else ""
+        return Judgement(Verdict.FAIL, f"secure boot is not enforced: {off}{also}")
     if not tampered:
         return Judgement(Verdict.INCONCLUSIVE, "no image with an unverifiable signature was tried")
     booted = [f"{name} ({seen.line})" for name, seen in tampered if seen.outcome is BootOutcome.BOOTED]

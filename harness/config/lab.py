@@ -199,6 +199,16 @@ class PowerCommands(StrictModel):
     timeout_s: Seconds = Field(30.0, gt=0, le=3600, description="seconds one command may take (up to 3600)")
 
 
+class BootMediaCommands(StrictModel):
+    """How the bench writes the image a board boots next (a flash programmer, an SD mux, a TFTP root)."""
+
+    write: str = Field(
+        pattern=r"\{image\}",
+        description="a shell command with {image} (the file to write), run while the board is off",
+    )
+    timeout_s: float = Field(60.0, gt=0, le=3600, description="seconds one write may take (up to 3600)")
+
+
 class LabConfig(StrictModel):
     """One bench: QEMU, servers, timeouts, serial ports, capture, network and power.
 
@@ -220,4 +230,7 @@ class LabConfig(StrictModel):
     network: LabNetworkSettings = Field(default_factory=LabNetworkSettings, description="a mapping")
     power: PowerCommands | None = Field(
         None, description="a mapping with on, off and optional cycle commands"
+    )
+    boot_media: BootMediaCommands | None = Field(
+        None, description="a mapping with the write command ({image}) for the board's boot image"
     )

@@ -469,7 +469,9 @@ class SecureBootSettings(StrictModel):
     mechanism, its root of trust and the test evidence (a conceptual assessment).
     """
 
-    method: Literal["uefi-ovmf", "declared"] = Field(description="uefi-ovmf or declared")
+    method: Literal["uefi-ovmf", "u-boot-fit", "declared"] = Field(
+        description="uefi-ovmf, u-boot-fit or declared"
+    )
     enforce: bool | None = Field(
         None, description="uefi-ovmf: true (Secure Boot keys enrolled and enforced) or false"
     )
@@ -485,12 +487,118 @@ class SecureBootSettings(StrictModel):
     evidence: list[ExistingFile] = Field(
         default_factory=list, description="declared: files showing an unsigned image is refused"
     )
+    # The device's own UEFI chain (uefi-ovmf): each named file replaces Debian's in the boots.
+    firmware: ExistingFile | None = Field(
+        None, description="uefi-ovmf: the device's UEFI firmware code (pflash)"
+    )
+    variables: ExistingFile | None = Field(
+        None, description="uefi-ovmf: the device's UEFI variable store (its enrolled keys)"
+    )
+    loader: ExistingFile | None = Field(
+        None, description="uefi-ovmf: the device's first boot loader (BOOTX64.EFI)"
+    )
+    stage2: ExistingFile | None = Field(
+        None, description="uefi-ovmf: the second stage the loader starts (grubx64.efi)"
+    )
+    kernel: ExistingFile | None = Field(None, description="uefi-ovmf: the device's signed kernel")
+    # A U-Boot board's verified boot (u-boot-fit): the bench writes each FIT (lab config boot_media).
+    fit_image: ExistingFile | None = Field(None, description="u-boot-fit: the device's own signed FIT image")
 
     @model_validator(mode="after")
     def _enforce_for_ovmf(self) -> SecureBootSettings:
         if self.method == "uefi-ovmf" and self.enforce is None:
             raise problem("method uefi-ovmf needs enforce", "enforce: true or enforce: false")
+        if self.method == "u-boot-fit" and self.fit_image is None:
+            raise problem(
+                "method u-boot-fit needs fit_image", "fit_image: the device's signed FIT image file"
+            )
         return self
+
+
+# --- maker-supplied update packages (FS38-03 on a device the harness did not build) -----------------
+
+
+class MakerPackage(StrictModel):
+    """An update package as its maker hands it to the lab, and the version it installs."""
+
+    file: ExistingFile = Field(description="the path of the package file")
+    version: NonEmptyStr = Field(description="the version the device reports once this package is installed")
+
+
+class HttpUpload(StrictModel):
+    """The device's own update endpoint: the package is sent as the request body."""
+
+    port: Port
+    path: str = Field("/", pattern=r"^/", description="the endpoint's path, starting with /")
+    method: Literal["POST", "PUT"] = Field("POST", description="POST or PUT")
+    scheme: Literal["http", "https"] = Field("http", description="http or https (certificate not checked)")
+
+
+class HttpFetchRequest(StrictModel):
+    """A request to the device that tells it the URL (on the lab's update server) to fetch."""
+
+    port: Port
+    path: str = Field(
+        pattern=r"^/.*\{url\}", description="a path starting with / containing {url}, e.g. /update?url={url}"
+    )
+    method: Literal["GET", "POST"] = Field("GET", description="GET or POST")
+    scheme: Literal["http", "https"] = Field("http", description="http or https (certificate not checked)")
+
+
+class UpdateDelivery(StrictModel):
+    """How the device takes an update: exactly one way."""
+
+    console_command: str | None = Field(
+        None,
+        pattern=r"\{url\}",
+        description="a shell command run on the device's console, with {url} for the package's URL on the lab's update server",
+    )
+    http_upload: HttpUpload | None = Field(None, description="a mapping with port, path and method")
+    http_fetch: HttpFetchRequest | None = Field(
+        None, description="a mapping with port, path ({url}) and method"
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> UpdateDelivery:
+        given = [name for name in ("console_command", "http_upload", "http_fetch") if getattr(self, name)]
+        if len(given) != 1:
+            raise problem(
+                f"{len(given)} delivery ways given ({', '.join(given) or 'none'})",
+                "exactly one of console_command, http_upload or http_fetch",
+            )
+        return self
+
+
+class VersionQuery(StrictModel):
+    """How the device reports the version it runs: a console command and a pattern with one group."""
+
+    command: NonEmptyStr = Field(description="a shell command run on the device's console")
+    pattern: Regex = Field(description="a regular expression whose first group is the version")
+
+    @field_validator("pattern")
+    @classmethod
+    def _one_group(cls, pattern: str) -> str:
+        if re.compile(pattern).groups < 1:
+            raise problem("the pattern has no group", "a regular expression such as 'version=(\\S+)'")
+        return pattern
+
+
+class UpdatesSettings(StrictModel):
+    """The maker's packages for the signed-update tests; invalid ones are derived from `valid`."""
+
+    valid: MakerPackage = Field(description="a mapping with file and version: a valid, newer signed package")
+    older: MakerPackage | None = Field(
+        None, description="a mapping with file and version: a valid package older than the running one"
+    )
+    delivery: UpdateDelivery = Field(description="a mapping with console_command, http_upload or http_fetch")
+    version: VersionQuery = Field(description="a mapping with command and pattern")
+    log_command: str = Field(
+        "(cat /var/log/messages; logread) 2>/dev/null",
+        description="a shell command that prints the device's log (searched for the package's name)",
+    )
+    install_timeout_s: float = Field(
+        120.0, gt=0, le=3600, description="seconds one delivery may take (up to 3600)"
+    )
 
 
 # --- USB and bootloader (FS38-05 debug interfaces) -------------------------------------------------
@@ -599,6 +707,9 @@ class DeviceProfile(StrictModel):
     )
     bootloader: BootloaderSettings | None = Field(
         None, description="a mapping with the bootloader's prompt and boot_command"
+    )
+    updates: UpdatesSettings | None = Field(
+        None, description="a mapping with the maker's valid (and older) package, delivery and version"
     )
 
     @field_validator("end_of_support_date")

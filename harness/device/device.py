@@ -53,6 +53,7 @@ class Device:
         self.lab_services: dict[str, LabService] = {}
         self._evidence: Evidence | None = None
         self._started: list[object] = []
+        self._running = False
         self.context = BuildContext(profile, lab, workdir, self.progress, boot_words=self._boot_words)
         self.context.shared.setdefault("device-ref", {})["device"] = self
         self.capabilities = build_capabilities(self.context)
@@ -144,9 +145,18 @@ class Device:
 
     # --- life cycle --------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start the drivers and the lab's services, then bring the device to its login prompt."""
+    def start(self, *, to_login: bool = True) -> None:
+        """Start the drivers and the lab's services, then bring the device to its login prompt.
+
+        `to_login=False` leaves the device as it is (a test that drives it from power-on, such as
+        the bootloader watch, needs no operating system behind the bootloader). Safe to call again:
+        the drivers and services start once.
+        """
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if self._running:
+            if to_login:
+                self.strategy.to_login()
+            return
         try:
             for capability in CAPABILITIES:
                 driver = self.capabilities.get(capability)
@@ -157,7 +167,9 @@ class Device:
             addressing = self.get(LabAddressing)
             if addressing is not None:
                 self.lab_services = start_services(self.profile, self.workdir, self._endpoints(addressing))
-            self.strategy.to_login()
+            self._running = True
+            if to_login:
+                self.strategy.to_login()
         except BaseException:
             self.stop()
             raise
@@ -194,6 +206,7 @@ class Device:
                 except (HarnessSetupError, DeviceError, OSError):
                     pass
         self._started.clear()
+        self._running = False
 
     def power_cycle(self) -> None:
         """Cut and restore power, then wait for the login prompt again."""
@@ -201,12 +214,14 @@ class Device:
 
     # --- per test ----------------------------------------------------------------------------
 
-    def begin_test(self, evidence: Evidence) -> None:
-        """Route the console transcript to this test's evidence; bring a lost device back first."""
+    def begin_test(self, evidence: Evidence, *, bring_up: bool = True) -> None:
+        """Route the console transcript to this test's evidence; bring a lost device back first
+        (unless `bring_up` is False: the test drives the device from power-on itself)."""
         self._evidence = evidence
         if self.strategy.console is not None:
             self.strategy.console.start_transcript(evidence.path("console.log"))
-        self.strategy.ensure_alive()
+        if bring_up:
+            self.strategy.ensure_alive()
 
     def end_test(self, lost: bool = False) -> None:
         """After a test; `lost`: it ended on a device error, so look at the device before the next."""

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from harness.capabilities import (
     AtPort,
+    BootMedia,
     Capture,
     ConsolePort,
     FirmwareFiles,
     LabAddressing,
     Power,
+    UpdateChannel,
     UpdateSigning,
     UsbAttachment,
 )
@@ -27,7 +29,9 @@ CAPABILITIES: tuple[type, ...] = (
     Capture,
     FirmwareFiles,
     UpdateSigning,
+    UpdateChannel,
     AtPort,
+    BootMedia,
     UsbAttachment,
 )
 

@@ -16,6 +16,9 @@ from pathlib import Path
 
 from harness.errors import HarnessSetupError
 
+# Set (to anything but "" or "0") to forbid downloads: a run then uses only what `hilsec image
+# prepare` / `hilsec image build` put in the cache, and names what is missing instead.
+OFFLINE_ENV = "HILSEC_OFFLINE"
 APT_QUERY_TIMEOUT_S = 60.0
 DOWNLOAD_TIMEOUT_S = 600.0
 UNPACK_TIMEOUT_S = 300.0
@@ -106,11 +109,21 @@ def apt_state_fingerprint(paths: Iterable[Path] = APT_STATE_PATHS) -> str:
     return digest.hexdigest()
 
 
+def offline() -> bool:
+    """Whether downloads are forbidden for this process (HILSEC_OFFLINE)."""
+    return os.environ.get(OFFLINE_ENV, "") not in ("", "0")
+
+
 def download(packages: Iterable[PackageRef], deb_dir: Path) -> dict[PackageRef, Path]:
     """The .deb file of each package, downloading only those not already in deb_dir."""
     deb_dir.mkdir(parents=True, exist_ok=True)
     packages = list(packages)
     missing = [ref for ref in packages if not list(deb_dir.glob(ref.file_glob))]
+    if missing and offline():
+        raise HarnessSetupError(
+            f"downloads are disabled ({OFFLINE_ENV}) and {', '.join(map(str, missing))} "
+            f"is not in the cache {deb_dir}: run `hilsec image prepare` first"
+        )
     if missing:
         argv = ["apt-get", "download", "-q"]
         if os.geteuid() == 0:

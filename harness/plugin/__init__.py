@@ -327,6 +327,17 @@ def device(hilsec_device: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
+def unbooted_device(hilsec_device: Any) -> Any:
+    """The device with its drivers and lab services started but not brought to a login prompt:
+    for tests that drive it from power-on themselves (a board may have nothing behind its bootloader)."""
+    try:
+        hilsec_device.start(to_login=False)
+    except (DeviceError, HarnessSetupError, MissingCapability) as err:
+        raise DeviceError(f"device could not be started: {err}") from err
+    return hilsec_device
+
+
+@pytest.fixture(scope="session")
 def firmware(hilsec_device: Any) -> Any:
     """The device's firmware files (image, initrd), without booting the device."""
     from harness.capabilities import FirmwareFiles
@@ -343,12 +354,13 @@ def evidence(request: pytest.FixtureRequest, hilsec_state: HilsecState) -> Evide
 @pytest.fixture(autouse=True)
 def _hilsec_transcripts(request: pytest.FixtureRequest) -> Iterator[None]:
     """Route the device's console transcripts into the running test's evidence folder."""
-    if RECORD not in request.node.stash or "device" not in request.fixturenames:
+    booted = "device" in request.fixturenames
+    if RECORD not in request.node.stash or not (booted or "unbooted_device" in request.fixturenames):
         yield
         return
-    dev = request.getfixturevalue("device")
+    dev = request.getfixturevalue("device" if booted else "unbooted_device")
     ev = request.getfixturevalue("evidence")
-    dev.begin_test(ev)
+    dev.begin_test(ev, bring_up=booted)
     try:
         yield
     finally:

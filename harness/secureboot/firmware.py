@@ -19,6 +19,7 @@ from harness.errors import HarnessSetupError
 class FirmwareMode(Enum):
     ENFORCING = "enforcing"
     NOT_ENFORCING = "not-enforcing"
+    NAMED = "the device's own"  # firmware and variable store named by the profile
 
 
 _FILES = {
@@ -49,3 +50,28 @@ def firmware_files(ovmf_dir: Path, mode: FirmwareMode, workdir: Path) -> Firmwar
     private = workdir / f"vars-{mode.value}.fd"
     shutil.copyfile(template, private)
     return FirmwareFiles(mode=mode, code=code.resolve(), vars=private)
+
+
+def variable_store_template(ovmf_dir: Path, mode: FirmwareMode) -> Path:
+    """The variable store file `mode` boots with (each boot gets a private copy of it)."""
+    return ovmf_dir / _FILES[mode][1]
+
+
+def firmware_for(
+    ovmf_dir: Path,
+    mode: FirmwareMode,
+    workdir: Path,
+    *,
+    code: Path | None = None,
+    variables: Path | None = None,
+) -> FirmwareFiles:
+    """`mode`'s files, with the device's own code and/or variable store where the profile names them."""
+    if code is None and variables is None:
+        return firmware_files(ovmf_dir, mode, workdir)
+    default = firmware_files(ovmf_dir, mode, workdir)
+    private = workdir / "vars-device.fd"
+    if variables is not None:
+        shutil.copyfile(variables, private)
+    else:
+        shutil.copyfile(default.vars, private)
+    return FirmwareFiles(mode=FirmwareMode.NAMED, code=(code or default.code).resolve(), vars=private)

@@ -15,7 +15,7 @@ from harness.secureboot import tamper
 from harness.secureboot.boot import BootAttempt, boot_esp
 from harness.secureboot.components import BootComponents
 from harness.secureboot.esp import BootChain, assemble_esp
-from harness.secureboot.firmware import FirmwareMode, firmware_files
+from harness.secureboot.firmware import FirmwareMode, firmware_for
 
 KERNEL_CMDLINE = "console=ttyS0,115200 panic=-1"
 
@@ -27,14 +27,37 @@ class AttemptRecord:
     observation: BootObservation
 
 
-def boot_chains(components: BootComponents) -> tuple[BootChain, list[BootChain]]:
-    """The signed control chain and the chains whose signature must not verify."""
+@dataclass(frozen=True)
+class DeviceImages:
+    """The device's own boot images and firmware, where the profile names them (None: Debian's)."""
+
+    loader: Path | None = None
+    stage2: Path | None = None
+    kernel: Path | None = None
+    firmware: Path | None = None
+    variables: Path | None = None
+
+    @property
+    def named(self) -> list[str]:
+        return [
+            name for name in ("loader", "stage2", "kernel", "firmware", "variables") if getattr(self, name)
+        ]
+
+
+def boot_chains(
+    components: BootComponents, images: DeviceImages = DeviceImages()
+) -> tuple[BootChain, list[BootChain]]:
+    """The signed control chain and the chains whose signature must not verify, derived from the
+    device's own images where the profile names them."""
     shim, grub, kernel = (
-        components.shim.read_bytes(),
-        components.grub.read_bytes(),
-        components.kernel.read_bytes(),
+        (images.loader or components.shim).read_bytes(),
+        (images.stage2 or components.grub).read_bytes(),
+        (images.kernel or components.kernel).read_bytes(),
     )
-    signed = BootChain("signed", "Debian's signed shim, GRUB and kernel", shim, grub, kernel, True)
+    whose = "the device's" if images.loader or images.stage2 or images.kernel else "Debian's"
+    signed = BootChain(
+        "signed", f"{whose} signed boot loader, second stage and kernel", shim, grub, kernel, True
+    )
     modified, offset = tamper.modify_kernel(kernel)
     tampered = [
         BootChain(
@@ -59,16 +82,22 @@ def exercise(
     initrd: Path | None,
     timeout: float,
     progress: Callable[[str], None] = lambda line: None,
+    images: DeviceImages = DeviceImages(),
+    tampered_too: bool = True,
 ) -> tuple[AttemptRecord, list[AttemptRecord]]:
-    """Boot every chain under the firmware `mode`; consoles land in workdir/<chain>.console.log."""
-    signed, tampered = boot_chains(components)
+    """Boot every chain under the firmware `mode` (the device's own firmware and variable store
+    where named); consoles land in workdir/<chain>.console.log. `tampered_too` False: the signed
+    chain only (the platform was already found not to enforce)."""
+    signed, tampered = boot_chains(components, images)
     records = []
-    for chain in (signed, *tampered):
+    for chain in (signed, *(tampered if tampered_too else [])):
         # Only the control needs a userland; a tampered kernel counts as booted once it runs,
         # and GRUB would spend seconds reading an initrd before starting it.
         chain_initrd = initrd if chain is signed else None
         esp = assemble_esp(chain, workdir / "esp", initrd=chain_initrd, cmdline=KERNEL_CMDLINE)
-        firmware = firmware_files(components.ovmf_dir, mode, workdir)
+        firmware = firmware_for(
+            components.ovmf_dir, mode, workdir, code=images.firmware, variables=images.variables
+        )
         want_login = chain_initrd is not None
         progress(f"secure boot ({mode.value}): booting {chain.name}")
         attempt = boot_esp(

@@ -15,6 +15,7 @@ import signal
 import struct
 import subprocess
 import termios
+import tty
 from collections.abc import Mapping, Sequence
 
 from harness.errors import DeviceDisconnected, DeviceError
@@ -35,10 +36,15 @@ class ProcessStream:
         cwd: str | os.PathLike[str] | None = None,
         columns: int = 200,
         rows: int = 50,
+        raw: bool = False,
     ) -> None:
+        """`raw`: the pty passes every byte as is from the start (no echo, Ctrl-C is a byte, not
+        SIGINT), for a child that is a serial line (QEMU's stdio) rather than a terminal program."""
         self.argv = list(argv)
         self.description = "process " + " ".join(self.argv)
         master, slave = os.openpty()
+        if raw:
+            tty.setraw(slave)
         fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         try:
             self.process = subprocess.Popen(
