@@ -27,6 +27,7 @@ from harness.results.redact import redact_text
 from harness.results.verdicts import Verdict
 
 MARKER = "requirement"
+WHOLE_RUN_MARKER = "whole_run"
 _DEFAULT_TEST_TIMEOUT_S = 900.0
 
 
@@ -112,6 +113,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "conceptual: the test assesses declared evidence (TS 103 701 conceptual assessment)"
     )
+    config.addinivalue_line(
+        "markers",
+        f"{WHOLE_RUN_MARKER}: the test judges evidence of the whole run (every flow captured), so it "
+        "runs after the session's other tests",
+    )
     state = HilsecState(
         report_dir=_option_path(config, "report_dir", "hilsec_report_dir"),
         profile_path=_option_path(config, "device_profile", "hilsec_device_profile"),
@@ -162,6 +168,8 @@ def pytest_collection_modifyitems(
         state.records[item.nodeid] = record
     if errors:
         raise pytest.UsageError("unknown requirement ID in a marker:\n  " + "\n  ".join(errors))
+    # Whole-run judges go last, so what every other test made the device do is in their evidence.
+    items.sort(key=lambda item: item.get_closest_marker(WHOLE_RUN_MARKER) is not None)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
