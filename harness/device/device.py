@@ -24,7 +24,7 @@ from harness.results.evidence import Evidence
 from harness.transports.console import CommandResult, Console, LoginSettings
 
 T = TypeVar("T")
-LOGIN_PORTS = {"telnet": 23, "ssh": 22}
+LOGIN_PORTS = {"telnet": 23, "ssh": 22, "ftp": 21}
 
 
 def secret_value(value: Any) -> str:
@@ -119,6 +119,11 @@ class Device:
     @property
     def command_timeout(self) -> float:
         return float(self.lab.timeouts.command_s)
+
+    @property
+    def boot_timeout(self) -> float:
+        """How long the device may take from power-on to its login prompt."""
+        return self.strategy.boot_timeout
 
     @property
     def login_timeout(self) -> float:
@@ -239,13 +244,18 @@ class Device:
             self.strategy.forget()
             raise
 
-    def logout(self) -> None:
-        """Leave the shell so the console shows a login prompt again."""
-        self.strategy.to_login()
+    def logout(self) -> Console:
+        """Leave the shell so the console shows a login prompt again (that console is returned)."""
+        return self.strategy.to_login()
 
     def mark_logged_in(self) -> None:
         """A test logged in on the console itself (e.g. with a credential it tried)."""
         self.strategy.state = DeviceState.SHELL
+
+    def console_touched(self) -> None:
+        """A test typed on the console (keys, odd user names): look at it again before trusting
+        the state the strategy last saw."""
+        self.strategy.forget()
 
     def watch_from_power_on(self) -> Console:
         """The console from power-on, for tests of what the bootloader lets a person do."""
