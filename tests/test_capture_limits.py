@@ -186,3 +186,15 @@ def test_every_file_of_the_run_is_judged(tmp_path):
     assert [f.client[1] for f in analysis.flows] == [40005, 40001]
     outcome = judge_traffic(analysis, DEVICE_ADDRESS, observed_seconds=1)
     assert outcome.verdict is Verdict.FAIL and len(outcome.findings) == 2
+
+
+def test_a_peer_that_only_alerts_refused_and_proves_no_fake_handshake(tmp_path):
+    """An alert from the peer (a refusal, a timeout) is not a session: undetermined, not FAIL."""
+    pcap = tmp_path / "alert.pcap"
+    with open(pcap, "wb") as handle:
+        writer = PcapWriter(handle, 1)
+        hello = dtls_record(22, _client_hello(0xFEFD), version=0xFEFF)
+        writer.write(START, udp_frame(DEVICE, 40006, PEER, 5684, hello))
+        writer.write(START + 0.1, udp_frame(PEER, 5684, DEVICE, 40006, dtls_record(21, b"\x02\x28")))
+    outcome = judge_traffic(analyze_capture([pcap]), DEVICE_ADDRESS, observed_seconds=1)
+    assert outcome.verdict is Verdict.INCONCLUSIVE

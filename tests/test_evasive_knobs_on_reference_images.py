@@ -1,6 +1,7 @@
 """The false-PASS classes of issue 8 against reference images: each evasive knob fails exactly the
-tests that judge it, running only the suite it concerns (one QEMU per run, two at a time), and the
-hardened image passes the same suites.
+tests that judge it, running only the suite it concerns (one QEMU per run, two at a time). That the
+hardened image passes the same suites is shown by test_suites_on_reference_images (the whole of
+testsuites/ against hardened), so it is not run a second time here.
 
 | knob | suite | what the old suite missed |
 |---|---|---|
@@ -12,6 +13,8 @@ hardened image passes the same suites.
 """
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from reference_runs import knob_profile, run_suites
@@ -36,35 +39,24 @@ PLAN: dict[str, tuple[tuple[str, ...], set[str]]] = {
     ),
     "console-backdoor": ((LOCKDOWN,), {"test_console_gives_no_shell_at_the_login_prompt"}),
 }
-ALL_SUITES = (STORAGE, COMMUNICATION, SURFACE, CREDENTIALS, LOCKDOWN)
+PARALLEL_RUNS = 2
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict]]:
+    """One run per knob with only its suites, two runs at a time."""
     out = tmp_path_factory.mktemp("evasive")
-    results: dict[str, dict[str, dict]] = {}
-    groups: dict[tuple[str, ...], list[str]] = {ALL_SUITES: ["hardened"]}
-    for knob, (suites, _) in PLAN.items():
-        groups.setdefault(suites, []).append(knob)
-    for suites, names in groups.items():
-        profiles = {
-            name: knob_profile(out, [] if name == "hardened" else [name], name=name) for name in names
-        }
-        outcomes = run_suites(
-            out, profiles, list(suites), timeout_s=RUN_TIMEOUT_S, parallel=2, pytest_args=["-q"]
-        )
-        for name, outcome in outcomes.items():
-            results[name] = {
-                test: result | {"_log": outcome.log_tail()} for test, result in outcome.tests.items()
-            }
-    return results
 
+    def run(knob: str) -> tuple[str, dict[str, dict]]:
+        suites, _ = PLAN[knob]
+        profile = knob_profile(out, [knob], name=knob)
+        outcome = run_suites(out, {knob: profile}, list(suites), timeout_s=RUN_TIMEOUT_S, pytest_args=["-q"])[
+            knob
+        ]
+        return knob, {test: result | {"_log": outcome.log_tail()} for test, result in outcome.tests.items()}
 
-def test_hardened_passes_every_suite_involved(runs: dict[str, dict[str, dict]]) -> None:
-    verdicts = {name: test["verdict"] for name, test in runs["hardened"].items()}
-    assert set(verdicts.values()) == {"PASS"}, {
-        n: (t["verdict"], t["reason"]) for n, t in runs["hardened"].items()
-    }
+    with ThreadPoolExecutor(max_workers=PARALLEL_RUNS) as pool:
+        return dict(pool.map(run, sorted(PLAN)))
 
 
 @pytest.mark.parametrize("knob", sorted(PLAN))
@@ -78,7 +70,7 @@ def test_knob_fails_exactly_its_tests(knob: str, runs: dict[str, dict[str, dict]
 
 def test_findings_name_what_was_found(runs: dict[str, dict[str, dict]]) -> None:
     key = runs["appended-archive-key"]["test_firmware_image_has_no_private_keys"]["reason"]
-    assert ">zstd:" in key and "provisioning.der" in key and "PKCS#8" in key
+    assert ">zstd:" in key and "provisioning.der" in key and "DER" in key
     beacon = runs["plaintext-boot-beacon"]["test_device_traffic_is_encrypted"]["reason"]
     assert "hello fw=" in beacon and "first packet" in beacon
     framing = runs["fake-dtls-framing"]["test_device_traffic_is_encrypted"]["reason"]

@@ -4,7 +4,8 @@ DTLS 1.2+ or TLS 1.2+ with a suite that is not NULL, EXPORT, RC4, DES, 3DES or a
 from what the flow carries, not from its framing:
 - application data that reads as text inside DTLS/TLS records was never encrypted (FAIL);
 - application data with no ServerHello from the peer had no handshake to key it (FAIL);
-- a peer that sent records but never a ServerHello did not complete a handshake (FAIL);
+- a peer that sent session records (ChangeCipherSpec, application data) but never a ServerHello
+  did not complete a handshake (FAIL; an alert alone is a refusal, not a session);
 - a client that offers only deprecated versions (SSL 3, TLS 1.0/1.1, DTLS 1.0) FAILs even when the
   lab's peer refuses it, since a peer that accepts would speak them.
 A flow whose handshake simply never completed (a ClientHello with a current offer, no answer) is
@@ -87,7 +88,10 @@ def _content_problems(flow: Flow) -> list[str]:
                 "handshake (no ServerHello from the peer)"
             )
         elif flow.server_records and not flow.hello_overflow:
-            problems.append(f"the peer sent {flow.server_records} {label} record(s) but no ServerHello")
+            problems.append(
+                f"the peer sent {flow.server_records} {label} session record(s) (ChangeCipherSpec or "
+                "application data) but no ServerHello"
+            )
     offered = flow.offered_versions
     if offered and all(version in DEPRECATED_VERSIONS for version in offered):
         problems.append(f"the device offers only deprecated {' / '.join(offered)}")

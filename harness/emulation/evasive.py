@@ -3,7 +3,7 @@
 Each one is a weakness a suite once passed because it looked only where the reference image put
 things; each must now FAIL its requirement while hardened still PASSes:
 - `appended-archive-key`: a second, zstd-compressed cpio archive appended to the initramfs holds
-  a DER (PKCS#8) private key, the way an early-microcode or overlay archive rides along (FS38-06);
+  a DER private key, the way an early-microcode or overlay archive rides along (FS38-06);
 - `plaintext-boot-beacon`: once per boot, before any test can watch, the device announces itself
   in a plaintext UDP datagram (FS38-04);
 - `fake-dtls-framing`: telemetry sent in DTLS 1.2 application-data records around plaintext,

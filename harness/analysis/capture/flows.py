@@ -28,6 +28,7 @@ from harness.analysis.capture.packets import TCP, TCP_ACK, TCP_SYN, PacketDecode
 from harness.analysis.capture.pcapio import CaptureFormatError, iter_packets
 from harness.analysis.capture.records import (
     CT_APPLICATION_DATA,
+    CT_CHANGE_CIPHER_SPEC,
     CT_HANDSHAKE,
     READABLE_CHECKS,
     DtlsHelloAssembler,
@@ -35,6 +36,9 @@ from harness.analysis.capture.records import (
     readable_text,
     walk_dtls,
 )
+
+# Records a server sends only in a session it agreed to (alerts and hellos may come before).
+SESSION_TYPES = frozenset((CT_CHANGE_CIPHER_SPEC, CT_APPLICATION_DATA))
 
 
 @dataclass
@@ -57,7 +61,7 @@ class Flow:
     offered_versions: list[str] = field(default_factory=list)  # the client's, best first
     application_records: int = 0  # application-data records, both directions
     readable_application_data: bytes = b""  # start of an application-data record that reads as text
-    server_records: int = 0  # records the server side sent
+    server_records: int = 0  # records the server side sent of an established session (CCS, data, epoch > 0)
     hello_overflow: bool = False  # a hello was not reassembled (memory limit): it is unknown
 
     @property
@@ -167,12 +171,12 @@ class _FlowState:
             self.sample = payload[:SAMPLE_BYTES]
             return
         self.records += len(records)
-        if direction:
-            self.server_records += len(records)
         versions = self.versions
         for content_type, version, epoch, start, size in records:
             if version and version not in versions:
                 versions[version] = None
+            if direction and (content_type in SESSION_TYPES or epoch):
+                self.server_records += 1
             if content_type == CT_HANDSHAKE and epoch == 0:
                 self.direction = direction
                 self.hellos[direction].feed_record(payload[start : start + size], self.hello)  # type: ignore[index]
@@ -219,7 +223,7 @@ class _FlowState:
             versions = list(dict.fromkeys([*self.tcp[0].versions, *self.tcp[1].versions]))
             bad = [d for d in self.tcp if d.bad]
             records = self.tcp[0].records + self.tcp[1].records
-            self.server_records = self.tcp[1].records
+            self.server_records = self.tcp[1].app_records + self.tcp[1].ccs_records
             self.app_records = self.tcp[0].app_records + self.tcp[1].app_records
             self.readable = self.tcp[0].readable or self.tcp[1].readable
             self.bad = bool(bad)

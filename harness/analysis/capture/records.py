@@ -236,6 +236,7 @@ class TlsDirection:
         "sample",
         "versions",
         "app_records",
+        "ccs_records",
         "app_checked",
         "readable",
     )
@@ -261,6 +262,7 @@ class TlsDirection:
         self.sample = b""
         self.versions: dict[int, None] = {}
         self.app_records = 0
+        self.ccs_records = 0
         self.app_checked = 0
         self.readable = b""  # the start of an application-data record that reads as text
 
@@ -397,6 +399,7 @@ class TlsDirection:
             self.skip = (header[3] << 8) | header[4]
             if content_type == CT_CHANGE_CIPHER_SPEC:
                 self.want_hello = False
+                self.ccs_records += 1
             elif content_type == CT_APPLICATION_DATA:
                 self.app_records += 1
                 if self.app_checked < READABLE_CHECKS and not self.readable:

@@ -231,8 +231,10 @@ class Unpacker:
                     end = yield from self._part(handle, path, offset, size, kind, part, depth)
                 except LimitReached:
                     raise
-                except (OSError, ValueError, EOFError, lzma.LZMAError, zlib.error, tarfile.TarError) as err:
-                    self.unreadable.append(f"{part}: damaged {kind} data: {err}")
+                except Exception as err:  # noqa: BLE001 (each reader raises its own types on damaged data)
+                    self.unreadable.append(
+                        f"{part}: damaged {kind} data ({type(err).__name__}: {str(err)[:200]})"
+                    )
                     return
                 finally:
                     record.files = self._budget.files - before
