@@ -28,7 +28,7 @@ from harness.plugin.conclusions import conclude
 
 pytestmark = pytest.mark.requirement("FS38-05", "FS38-01", "EN303645-5.6-4", "CLP13_8.2")
 
-ANSWER_TIMEOUT_S = 5.0  # what follows an input: a prompt, a refusal, or silence
+ANSWER_TIMEOUT_S = 3.0  # what follows an input: a prompt, a refusal, or silence
 CONFIRM_TIMEOUT_S = 6.0  # a shell must answer a command within this
 BOOT_KEY_INTERVAL_S = 0.4
 MAGIC_USER_NAMES = ("factory", "debug", "shell", "service", "engineer", "diag")

@@ -118,11 +118,10 @@ class _Exchange:
 
 def sample(data: bytes) -> str:
     """An escaped, bounded rendering of what the device sent (never raw control characters)."""
+    if not data:
+        return "nothing"
     text = data[:SAMPLE_CHARS].decode("ascii", errors="backslashreplace")
-    escaped = "".join(
-        c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode() for c in text
-    )
-    return repr(escaped) if data else "nothing"
+    return "'" + "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text) + "'"
 
 
 def _strip_telnet(data: bytes) -> bytes:
