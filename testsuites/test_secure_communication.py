@@ -47,7 +47,13 @@ def test_device_traffic_is_encrypted(device, profile, evidence):
         PlaintextAllowance(a.protocol, a.port, a.reason)
         for a in profile.secure_communication.plaintext_allowed
     ]
-    outcome = judge_traffic(analysis, device.address, allowances, observed_seconds=seconds)
+    outcome = judge_traffic(
+        analysis,
+        device.address,
+        allowances,
+        observed_seconds=seconds,
+        lab_endpoints=device.lab_service_endpoints(),
+    )
     evidence.write_json(
         "flows.json",
         {

@@ -15,7 +15,7 @@ Every flow of the whole capture counts, each named with the time of its first pa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -98,8 +98,29 @@ def _content_problems(flow: Flow) -> list[str]:
     return problems
 
 
+HTTP_METHODS = (b"GET ", b"HEAD ", b"POST ", b"PUT ")
+# Lab services that serve plain HTTP by the harness's design (the update package and update-check
+# servers, named by the whereabouts they hand the device); every other lab endpoint is judged.
+LAB_PLAINTEXT_SERVICES = ("hilsec.update_",)
+
+
+def _lab_plaintext_http(flow: Flow, lab_endpoints: Mapping[tuple[str, int], str]) -> str | None:
+    """Plaintext HTTP to a server the lab itself runs in the clear (its update servers): the lab
+    chose that transport, not the device, so it is no finding of the device's (FS38-03 and the
+    update-channel suite judge what travels there)."""
+    name = lab_endpoints.get(flow.server)
+    if name is None or not name.startswith(LAB_PLAINTEXT_SERVICES):
+        return None
+    if flow.kind != "plaintext" or not flow.plaintext_sample.startswith(HTTP_METHODS):
+        return None
+    return f"plaintext HTTP to the lab's own server {name}, which the harness serves in the clear"
+
+
 def assess_flows(
-    flows: Iterable[Flow], device_address: str, allowances: Sequence[PlaintextAllowance] = DEFAULT_ALLOWANCES
+    flows: Iterable[Flow],
+    device_address: str,
+    allowances: Sequence[PlaintextAllowance] = DEFAULT_ALLOWANCES,
+    lab_endpoints: Mapping[tuple[str, int], str] | None = None,
 ) -> Assessment:
     """Judge the flows the device initiated; flows the lab opened into the device are not its traffic."""
     result = Assessment()
@@ -110,6 +131,10 @@ def assess_flows(
         allowance = _allowance(flow, allowances)
         if allowance is not None:
             result.exempted.append(f"{name} ({allowance.reason})")
+            continue
+        lab_traffic = _lab_plaintext_http(flow, lab_endpoints or {})
+        if lab_traffic is not None:
+            result.exempted.append(f"{name} ({lab_traffic})")
             continue
         if flow.kind == "plaintext":
             sample = flow.plaintext_sample[:40]
@@ -147,11 +172,12 @@ def judge_traffic(
     allowances: Sequence[PlaintextAllowance] = DEFAULT_ALLOWANCES,
     *,
     observed_seconds: float,
+    lab_endpoints: Mapping[tuple[str, int], str] | None = None,
 ) -> Outcome:
     """The FS38-04 verdict over a whole run's capture: FAIL on any finding; INCONCLUSIVE when a
     capture file was unreadable, flows were past the analysis limits, a handshake was not seen
     through, or the device started no flow at all; else PASS."""
-    result = assess_flows(capture.flows, device_address, allowances)
+    result = assess_flows(capture.flows, device_address, allowances, lab_endpoints)
     missing = capture.gaps() + [f"could not see the outcome of {item}" for item in result.undetermined]
     judged = bool(result.protected)
     return Outcome.from_findings(

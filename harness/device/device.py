@@ -287,6 +287,17 @@ class Device:
         with self.network.lab_side() as side:
             yield side
 
+    def lab_service_endpoints(self) -> dict[tuple[str, int], str]:
+        """(host, port) -> name of each endpoint where a lab service serves this device (from the
+        whereabouts each service hands the device), for telling the lab's own traffic apart."""
+        endpoints: dict[tuple[str, int], str] = {}
+        for word in self._boot_words():
+            name, _, value = word.partition("=")
+            host, _, port = value.rpartition(":")
+            if host and port.isdigit():
+                endpoints[(host, int(port))] = name
+        return endpoints
+
     def login_port(self, kind: str) -> tuple[int, bool]:
         """The device port of a login service kind, and whether the profile declares it."""
         for service in self.profile.network.services:
