@@ -37,9 +37,6 @@ from harness.analysis.capture.records import (
     walk_dtls,
 )
 
-# Records a server sends only in a session it agreed to (alerts and hellos may come before).
-SESSION_TYPES = frozenset((CT_CHANGE_CIPHER_SPEC, CT_APPLICATION_DATA))
-
 
 @dataclass
 class Flow:
@@ -111,6 +108,8 @@ class _FlowState:
         "app_checked",
         "readable",
         "server_records",
+        "hello_done",
+        "other_records",
     )
 
     def __init__(
@@ -146,14 +145,17 @@ class _FlowState:
         self.app_checked = 0
         self.readable = b""
         self.server_records = 0
+        self.hello_done = [False, False]  # client's ClientHello / server's final ServerHello parsed
+        self.other_records = 0  # UDP records that are not application data
 
     def hello(self, message: ClientHello | ServerHello) -> None:
         if isinstance(message, ClientHello):
             if self.direction != 0:
                 return  # a ClientHello from the server side is not what the client offers
-            if not self.offered:
+            if not self.hello_done[0]:
                 self.offered = message.suites[:MAX_OFFERED_SUITES]
                 self.offered_versions = (message.supported_versions or [message.version])[:16]
+                self.hello_done[0] = True
             if message.connection_id is not None:
                 self.cid[1] = len(message.connection_id)
         else:
@@ -161,6 +163,7 @@ class _FlowState:
                 return  # a ServerHello the client wrote itself proves no handshake with the peer
             self.negotiated_version = message.version
             self.negotiated_suite = message.suite
+            self.hello_done[1] = not message.retry
             if message.connection_id is not None:
                 self.cid[0] = len(message.connection_id)
 
@@ -170,23 +173,33 @@ class _FlowState:
             self.bad = True
             self.sample = payload[:SAMPLE_BYTES]
             return
-        self.records += len(records)
+        count = len(records)
+        self.records += count
+        if direction:
+            self.server_records += count  # less the alerts and hellos, taken off below
         versions = self.versions
+        check = self.app_checked < READABLE_CHECKS and not self.readable
         for content_type, version, epoch, start, size in records:
-            if version and version not in versions:
+            if version not in versions and version:
                 versions[version] = None
-            if direction and (content_type in SESSION_TYPES or epoch):
-                self.server_records += 1
-            if content_type == CT_HANDSHAKE and epoch == 0:
-                self.direction = direction
-                self.hellos[direction].feed_record(payload[start : start + size], self.hello)  # type: ignore[index]
-            elif content_type == CT_APPLICATION_DATA:
-                self.app_records += 1
-                if self.app_checked < READABLE_CHECKS and not self.readable:
+            if content_type == CT_APPLICATION_DATA:
+                if check:
                     self.app_checked += 1
                     body = payload[start : start + min(size, SAMPLE_BYTES)]
                     if readable_text(body):
                         self.readable = body
+                        check = False
+                    elif self.app_checked >= READABLE_CHECKS:
+                        check = False
+                continue
+            self.other_records += 1
+            if epoch == 0:
+                if direction and content_type != CT_CHANGE_CIPHER_SPEC:
+                    self.server_records -= 1  # an alert or a hello: no sign of an agreed session
+                if content_type == CT_HANDSHAKE and not self.hello_done[direction]:
+                    # Only the hellos matter: later handshake messages (certificates) are skipped.
+                    self.direction = direction
+                    self.hellos[direction].feed_record(payload[start : start + size], self.hello)  # type: ignore[index]
 
     def to_flow(self) -> Flow:
         kind, sample, versions = self._verdict()
@@ -231,6 +244,7 @@ class _FlowState:
         else:
             versions = list(self.versions)
             records = self.records
+            self.app_records = records - self.other_records
         if self.payload_bytes == 0:
             return "empty", b"", versions
         if self.bad:
