@@ -223,7 +223,7 @@ def main() -> int:
         pyshark_rate = None
         print("pyshark not installed: pip install pyshark")
 
-    print(f"ratio harness/tshark: {harness_rate / tshark_rate:.1f} (target >= 5)")
+    print(f"ratio harness/tshark: {harness_rate / tshark_rate:.1f} (target >= 10)")
     if pyshark_rate:
         print(f"ratio harness/pyshark: {harness_rate / pyshark_rate:.0f} (target >= 300)")
 

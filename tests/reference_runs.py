@@ -22,6 +22,8 @@ from typing import IO, Any
 
 import yaml
 
+from harness.emulation.evasive import DECLARED_SERVICES
+
 ROOT = Path(__file__).resolve().parent.parent
 LAB_CONFIG = ROOT / "lab_configs/local-qemu.yaml"
 LOG_TAIL_CHARS = 3000
@@ -56,6 +58,8 @@ def knob_profile(
     data = yaml.safe_load(source.read_text())
     if knobs is not None:
         data["console"]["qemu"]["weaknesses"] = list(knobs)
+        for knob in knobs:  # a maker that ships such a device declares these services
+            data["network"]["services"] += DECLARED_SERVICES.get(knob, [])
     policy = data.get("update_policy") or {}
     if policy.get("update_manifest"):
         policy["update_manifest"] = str((source.parent / policy["update_manifest"]).resolve())

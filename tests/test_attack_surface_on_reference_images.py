@@ -67,14 +67,19 @@ def test_hardened_passes_with_only_ssh_open(runs: dict[str, dict]) -> None:
 def test_debug_service_knob_fails_naming_only_its_port(runs: dict[str, dict]) -> None:
     run = runs["debug-service"]
     assert run["verdict"] == "FAIL", run["_log"][-3000:]
-    assert "tcp/5555" in run["reason"] and "adb" in run["reason"]
+    assert (
+        "tcp/5555" in run["reason"]
+        and "adb" in run["reason"]
+        and "a shell that asks for no credential" in run["reason"]
+    )
     assert "tcp/23" not in run["reason"] and run["reason"].count(" open: ") == 1
 
 
 def test_vulnerable_fails_naming_telnet_and_the_debug_port(runs: dict[str, dict]) -> None:
     run = runs["vulnerable"]
     assert run["verdict"] == "FAIL", run["_log"][-3000:]
-    assert "tcp/23 open: telnet" in run["reason"] and "tcp/5555 open: adb" in run["reason"]
+    assert "tcp/23 open: telnet" in run["reason"] and "tcp/5555 open: a shell" in run["reason"]
+    assert "tcp/8023 open: telnet" in run["reason"]  # the maintenance login, found by what answers
 
 
 def test_user_mode_networking_is_inconclusive_with_the_reason(runs: dict[str, dict]) -> None:

@@ -67,3 +67,18 @@ def test_a_scan_that_reached_nothing_is_inconclusive():
     result = check_open_ports([], [], [SSH], tcp_answered=0, tcp_filtered=list(range(1, 100)))
     assert result.verdict is Verdict.INCONCLUSIVE
     assert "not reached" in result.reason
+
+
+def test_a_plaintext_login_answering_on_a_declared_odd_port_fails_naming_what_answered() -> None:
+    from harness.checks.open_ports import AnsweringService
+
+    management = DeclaredService("management", "tcp", 8023)
+    telnet = AnsweringService(
+        8023, "telnet", "telnet option negotiation", True, "telnet (plaintext remote login)"
+    )
+    ssh = AnsweringService(22, "ssh", "banner 'SSH-2.0-dropbear'", False)
+    result = check_open_ports([22, 8023], [], [SSH, management], tcp_answered=65535, answering=[telnet, ssh])
+    assert result.verdict is Verdict.FAIL
+    assert "tcp/8023 open: telnet (plaintext remote login) answered" in result.reason
+    assert "declared as 'management'" in result.reason and "tcp/22" not in result.reason
+    assert check_open_ports([22], [], [SSH], tcp_answered=65535, answering=[ssh]).verdict is Verdict.PASS

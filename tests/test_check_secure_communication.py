@@ -62,3 +62,14 @@ def test_allowances_exempt_with_reason() -> None:
     result = assess_flows([dhcp, ntp], DEVICE, [PlaintextAllowance("udp", 67, "DHCP")])
     assert len(result.findings) == 1 and "123" in result.findings[0]
     assert "DHCP" in result.exempted[0]
+
+
+def test_plaintext_http_to_the_labs_own_update_server_is_exempt_and_nothing_else_is() -> None:
+    update = _flow(
+        "plaintext", version=None, suite=None, port=8080, sample=b"GET /latest?running=1.0 HTTP/1.1"
+    )
+    beacon = _flow("plaintext", version=None, suite=None, port=5683, sample=b"hello imei=1")
+    lab = {("10.0.2.2", 8080): "hilsec.update_operator", ("10.0.2.2", 5683): "hilsec.telemetry_plain"}
+    result = assess_flows([update, beacon], DEVICE, lab_endpoints=lab)
+    assert len(result.exempted) == 1 and "hilsec.update_operator" in result.exempted[0]
+    assert len(result.findings) == 1 and "hello imei" in result.findings[0]

@@ -141,3 +141,26 @@ def test_plain_tests_without_markers_are_untouched(pytester: pytest.Pytester) ->
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
     assert not (pytester.path / "results.json").exists()
+
+
+def test_whole_run_tests_run_after_every_other_test(pytester):
+    pytester.makepyfile(
+        test_a="""
+import pytest
+
+@pytest.mark.whole_run
+def test_judges_the_whole_run():
+    pass
+
+def test_first():
+    pass
+""",
+        test_b="def test_second():\n    pass\n",
+    )
+    result = pytester.runpytest("-v")
+    lines = [line for line in result.outlines if "PASSED" in line]
+    assert [line.split("::")[1].split()[0] for line in lines] == [
+        "test_first",
+        "test_second",
+        "test_judges_the_whole_run",
+    ]

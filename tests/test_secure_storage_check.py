@@ -7,15 +7,10 @@ import subprocess
 
 import pytest
 
-from harness.checks.secure_storage import (
-    find_private_keys,
-    find_shared_secrets,
-    openssl_crypt,
-    parse_device_listing,
-    readable_secret_findings,
-    scan_image,
-    weak_password_findings,
-)
+from harness.analysis.firmware import scan_firmware
+from harness.analysis.firmware.passwords import openssl_crypt, weak_password_findings
+from harness.analysis.firmware.secrets import find_private_keys, find_shared_secrets
+from harness.checks.secure_storage import parse_device_listing, readable_secret_findings
 from harness.emulation.cpio import CpioWriter
 
 CREDENTIALS = [("root", "admin"), ("admin", "password"), ("root", "")]
@@ -59,14 +54,13 @@ def test_dropbear_key_format_is_recognised():
 def test_default_password_hash_is_found_and_strong_one_is_not():
     weak = _openssl("passwd", "-6", "-salt", "abcdefgh", "admin").decode().strip()
     strong = _openssl("passwd", "-6", "-salt", "abcdefgh", "Hs7-quartz-Velvet-9041").decode().strip()
-    found = weak_password_findings("/etc/shadow", f"root:{weak}:20000::::::\n", CREDENTIALS)
-    assert [f.kind for f in found] == ["default-password"] and "'admin'" in found[0].detail
-    assert not weak_password_findings(
+    found, unchecked = weak_password_findings("/etc/shadow", f"root:{weak}:20000::::::\n", CREDENTIALS)
+    assert [f.kind for f in found] == ["default-password"] and "'admin'" in found[0].detail and not unchecked
+    assert weak_password_findings(
         "/etc/shadow", f"root:{strong}:20000::::::\nbin:*:1::::::\n", CREDENTIALS
-    )
-    assert (
-        weak_password_findings("/etc/shadow", "guest::20000::::::\n", CREDENTIALS)[0].kind == "empty-password"
-    )
+    ) == ([], [])
+    empty, _ = weak_password_findings("/etc/shadow", "guest::20000::::::\n", CREDENTIALS)
+    assert empty[0].kind == "empty-password"
 
 
 def test_openssl_crypt_hashes_each_password_with_the_salt():
@@ -82,25 +76,25 @@ def test_shared_secrets_in_config_files():
     assert not find_shared_secrets("/bin/x", b"\0psk=abcdefgh")
 
 
-def _cpio(files: dict[str, bytes]) -> io.BytesIO:
+def _cpio(files: dict[str, bytes], path) -> object:
     buffer = io.BytesIO()
     writer = CpioWriter(buffer)
     writer.add_directory("etc")
     for name, data in files.items():
         writer.add_file(name, data)
     writer.close()
-    buffer.seek(0)
-    return buffer
+    path.write_bytes(buffer.getvalue())
+    return path
 
 
-def test_scan_image_streams_a_cpio_both_ways(ec_key_pem):
+def test_scan_firmware_reads_a_cpio_both_ways(ec_key_pem, tmp_path):
     weak = _openssl("passwd", "-6", "-salt", "q1w2e3r4", "admin").decode().strip()
-    bad = scan_image(
-        _cpio({"etc/shadow": f"root:{weak}:1::::::\n".encode(), "etc/fw.key": ec_key_pem}), CREDENTIALS
-    )
+    files = {"etc/shadow": f"root:{weak}:1::::::\n".encode(), "etc/fw.key": ec_key_pem}
+    bad = scan_firmware(_cpio(files, tmp_path / "bad.cpio"), CREDENTIALS)
     assert {f.kind for f in bad.findings} == {"default-password", "private-key"} and bad.files == 2
-    good = scan_image(_cpio({"etc/shadow": b"root:!:1::::::\n", "etc/hostname": b"node\n"}), CREDENTIALS)
-    assert good.findings == []
+    good_files = {"etc/shadow": b"root:!:1::::::\n", "etc/hostname": b"node\n"}
+    good = scan_firmware(_cpio(good_files, tmp_path / "good.cpio"), CREDENTIALS)
+    assert good.findings == [] and good.unreadable == []
 
 
 LISTING = """SECRET /etc/shadow

@@ -2,7 +2,10 @@
 
 Every login (the console and each network login service) must refuse every credential of the
 shipped list of well-known defaults, and the lab's own credentials must still work: a device that
-refuses everything proves nothing.
+refuses everything proves nothing. Network login services are the declared ones plus every one the
+lab's service inventory found answering (a full port scan, each port identified by talking to
+it), on whatever port; a network service that gives a shell without asking for any credential
+fails outright.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from harness.plugin.conclusions import inconclusive
-from harness.probes.logins import LOGIN_METHODS
+from harness.probes.logins import LOGIN_METHODS, METHOD_FOR_KIND
 from harness.probes.netprobe import probe_tcp
 
 pytestmark = pytest.mark.requirement("FS38-01", "EN303645-5.1-1", "EN18031-AUM-5", "CLP13_6.9")
@@ -57,10 +60,38 @@ def _network_reachable(device) -> bool:
     return False
 
 
-@pytest.mark.parametrize("kind", sorted(LOGIN_METHODS))
-def test_network_login_refuses_default_credentials(device, evidence, default_credentials, kind):
-    """Each network login service (declared or on its well-known port) refuses every default."""
+def _targets(device, service_inventory, kind: str) -> list[tuple[int, bool]]:
+    """(port, declared) of every `kind` login to try: the declared or standard port, and each
+    port where the inventory found such a service answering."""
     port, declared = device.login_port(kind)
+    targets = {port: declared}
+    for service in service_inventory.services.values():
+        if METHOD_FOR_KIND.get(service.kind) == kind:
+            targets.setdefault(service.port, False)
+    return sorted(targets.items())
+
+
+@pytest.mark.parametrize("kind", sorted(LOGIN_METHODS))
+def test_network_login_refuses_default_credentials(
+    device, evidence, default_credentials, service_inventory, kind
+):
+    """Each network login service of this kind, declared or found on any port, refuses every default."""
+    accepted: list[str] = []
+    for port, declared in _targets(device, service_inventory, kind):
+        accepted += _try_defaults(
+            device, evidence, default_credentials, kind, port, declared, service_inventory
+        )
+    assert not accepted, "; ".join(accepted)
+    if not service_inventory.available:
+        inconclusive(
+            f"only the {kind} port the profile declares or the standard one was tried: the lab could not "
+            f"enumerate the device's other services ({service_inventory.why_not})"
+        )
+
+
+def _try_defaults(
+    device, evidence, default_credentials, kind, port, declared, service_inventory
+) -> list[str]:
     host, host_port = device.endpoint("tcp", port)
     settings = device.login_settings
     attempt = LOGIN_METHODS[kind]
@@ -68,19 +99,20 @@ def test_network_login_refuses_default_credentials(device, evidence, default_cre
     def login(user: str, password: str, index: int):
         return attempt(
             host, host_port, user, password, settings,
-            transcript=evidence.path(f"{kind}-{index:02d}.log"), secrets=device.secrets,
+            transcript=evidence.path(f"{kind}-{port}-{index:02d}.log"), secrets=device.secrets,
             timeout=device.login_timeout,
         )  # fmt: skip
 
+    found = port in service_inventory.services
     with device.lab_side():  # the probes and logins run on the lab side of the device's network
         state = probe_tcp(host, host_port)
-        evidence.write_text(f"{kind}-probe.txt", f"{kind} port {port}: {state.detail}\n")
+        evidence.write_text(f"{kind}-{port}-probe.txt", f"{kind} port {port}: {state.detail}\n")
         if not state.open:
-            if declared:
-                inconclusive(f"declared {kind} service on port {port} is not reachable: {state.detail}")
+            if declared or found:
+                inconclusive(f"{kind} service on port {port} is not reachable: {state.detail}")
             if not _network_reachable(device):
                 inconclusive(f"{kind} port {port} is closed, but no declared service answers either")
-            return  # nothing listens: there is no login to accept a default credential
+            return []  # nothing listens: there is no login to accept a default credential
 
         accepted = []
         for index, pair in enumerate(default_credentials, start=1):
@@ -89,12 +121,23 @@ def test_network_login_refuses_default_credentials(device, evidence, default_cre
                 inconclusive(f"{kind} on port {port} went away during the test: {result.detail}")
             if result.accepted:
                 accepted.append(_entry(default_credentials, pair))
-        assert not accepted, f"{kind} on port {port} accepted well-known default credential(s): " + ", ".join(
-            accepted
-        )
+        if accepted:
+            return [
+                f"{kind} on port {port} accepted well-known default credential(s): " + ", ".join(accepted)
+            ]
         if declared:
             own = login(settings.username, settings.password, 0)
             if not own.accepted:
                 inconclusive(
                     f"the lab's own credentials were refused by {kind} ({own.detail}); refusals prove nothing"
                 )
+    return []
+
+
+def test_no_network_service_gives_a_shell_without_credentials(service_inventory, evidence):
+    """A shell or adb service that asks for no credential at all accepts every default, and more."""
+    evidence.write_text("service-inventory.txt", service_inventory.summary())
+    if not service_inventory.available:
+        inconclusive(service_inventory.why_not)
+    open_doors = service_inventory.of_kind("shell", "adb")
+    assert not open_doors, "network services that ask for no credential: " + "; ".join(map(str, open_doors))

@@ -1,7 +1,10 @@
 """FS38-04: every flow the device starts to a remote endpoint is encrypted with current protocols.
 
-The device runs its normal traffic while the lab watches for a set time; the capture is classified
-at the record layer (DTLS/TLS versions and the suite the server chose).
+The device runs its normal traffic while the lab watches for at least the profile's observation
+time; then every flow of the whole run's capture (every file: one per boot) is judged from its
+content, not its framing: record versions, the suite the server chose, whether application data
+reads as text, whether a handshake with the peer really happened. The test runs after the
+session's other tests (`whole_run`), so flows the device started during them count too.
 """
 
 from __future__ import annotations
@@ -11,51 +14,61 @@ from dataclasses import asdict
 
 import pytest
 
-from harness.analysis.capture import classify_flows, write_window
-from harness.checks.secure_communication import DEFAULT_ALLOWANCES, PlaintextAllowance, assess_flows
-from harness.plugin.conclusions import inconclusive
+from harness.analysis.capture import analyze_capture, write_window
+from harness.capabilities import Capture
+from harness.checks.secure_communication import DEFAULT_ALLOWANCES, PlaintextAllowance, judge_traffic
+from harness.plugin.conclusions import conclude, inconclusive
 
-pytestmark = pytest.mark.requirement("FS38-04", "EN303645-5.5-1", "CLP13_6.19")
+pytestmark = [pytest.mark.requirement("FS38-04", "EN303645-5.5-1", "CLP13_6.19"), pytest.mark.whole_run]
 
 # Sessions still in their handshake when the window closes are given this long to finish.
 HANDSHAKE_GRACE_S = 5.0
 
 
 def test_device_traffic_is_encrypted(device, profile, evidence):
-    """Plaintext application payload, TLS/DTLS below 1.2 or a weak suite on any flow is a FAIL."""
-    pcap = device.capture_path
-    if pcap is None:
-        inconclusive("the lab takes no capture of this device's traffic (lab config: capture)")
+    """Plaintext (also inside DTLS/TLS framing), a handshake never made with the peer, only
+    deprecated versions offered, TLS/DTLS below 1.2 or a weak suite on any flow of the run is a FAIL."""
+    capture = device.get(Capture)
+    if capture is None:
+        inconclusive(f"the lab takes no capture of this device's traffic ({Capture.CONFIG})")
     seconds = float(profile.secure_communication.observation_seconds)
     start = time.time()
     time.sleep(seconds)
     end = time.time()
     time.sleep(HANDSHAKE_GRACE_S)
 
-    # Judge every flow active in the window, classified from its first packet on, so a session
-    # that began before the window or ends after it is seen whole.
-    write_window(pcap, evidence.path("traffic.pcap"), start, end + HANDSHAKE_GRACE_S)
-    flows = [
-        flow
-        for flow in classify_flows(pcap, end=end + HANDSHAKE_GRACE_S)
-        if flow.last_seen >= start and flow.first_seen <= end
-    ]
+    files = [path for path in capture.files() if path.is_file()]
+    if not files:
+        inconclusive(f"the capture ({capture.description}) holds no file yet")
+    analysis = analyze_capture(files, end=end + HANDSHAKE_GRACE_S)
+    for index, path in enumerate(files, start=1):
+        write_window(path, evidence.path(f"traffic-{index}.pcap"), 0.0, end + HANDSHAKE_GRACE_S)
     allowances = list(DEFAULT_ALLOWANCES) + [
         PlaintextAllowance(a.protocol, a.port, a.reason)
         for a in profile.secure_communication.plaintext_allowed
     ]
-    result = assess_flows(flows, device.address, allowances)
+    outcome = judge_traffic(
+        analysis,
+        device.address,
+        allowances,
+        observed_seconds=seconds,
+        lab_endpoints=device.lab_service_endpoints(),
+    )
     evidence.write_json(
         "flows.json",
         {
             "window": {"start": start, "end": end, "seconds": seconds},
+            "capture_files": [str(path) for path in files],
             "device_address": device.address,
-            "flows": [asdict(f) | {"plaintext_sample": f.plaintext_sample.hex()} for f in flows],
-            "assessment": asdict(result),
+            "flows": [
+                asdict(f)
+                | {
+                    "plaintext_sample": f.plaintext_sample.hex(),
+                    "readable_application_data": f.readable_application_data.hex(),
+                }
+                for f in analysis.flows
+            ],
+            "assessment": outcome.as_dict(),
         },
     )
-    assert not result.findings, "; ".join(result.findings)
-    if result.undetermined:
-        inconclusive("could not see the outcome of: " + "; ".join(result.undetermined))
-    if not result.protected:
-        inconclusive(f"the device started no flow to a remote endpoint in {seconds:.0f} s of observation")
+    conclude(outcome)

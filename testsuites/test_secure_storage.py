@@ -3,7 +3,10 @@
 On the device: every secret file (password hashes, SSH host keys, *.key, files holding a PEM
 private key) must be unreadable for a user other than its owner; the permission listing is
 evidence. In the image the profile points to (`firmware_image`, or the reference image's
-initrd): no private key, no password hash of a well-known default, no literal pre-shared key.
+initrd), every part unpacked (concatenated and compressed archives, squashfs, ext4, UBI/UBIFS,
+JFFS2, FIT) and every file scanned: no private key in any encoding, no password hash of a
+well-known default for any account, no literal pre-shared key or API token. A part the harness
+cannot read makes these tests INCONCLUSIVE, naming it.
 """
 
 from __future__ import annotations
@@ -12,15 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from harness.analysis.firmware import ImageScan, scan_firmware
 from harness.checks.secure_storage import (
-    ImageScan,
     device_listing_command,
-    open_image,
+    judge_image_scan,
     parse_device_listing,
     readable_secret_findings,
-    scan_image,
 )
-from harness.plugin.conclusions import inconclusive
+from harness.plugin.conclusions import conclude, inconclusive
 
 pytestmark = pytest.mark.requirement(
     "FS38-06", "EN303645-5.4-1", "EN303645-5.4-3", "EN18031-SSM-1", "CLP13_6.3", "CLP13_7.1"
@@ -49,37 +51,40 @@ def image_scan(firmware, default_credentials) -> tuple[Path | None, ImageScan | 
     if image is None:
         return None, None, "the profile names no firmware_image to scan"
     try:
-        with open_image(image) as stream:
-            return image, scan_image(stream, default_credentials), ""
-    except (OSError, ValueError, EOFError) as exc:
-        return image, None, f"could not read {image} as a cpio archive: {exc}"
+        return image, scan_firmware(image, default_credentials), ""
+    except OSError as exc:
+        return image, None, f"could not read {image}: {exc}"
 
 
-def _findings(image_scan, evidence, *kinds: str) -> list[str]:
+def _judge(image_scan, evidence, *kinds: str) -> None:
     image, scan, problem = image_scan
-    if scan is None:
-        inconclusive(problem)
-    found = scan.of_kind(*kinds)
-    evidence.write_json(
-        "image-scan.json",
-        {"image": str(image), "files": scan.files, "bytes": scan.bytes, "findings": [str(f) for f in found]},
-    )
-    return [str(f) for f in found]
+    outcome = judge_image_scan(scan, problem, kinds)
+    if scan is not None:
+        evidence.write_json(
+            "image-scan.json",
+            {
+                "image": str(image),
+                "files": scan.files,
+                "bytes": scan.bytes,
+                "parts": scan.parts,
+                "unreadable": scan.unreadable,
+                "unchecked": scan.unchecked,
+                "findings": [str(f) for f in scan.of_kind(*kinds)],
+            },
+        )
+    conclude(outcome)
 
 
 def test_firmware_image_has_no_private_keys(image_scan, evidence):
-    """No PEM, DER, OpenSSH or Dropbear private key ships in the firmware image."""
-    found = _findings(image_scan, evidence, "private-key")
-    assert not found, "private keys in the firmware image: " + "; ".join(found)
+    """No PEM, DER, OpenSSH, Dropbear, PKCS#12 or PuTTY private key ships in any part of the image."""
+    _judge(image_scan, evidence, "private-key")
 
 
 def test_firmware_image_has_no_default_passwords(image_scan, evidence):
-    """No account in the image has an empty password or the hash of a well-known default one."""
-    found = _findings(image_scan, evidence, "default-password", "empty-password")
-    assert not found, "hard-coded default passwords in the firmware image: " + "; ".join(found)
+    """No account in any password file of the image has an empty password or a well-known default one."""
+    _judge(image_scan, evidence, "default-password", "empty-password")
 
 
 def test_firmware_image_has_no_shared_secrets(image_scan, evidence):
-    """No pre-shared key or passphrase is written literally in the image's files."""
-    found = _findings(image_scan, evidence, "shared-secret")
-    assert not found, "shared secrets in the firmware image: " + "; ".join(found)
+    """No pre-shared key, passphrase or API token is written literally in the image's files."""
+    _judge(image_scan, evidence, "shared-secret", "api-token")

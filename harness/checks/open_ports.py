@@ -1,7 +1,9 @@
 """FS38-05 open ports: what a lab-side scan found, judged against the services the profile declares.
 
-A production device exposes only what its maker declares. Three kinds of open port are a FAIL,
-each named with its port: telnet (plaintext remote login, a FAIL even when declared), a known
+A production device exposes only what its maker declares. What answers on a port decides first:
+a plaintext login or debug service (telnet, rlogin, FTP, a shell that asks for nothing, adb, a
+plaintext login prompt), identified by talking to it, is a FAIL on whatever port it listens and
+whether or not it is declared, naming what answered. Then by port: telnet (plaintext remote login, a FAIL even when declared), a known
 debug service (gdbserver, adb, JDWP, OpenOCD/J-Link, WDB: a FAIL even when declared, since
 EN 303 645 5.6-4 wants debug interfaces disabled in production), and any undeclared listener.
 UDP ports that neither answer nor draw an ICMP port-unreachable ("open|filtered") cannot be told
@@ -47,12 +49,23 @@ class DeclaredService:
 
 
 @dataclass(frozen=True)
+class AnsweringService:
+    """What the lab found answering on a TCP port (kind as harness.probes.service_id names it)."""
+
+    port: int
+    kind: str
+    evidence: str
+    plaintext_login: bool
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class PortFinding:
     """One open port that makes the check FAIL."""
 
     protocol: str
     port: int
-    kind: str  # "telnet" | "debug" | "undeclared"
+    kind: str  # "telnet" | "debug" | "undeclared" | "plaintext-login"
     detail: str
 
     def __str__(self) -> str:
@@ -68,10 +81,16 @@ class OpenPortsResult:
 
 
 def _classify(
-    protocol: str, port: int, declared: dict[tuple[str, int], DeclaredService]
+    protocol: str,
+    port: int,
+    declared: dict[tuple[str, int], DeclaredService],
+    answered: AnsweringService | None = None,
 ) -> PortFinding | None:
     key = (protocol, port)
     said = f" (declared as {declared[key].name!r})" if key in declared else ""
+    if answered is not None and answered.plaintext_login:
+        what = answered.description or answered.kind
+        return PortFinding(protocol, port, "plaintext-login", f"{what} answered: {answered.evidence}{said}")
     if key in TELNET_PORTS:
         return PortFinding(protocol, port, "telnet", f"{TELNET_PORTS[key]}, plaintext remote login{said}")
     if key in KNOWN_DEBUG_SERVICES:
@@ -89,6 +108,7 @@ def check_open_ports(
     tcp_answered: int,
     udp_open_filtered: Iterable[int] = (),
     tcp_filtered: Iterable[int] = (),
+    answering: Iterable[AnsweringService] = (),
 ) -> OpenPortsResult:
     """FAIL naming each telnet, debug or undeclared open port; INCONCLUSIVE when nothing answered.
 
@@ -102,7 +122,15 @@ def check_open_ports(
             "the device answered none of the scan's TCP probes: it was not reached, so its ports are unknown",
         )
     opened = sorted({("tcp", int(p)) for p in open_tcp} | {("udp", int(p)) for p in open_udp})
-    findings = [f for f in (_classify(proto, port, declared_by_port) for proto, port in opened) if f]
+    identified = {service.port: service for service in answering}
+    findings = [
+        f
+        for f in (
+            _classify(proto, port, declared_by_port, identified.get(port) if proto == "tcp" else None)
+            for proto, port in opened
+        )
+        if f
+    ]
     notes = []
     unclear = sorted(int(p) for p in udp_open_filtered)
     if unclear:

@@ -24,7 +24,7 @@ from harness.results.evidence import Evidence
 from harness.transports.console import CommandResult, Console, LoginSettings
 
 T = TypeVar("T")
-LOGIN_PORTS = {"telnet": 23, "ssh": 22}
+LOGIN_PORTS = {"telnet": 23, "ssh": 22, "ftp": 21}
 
 
 def secret_value(value: Any) -> str:
@@ -120,6 +120,11 @@ class Device:
     @property
     def command_timeout(self) -> float:
         return float(self.lab.timeouts.command_s)
+
+    @property
+    def boot_timeout(self) -> float:
+        """How long the device may take from power-on to its login prompt."""
+        return self.strategy.boot_timeout
 
     @property
     def login_timeout(self) -> float:
@@ -254,13 +259,18 @@ class Device:
             self.strategy.forget()
             raise
 
-    def logout(self) -> None:
-        """Leave the shell so the console shows a login prompt again."""
-        self.strategy.to_login()
+    def logout(self) -> Console:
+        """Leave the shell so the console shows a login prompt again (that console is returned)."""
+        return self.strategy.to_login()
 
     def mark_logged_in(self) -> None:
         """A test logged in on the console itself (e.g. with a credential it tried)."""
         self.strategy.state = DeviceState.SHELL
+
+    def console_touched(self) -> None:
+        """A test typed on the console (keys, odd user names): look at it again before trusting
+        the state the strategy last saw."""
+        self.strategy.forget()
 
     def watch_from_power_on(self) -> Console:
         """The console from power-on, for tests of what the bootloader lets a person do."""
@@ -291,6 +301,17 @@ class Device:
         """A block whose sockets and processes are on the lab side of the device's network."""
         with self.network.lab_side() as side:
             yield side
+
+    def lab_service_endpoints(self) -> dict[tuple[str, int], str]:
+        """(host, port) -> name of each endpoint where a lab service serves this device (from the
+        whereabouts each service hands the device), for telling the lab's own traffic apart."""
+        endpoints: dict[tuple[str, int], str] = {}
+        for word in self._boot_words():
+            name, _, value = word.partition("=")
+            host, _, port = value.rpartition(":")
+            if host and port.isdigit():
+                endpoints[(host, int(port))] = name
+        return endpoints
 
     def login_port(self, kind: str) -> tuple[int, bool]:
         """The device port of a login service kind, and whether the profile declares it."""

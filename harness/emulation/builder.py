@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.emulation import debs, kernel, storage
+from harness.emulation import debs, evasive, kernel, storage
 from harness.emulation.initramfs import LIBRARY_DIRS, InitramfsTree, resolve_in_root, resolve_libraries
 from harness.emulation.variants import (
     KERNEL_META_PACKAGE,
@@ -173,6 +173,11 @@ def _build(
         # The update trust anchor goes in; the signing key stays in the cache, outside the image.
         fs.file(UPDATE_TRUST_ANCHOR, create_identity(output / UPDATE_SIGNING_DIR).ca_certificate.read_bytes())
         size = fs.write_cpio(output / "initrd.cpio")
+        appended = evasive.appended_archive(variant.weaknesses)
+        if appended:  # the kernel unpacks concatenated archives, each compressed its own way
+            with open(output / "initrd.cpio", "ab") as initrd:
+                initrd.write(appended)
+            say(f"appended a {len(appended)}-byte zstd cpio archive to the initramfs")
         say(f"initramfs: {size / 1e6:.1f} MB uncompressed cpio")
         _link_or_copy(kernel_file, output / kernel_file.name)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.emulation.evasive import EVASIVE_WEAKNESSES, NEEDS_UDP_CLIENT, evasive_device_config
 from harness.emulation.log_export import LOG_EXPORT_WEAKNESSES, log_export_device_config
 from harness.emulation.sip_ua import SIP_UA_BINARIES, SIP_UA_PACKAGES, SIP_WEAKNESSES, sip_device_config
 from harness.emulation.storage import STORAGE_WEAKNESSES, storage_device_config
@@ -38,6 +39,7 @@ WEAKNESSES.update(SIP_WEAKNESSES)
 WEAKNESSES.update(LOG_EXPORT_WEAKNESSES)
 WEAKNESSES.update(STORAGE_WEAKNESSES)
 WEAKNESSES.update(UPDATE_CHANNEL_WEAKNESSES)
+WEAKNESSES.update(EVASIVE_WEAKNESSES)
 
 # Debian packages every variant unpacks; the kernel is added from KERNEL_META_PACKAGE.
 BASE_PACKAGES = (
@@ -97,13 +99,17 @@ class Variant:
         return DEFAULT_ROOT_PASSWORD if self.has("default-password") else STRONG_ROOT_PASSWORD
 
     @property
+    def needs_udp_client(self) -> bool:
+        return self.has("plaintext-telemetry") or bool(self.weaknesses & NEEDS_UDP_CLIENT)
+
+    @property
     def packages(self) -> tuple[str, ...]:
-        extra = (PLAINTEXT_CLIENT_PACKAGE,) if self.has("plaintext-telemetry") else ()
+        extra = (PLAINTEXT_CLIENT_PACKAGE,) if self.needs_udp_client else ()
         return BASE_PACKAGES + extra + SIP_UA_PACKAGES
 
     @property
     def binaries(self) -> tuple[str, ...]:
-        extra = (PLAINTEXT_CLIENT_BINARY,) if self.has("plaintext-telemetry") else ()
+        extra = (PLAINTEXT_CLIENT_BINARY,) if self.needs_udp_client else ()
         return BASE_BINARIES + extra + SIP_UA_BINARIES
 
     def device_config(self) -> str:
@@ -126,6 +132,7 @@ class Variant:
         settings.update(log_export_device_config(self.weaknesses))
         settings.update(storage_device_config(self.weaknesses))
         settings.update(update_channel_device_config(self.weaknesses))
+        settings.update(evasive_device_config(self.weaknesses))
         return "".join(f"{key}='{value}'\n" for key, value in settings.items())
 
     def release_file(self) -> str:

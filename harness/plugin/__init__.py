@@ -34,6 +34,7 @@ from harness.results.verdicts import Verdict
 from harness.util.text import one_line
 
 MARKER = "requirement"
+WHOLE_RUN_MARKER = "whole_run"
 _DEFAULT_TEST_TIMEOUT_S = 900.0
 
 
@@ -121,6 +122,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "conceptual: the test assesses declared evidence (TS 103 701 conceptual assessment)"
     )
+    config.addinivalue_line(
+        "markers",
+        f"{WHOLE_RUN_MARKER}: the test judges evidence of the whole run (every flow captured), so it "
+        "runs after the session's other tests",
+    )
     workerinput = getattr(config, "workerinput", None)
     shared_dir = workerinput.get("hilsec_report_dir") if workerinput else None
     state = HilsecState(
@@ -175,6 +181,8 @@ def pytest_collection_modifyitems(
         state.records[item.nodeid] = record
     if errors:
         raise pytest.UsageError("unknown requirement ID in a marker:\n  " + "\n  ".join(errors))
+    # Whole-run judges go last, so what every other test made the device do is in their evidence.
+    items.sort(key=lambda item: item.get_closest_marker(WHOLE_RUN_MARKER) is not None)
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:

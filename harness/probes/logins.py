@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import DeviceDisconnected, DeviceError
+from harness.results.redact import redact_text
 from harness.transports.console import Console, LoginSettings
 from harness.transports.stream import ProcessStream, TelnetStream
 
@@ -86,4 +87,37 @@ def try_ssh_login(
         console.close()
 
 
-LOGIN_METHODS = {"telnet": try_telnet_login, "ssh": try_ssh_login}
+def try_ftp_login(
+    host: str, port: int, username: str, password: str, settings: LoginSettings, *,
+    transcript: Path | None, secrets: list[str], timeout: float,
+) -> LoginAttempt:  # fmt: skip
+    """An FTP USER/PASS exchange (stdlib ftplib): 230 is a login; the transcript is redacted."""
+    import ftplib
+
+    lines: list[str] = []
+    try:
+        client = ftplib.FTP(timeout=timeout)
+        client.connect(host, port)
+        lines.append(f"< {client.getwelcome()}")
+    except (OSError, EOFError, ftplib.Error) as err:
+        return LoginAttempt(username, False, service_present=False, detail=f"FTP connect failed: {err}")
+    try:
+        lines.append(f"> USER {username}")
+        lines.append("> PASS ********")
+        answer = client.login(username, password)
+        lines.append(f"< {answer}")
+        return LoginAttempt(username, True, detail="logged in")
+    except ftplib.error_perm as err:
+        lines.append(f"< {err}")
+        return LoginAttempt(username, False, detail="refused")
+    except (OSError, EOFError, ftplib.Error) as err:
+        return LoginAttempt(username, False, service_present=False, detail=f"connection closed: {err}")
+    finally:
+        client.close()
+        if transcript is not None:
+            transcript.write_text(redact_text("\n".join(lines) + "\n", [*secrets, password]))
+
+
+LOGIN_METHODS = {"telnet": try_telnet_login, "ssh": try_ssh_login, "ftp": try_ftp_login}
+# Which identified services (harness.probes.service_id kinds) each login method is tried on.
+METHOD_FOR_KIND = {"telnet": "telnet", "login-prompt": "telnet", "ssh": "ssh", "ftp": "ftp"}

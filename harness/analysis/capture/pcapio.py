@@ -17,6 +17,8 @@ PCAP_MAGIC_US = 0xA1B2C3D4
 PCAP_MAGIC_NS = 0xA1B23C4D
 PCAPNG_SHB = 0x0A0D0D0A
 _CHUNK = 1 << 20
+MAX_INTERFACES = 1024  # interface descriptions kept per pcapng section
+MAX_BLOCK = 1 << 26  # a pcapng block (or pcap packet) claiming more is damage, not a packet
 
 
 class CaptureFormatError(ValueError):
@@ -88,7 +90,7 @@ def _iter_pcap(path: Path, fmt: PcapFormat) -> Iterator[tuple[float, int, bytes]
                 sec, frac, caplen, _origlen = unpack(buf, pos)
                 stop = pos + 16 + caplen
                 if stop > end:
-                    if caplen > 0x4000000:
+                    if caplen > MAX_BLOCK:
                         raise CaptureFormatError(f"{path}: packet length {caplen} is implausible")
                     break
                 yield sec + frac / divisor, linktype, buf[pos + 16 : stop]
@@ -110,26 +112,43 @@ def _iter_pcapng(path: Path) -> Iterator[tuple[float, int, bytes]]:
                 order = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
                 interfaces = []
             block_len = struct.unpack_from(order + "I", head, 4)[0]
-            if block_len < 12 or block_len % 4:
+            if block_len < 12 or block_len % 4 or block_len > MAX_BLOCK:
                 raise CaptureFormatError(f"{path}: bad pcapng block length {block_len}")
             body = handle.read(block_len - 8)
             if len(body) < block_len - 8:
                 return  # cut short while being written
-            if block_type == 1:
-                interfaces.append(_parse_idb(body, order))
-            elif block_type == 6:
-                iface, high, low, caplen = struct.unpack_from(order + "IIII", body)
-                linktype, tick, _ = interfaces[iface]
-                yield ((high << 32) | low) * tick, linktype, body[20 : 20 + caplen]
-            elif block_type == 3 and interfaces:
-                (origlen,) = struct.unpack_from(order + "I", body)
-                linktype, _tick, snaplen = interfaces[0]
-                caplen = min(origlen, snaplen) if snaplen else origlen
-                yield 0.0, linktype, body[4 : 4 + caplen]
-            elif block_type == 2:
-                iface, _drops, high, low, caplen = struct.unpack_from(order + "HHIII", body)
-                linktype, tick, _ = interfaces[iface]
-                yield ((high << 32) | low) * tick, linktype, body[20 : 20 + caplen]
+            try:
+                packet = _pcapng_packet(block_type, body, order, interfaces)
+            except (struct.error, IndexError) as err:
+                raise CaptureFormatError(
+                    f"{path}: damaged pcapng block of type {block_type}: {err}"
+                ) from None
+            if packet is not None:
+                yield packet
+
+
+def _pcapng_packet(
+    block_type: int, body: bytes, order: str, interfaces: list[tuple[int, float, int]]
+) -> tuple[float, int, bytes] | None:
+    """The packet of one block (None for blocks that carry none); an IDB is added to `interfaces`."""
+    if block_type == 1:
+        if len(interfaces) >= MAX_INTERFACES:
+            raise IndexError(f"more than {MAX_INTERFACES} interfaces")
+        interfaces.append(_parse_idb(body, order))
+    elif block_type == 6:
+        iface, high, low, caplen = struct.unpack_from(order + "IIII", body)
+        linktype, tick, _ = interfaces[iface]
+        return ((high << 32) | low) * tick, linktype, body[20 : 20 + caplen]
+    elif block_type == 3 and interfaces:
+        (origlen,) = struct.unpack_from(order + "I", body)
+        linktype, _tick, snaplen = interfaces[0]
+        caplen = min(origlen, snaplen) if snaplen else origlen
+        return 0.0, linktype, body[4 : 4 + caplen]
+    elif block_type == 2:
+        iface, _drops, high, low, caplen = struct.unpack_from(order + "HHIII", body)
+        linktype, tick, _ = interfaces[iface]
+        return ((high << 32) | low) * tick, linktype, body[20 : 20 + caplen]
+    return None
 
 
 def _parse_idb(body: bytes, order: str) -> tuple[int, float, int]:

@@ -18,17 +18,27 @@ from harness.analysis.capture.handshake import (
     parse_client_hello,
     parse_server_hello,
 )
+from harness.analysis.capture.limits import (
+    MAX_HELLO,
+    MAX_HELLO_FRAGMENTS,
+    MAX_PENDING_BYTES,
+    MAX_PENDING_HELLOS,
+    MAX_PENDING_SEGMENTS,
+    SAMPLE_BYTES,
+    RetainedBytes,
+)
 
 DTLS_VERSIONS = frozenset((0xFEFF, 0xFEFD, 0xFEFC, 0x0100))
 CT_CHANGE_CIPHER_SPEC = 20
 CT_HANDSHAKE = 22
 CT_TLS12_CID = 25
 UNIFIED = -1  # pseudo content type of a DTLS 1.3 encrypted (unified header) record
+CT_APPLICATION_DATA = 23
 MAX_TLS_RECORD = (1 << 14) + 2048
-MAX_HELLO = 1 << 16  # a hello bigger than this is not parsed (memory bound)
-MAX_PENDING_SEGMENTS = 64
-MAX_PENDING_BYTES = 1 << 18
-SAMPLE_BYTES = 64
+READABLE_CHECKS = 4  # application-data records looked into per direction
+READABLE_MIN_BYTES = 8
+READABLE_RATIO = 0.85
+_TEXT_BYTES = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
 
 Hello = ClientHello | ServerHello
 HelloSink = Callable[[Hello], None]
@@ -98,15 +108,37 @@ def _cid_header_length(
     return None
 
 
+def readable_text(body: bytes) -> bool:
+    """Does a record body read as text? Ciphertext is near uniform (about 37% of its bytes fall in
+    the text range); application data that is mostly text was never encrypted."""
+    sample = body[:SAMPLE_BYTES]
+    if len(sample) < READABLE_MIN_BYTES:
+        return False
+    text = sum(1 for byte in sample if byte in _TEXT_BYTES)
+    return text >= READABLE_RATIO * len(sample)
+
+
 class DtlsHelloAssembler:
     """Reassembles fragmented ClientHello/ServerHello messages of one direction (DTLS fragments
-    carry message_seq, fragment_offset, fragment_length); other handshake messages are ignored."""
+    carry message_seq, fragment_offset, fragment_length); other handshake messages are ignored.
 
-    __slots__ = ("_parts", "done")
+    Only fragments that arrived are kept (never a buffer of the length a header claims): at most
+    MAX_PENDING_HELLOS messages, MAX_HELLO_FRAGMENTS fragments each and MAX_HELLO bytes in all
+    per direction, each byte also counted against the capture's RetainedBytes. What does not fit
+    sets `overflowed`: that hello is unknown, never guessed."""
 
-    def __init__(self) -> None:
-        self._parts: dict[int, tuple[int, bytearray, list[tuple[int, int]]]] = {}
-        self.done = False
+    __slots__ = ("_parts", "_held", "_budget", "overflowed")
+
+    def __init__(self, budget: RetainedBytes) -> None:
+        self._parts: dict[int, tuple[int, list[tuple[int, bytes]]]] = {}
+        self._held = 0
+        self._budget = budget
+        self.overflowed = False
+
+    @property
+    def held(self) -> int:
+        """Fragment bytes kept now (for the memory-limit tests)."""
+        return self._held
 
     def feed_record(self, body: bytes, sink: HelloSink) -> None:
         offset = 0
@@ -125,15 +157,41 @@ class DtlsHelloAssembler:
             if frag_off == 0 and len(fragment) == msg_len:
                 self._emit(msg_type, bytes(fragment), sink)
                 continue
-            key = (msg_seq << 8) | msg_type
-            _, buffer, covered = self._parts.setdefault(key, (msg_type, bytearray(msg_len), []))
-            if len(buffer) != msg_len:
+            if not fragment:
                 continue
-            buffer[frag_off : frag_off + len(fragment)] = fragment
-            covered.append((frag_off, frag_off + len(fragment)))
-            if _covers(covered, msg_len):
-                del self._parts[key]
-                self._emit(msg_type, bytes(buffer), sink)
+            key = (msg_seq << 8) | msg_type
+            pending = self._parts.get(key)
+            if pending is None:
+                if len(self._parts) >= MAX_PENDING_HELLOS:
+                    self.overflowed = True
+                    continue
+                pending = (msg_len, [])
+                self._parts[key] = pending
+            elif pending[0] != msg_len:
+                continue
+            fragments = pending[1]
+            size = len(fragment)
+            if (
+                len(fragments) >= MAX_HELLO_FRAGMENTS
+                or self._held + size > MAX_HELLO
+                or not self._budget.take(size)
+            ):
+                self.overflowed = True
+                continue
+            fragments.append((frag_off, bytes(fragment)))
+            self._held += size
+            if _covers(fragments, msg_len):
+                self._release(key)
+                message = bytearray(msg_len)
+                for start, data in fragments:
+                    message[start : start + len(data)] = data
+                self._emit(msg_type, bytes(message), sink)
+
+    def _release(self, key: int) -> None:
+        _, fragments = self._parts.pop(key)
+        size = sum(len(data) for _, data in fragments)
+        self._held -= size
+        self._budget.give(size)
 
     def _emit(self, msg_type: int, message: bytes, sink: HelloSink) -> None:
         try:
@@ -145,12 +203,12 @@ class DtlsHelloAssembler:
             pass
 
 
-def _covers(intervals: list[tuple[int, int]], length: int) -> bool:
+def _covers(fragments: list[tuple[int, bytes]], length: int) -> bool:
     reached = 0
-    for start, end in sorted(intervals):
+    for start, data in sorted(fragments, key=lambda item: item[0]):
         if start > reached:
             return False
-        reached = max(reached, end)
+        reached = max(reached, start + len(data))
     return reached >= length
 
 
@@ -158,10 +216,12 @@ class TlsDirection:
     """One direction of a TCP connection: in-order reassembly and TLS record walking.
 
     Memory is bounded: out-of-order segments wait in a small queue, record bodies are skipped
-    without buffering except handshake records before the hello of this direction was parsed.
+    without buffering except handshake records before the hello of this direction was parsed;
+    both buffers are also counted against the capture's RetainedBytes.
     """
 
     __slots__ = (
+        "budget",
         "next_seq",
         "pending",
         "pending_bytes",
@@ -175,9 +235,19 @@ class TlsDirection:
         "bad",
         "sample",
         "versions",
+        "app_records",
+        "ccs_records",
+        "app_checked",
+        "readable",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, budget: RetainedBytes) -> None:
+        self.budget = budget
+        self._reset()
+
+    def _reset(self) -> None:
+        if getattr(self, "pending_bytes", 0) or getattr(self, "hello_buffer", None):
+            self.budget.give(self.pending_bytes + len(self.hello_buffer))
         self.next_seq: int | None = None
         self.pending: dict[int, bytes] = {}
         self.pending_bytes = 0
@@ -191,11 +261,20 @@ class TlsDirection:
         self.bad = False
         self.sample = b""
         self.versions: dict[int, None] = {}
+        self.app_records = 0
+        self.ccs_records = 0
+        self.app_checked = 0
+        self.readable = b""  # the start of an application-data record that reads as text
+
+    @property
+    def held(self) -> int:
+        """Bytes kept now in this direction's buffers (for the memory-limit tests)."""
+        return self.pending_bytes + len(self.hello_buffer)
 
     def syn(self, seq: int) -> None:
         expected = (seq + 1) & 0xFFFFFFFF
         if self.next_seq is not None and self.next_seq != expected:
-            self.__init__()  # a new connection on the same 5-tuple
+            self._reset()  # a new connection on the same 5-tuple
         self.next_seq = expected
 
     def segment(self, seq: int, data: bytes, sink: HelloSink) -> None:
@@ -210,15 +289,37 @@ class TlsDirection:
             self._drain(sink)
         elif gap < 0x80000000:
             if seq not in self.pending:
+                if (
+                    len(self.pending) >= MAX_PENDING_SEGMENTS
+                    or self.pending_bytes + len(data) > MAX_PENDING_BYTES
+                    or not self.budget.take(len(data))
+                ):
+                    self._give_up_gap(seq, data, sink)
+                    return
                 self.pending[seq] = data
                 self.pending_bytes += len(data)
-            if len(self.pending) > MAX_PENDING_SEGMENTS or self.pending_bytes > MAX_PENDING_BYTES:
-                self.skip_gap(sink)
         else:
             overlap = (self.next_seq - seq) & 0xFFFFFFFF
             if overlap < len(data):
                 self._feed(data[overlap:], sink)
                 self._drain(sink)
+
+    def _give_up_gap(self, seq: int, data: bytes, sink: HelloSink) -> None:
+        """The queue is full: feed what waits (resynchronising), then go on at this segment."""
+        self.skip_gap(sink)
+        if self.bad:
+            return
+        assert self.next_seq is not None
+        ahead = (seq - self.next_seq) & 0xFFFFFFFF
+        if ahead < 0x80000000:
+            if ahead:
+                self.next_seq = seq
+                self.resync = True
+            self._feed(data, sink)
+        else:
+            overlap = (self.next_seq - seq) & 0xFFFFFFFF
+            if overlap < len(data):
+                self._feed(data[overlap:], sink)
 
     def skip_gap(self, sink: HelloSink) -> None:
         """Give up on a missing segment: continue at the earliest queued one, resynchronising."""
@@ -239,11 +340,13 @@ class TlsDirection:
                 for seq in stale:
                     old = self.pending.pop(seq)
                     self.pending_bytes -= len(old)
+                    self.budget.give(len(old))
                     overlap = (self.next_seq - seq) & 0xFFFFFFFF  # type: ignore[operator]
                     if overlap < len(old):
                         self._feed(old[overlap:], sink)
                 continue
             self.pending_bytes -= len(data)
+            self.budget.give(len(data))
             self._feed(data, sink)
 
     def _feed(self, data: bytes, sink: HelloSink) -> None:
@@ -258,6 +361,7 @@ class TlsDirection:
             self.header = b""
             self.skip = 0
             self.collect = False
+            self.budget.give(len(self.hello_buffer))
             self.hello_buffer.clear()
         position = 0
         size = len(data)
@@ -265,7 +369,10 @@ class TlsDirection:
             if self.skip:
                 take = min(self.skip, size - position)
                 if self.collect:
-                    self.hello_buffer += data[position : position + take]
+                    if len(self.hello_buffer) + take <= MAX_HELLO + 4 and self.budget.take(take):
+                        self.hello_buffer += data[position : position + take]
+                    else:
+                        self._drop_hello()
                 position += take
                 self.skip -= take
                 if not self.skip and self.collect:
@@ -281,6 +388,7 @@ class TlsDirection:
             if not _plausible_tls_header(header, 0):
                 self.bad = True
                 self.sample = (header + data[position : position + SAMPLE_BYTES])[:SAMPLE_BYTES]
+                self.budget.give(len(self.hello_buffer))
                 self.hello_buffer = bytearray()
                 return
             self.header = b""
@@ -291,6 +399,14 @@ class TlsDirection:
             self.skip = (header[3] << 8) | header[4]
             if content_type == CT_CHANGE_CIPHER_SPEC:
                 self.want_hello = False
+                self.ccs_records += 1
+            elif content_type == CT_APPLICATION_DATA:
+                self.app_records += 1
+                if self.app_checked < READABLE_CHECKS and not self.readable:
+                    self.app_checked += 1
+                    body = data[position : position + min(self.skip, SAMPLE_BYTES)]
+                    if readable_text(body):
+                        self.readable = body
             self.collect = content_type == CT_HANDSHAKE and self.want_hello and self.skip > 0
             if not self.skip and content_type == CT_HANDSHAKE and self.want_hello:
                 self._parse_hellos(sink)
@@ -307,6 +423,7 @@ class TlsDirection:
                 return
             body = bytes(buffer[4 : 4 + length])
             del buffer[: 4 + length]
+            self.budget.give(4 + length)
             try:
                 if msg_type == CLIENT_HELLO:
                     sink(parse_client_hello(body, dtls=False))
@@ -318,7 +435,14 @@ class TlsDirection:
             except HelloParseError:
                 self.want_hello = False
         if not self.want_hello:
-            self.hello_buffer = bytearray()
+            self._drop_hello()
+
+    def _drop_hello(self) -> None:
+        """Stop collecting this direction's hello and free what was collected."""
+        self.want_hello = False
+        self.collect = False
+        self.budget.give(len(self.hello_buffer))
+        self.hello_buffer = bytearray()
 
 
 def _plausible_tls_header(data: bytes, offset: int) -> bool:

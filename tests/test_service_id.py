@@ -1,0 +1,119 @@
+"""What answers on a port is identified by talking to it: real listeners where they exist here (a
+shell behind socat, busybox telnetd), and named stand-ins for protocols with no server on this
+machine (an SSH banner, an ADB peer, an FTP greeting)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from harness.probes.service_id import identify_tcp_service, sample
+from harness.util.ports import free_port
+
+SERVER_START_S = 10.0
+
+
+def _wait_listening(port: int) -> None:
+    deadline = time.monotonic() + SERVER_START_S
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listened on {port}")
+
+
+@pytest.fixture
+def process_listener() -> Iterator[Callable[[list[str], int], None]]:
+    started: list[subprocess.Popen] = []
+
+    def start(argv: list[str], port: int) -> None:
+        started.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        _wait_listening(port)
+
+    yield start
+    for process in started:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def _stand_in(port: int, answer: Callable[[socket.socket], None]) -> threading.Thread:
+    server = socket.create_server(("127.0.0.1", port))
+
+    def serve() -> None:
+        with server:
+            server.settimeout(SERVER_START_S)
+            while True:
+                try:
+                    conn, _ = server.accept()
+                except OSError:
+                    return
+                with conn:
+                    conn.settimeout(5)
+                    try:
+                        answer(conn)
+                    except OSError:
+                        pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_real_shell_on_an_odd_port_is_a_shell(process_listener):
+    port = free_port()
+    process_listener(["socat", f"TCP-LISTEN:{port},reuseaddr,fork", "EXEC:/bin/sh,stderr"], port)
+    found = identify_tcp_service("127.0.0.1", port)
+    assert found.kind == "shell" and found.plaintext_login and "HILSEC42" in found.evidence
+
+
+@pytest.mark.skipif(shutil.which("busybox") is None, reason="apt-get install -y busybox-static")
+def test_busybox_telnetd_on_an_odd_port_is_telnet(process_listener):
+    port = free_port()
+    process_listener(
+        ["busybox", "telnetd", "-F", "-p", str(port), "-b", "127.0.0.1", "-l", "/bin/false"], port
+    )
+    assert identify_tcp_service("127.0.0.1", port).kind == "telnet"
+
+
+def test_ssh_banner_stand_in_is_ssh_not_a_login_service():
+    port = free_port()
+    _stand_in(port, lambda conn: conn.sendall(b"SSH-2.0-dropbear_2022.83\r\n") or conn.recv(100))
+    found = identify_tcp_service("127.0.0.1", port)
+    assert found.kind == "ssh" and not found.plaintext_login
+
+
+def test_adb_stand_in_answering_cnxn_is_adb():
+    port = free_port()
+
+    def adb(conn: socket.socket) -> None:
+        if conn.recv(64)[:4] == b"CNXN":
+            conn.sendall(b"CNXN" + bytes(20) + b"device::\0")
+
+    _stand_in(port, adb)
+    assert identify_tcp_service("127.0.0.1", port, timeout=0.5).kind == "adb"
+
+
+def test_ftp_greeting_stand_in_is_ftp():
+    port = free_port()
+    _stand_in(port, lambda conn: conn.sendall(b"220 (vsFTPd 3.0.3)\r\n") or conn.recv(100))
+    assert identify_tcp_service("127.0.0.1", port).kind == "ftp"
+
+
+def test_silent_service_is_unknown_and_closed_port_is_closed():
+    port = free_port()
+    _stand_in(port, lambda conn: conn.recv(100) and time.sleep(0.1))
+    assert identify_tcp_service("127.0.0.1", port, timeout=0.3).kind == "unknown"
+    assert identify_tcp_service("127.0.0.1", free_port()).kind == "closed"
+
+
+def test_what_the_device_sent_is_escaped_and_bounded():
+    rendered = sample(b"\x1b]52;c;aGVsbG8=\x07" + b"A" * 500)
+    assert "\x1b" not in rendered and "\x07" not in rendered and len(rendered) < 200
