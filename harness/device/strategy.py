@@ -2,9 +2,10 @@
 
 A bench device may be found booting, at a login prompt, in an open shell somebody left, at a
 bootloader prompt, or silent (off, hung). The strategy looks at the console, then acts: logs
-in or out, tells a bootloader to boot, or switches the power off and on when the bench can.
-A device it cannot bring round (silent and no power control) is a DeviceError naming that,
-so the test is INCONCLUSIVE with the reason.
+in or out, tells a bootloader to boot, lets a booting device finish, or switches the power off
+and on when the bench can. A device it cannot bring round (silent, and no power control) is a
+DeviceError naming that, so the test is INCONCLUSIVE with the reason; without power control a
+silent device is first given the boot timeout, since a board booting quietly looks the same.
 
 Brute-force protection (EN 303 645 5.1-5) must not turn one test's wrong passwords into every
 later test's failed login: when the lab's own credentials are refused, the strategy waits out
@@ -26,12 +27,14 @@ from harness.transports.console import Console, LoginSettings
 WAKE_INTERVAL_S = 2.0  # silence this long: send a newline to make the console show its state
 LOOK_TIMEOUT_S = 8.0  # how long a look at the console waits for a prompt before calling it silent
 LOCKOUT_RETRY_S = 10.0  # between attempts of the lab's own login while a lockout runs out
+MAX_MOVES = 6  # steps towards a login prompt (log out, boot, wait, power-cycle) before giving up
 
 
 class DeviceState(StrEnum):
     UNKNOWN = "unknown"
     OFF = "off"
     SILENT = "silent"
+    BOOTING = "booting"  # printing, but no prompt yet (a boot log, a bootloader counting down)
     BOOTLOADER = "bootloader prompt"
     LOGIN = "login prompt"
     SHELL = "shell"
@@ -132,11 +135,13 @@ class Strategy:
             self.login_settings.failure_pattern,
         ]
         deadline = time.monotonic() + timeout
+        received = console.bytes_received
         wake = True  # a newline only after silence: each one makes a login prompt print again
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self.state = DeviceState.SILENT
+                printed = console.bytes_received > received
+                self.state = DeviceState.BOOTING if printed else DeviceState.SILENT
                 return self.state
             try:
                 if wake:
@@ -166,28 +171,39 @@ class Strategy:
     # --- moving --------------------------------------------------------------------------------
 
     def to_login(self) -> Console:
-        """A login prompt on the console (logs out of an open shell, boots from a bootloader)."""
+        """A login prompt on the console, from whatever the device shows: logs out of an open
+        shell, boots from a bootloader, lets a booting device finish, powers up a silent one."""
         if self.power is not None and self.power.is_on() is False:
             state = self._boot(self.power)  # simply off (the first start of an emulated board): switch on
         else:
-            state = self.state if self.state in (DeviceState.LOGIN,) else self.look()
-        if state is DeviceState.SHELL:
-            console = self.attach()
-            console.sendline("exit")
-            state = self._await(DeviceState.LOGIN, self.login_timeout)
-        if state is DeviceState.BOOTLOADER:
-            state = self._boot_from_bootloader()
-        if state in (DeviceState.SILENT, DeviceState.OFF, DeviceState.UNKNOWN):
-            state = self._power_up("the console shows no prompt")
-        if state is DeviceState.SHELL:  # booted straight into a shell
-            self.attach().sendline("exit")
-            state = self._await(DeviceState.LOGIN, self.login_timeout)
-        if state is not DeviceState.LOGIN:
-            raise DeviceError(
-                f"{self.name}: no login prompt on the console (it shows: {state}); "
-                f"last console output: {self._recent()}"
-            )
-        return self._at_login()
+            state = self.state if self.state is DeviceState.LOGIN else self.look()
+        waited_for_boot = False
+        for _ in range(MAX_MOVES):
+            if state is DeviceState.LOGIN:
+                return self._at_login()
+            if state is DeviceState.SHELL:  # left logged in, or booted straight into a shell
+                self.attach().sendline("exit")
+                state = self._await(DeviceState.LOGIN, self.login_timeout)
+            elif state is DeviceState.BOOTLOADER:
+                state = self._boot_from_bootloader()
+            elif state is DeviceState.BOOTING and not waited_for_boot:
+                waited_for_boot = True
+                self.progress(
+                    f"{self.name}: the console prints but shows no prompt yet; waiting for the boot"
+                )
+                state = self._await(DeviceState.LOGIN, self.boot_timeout)
+            else:
+                why = (
+                    f"the console printed for {self.boot_timeout:.0f} s without showing a prompt"
+                    if state is DeviceState.BOOTING
+                    else "the console shows no prompt"
+                )
+                state = self._power_up(why, waited=waited_for_boot)
+                waited_for_boot = True
+        raise DeviceError(
+            f"{self.name}: no login prompt on the console (it shows: {state}); "
+            f"last console output: {self._recent()}"
+        )
 
     def _at_login(self) -> Console:
         self.state = DeviceState.LOGIN
@@ -198,7 +214,8 @@ class Strategy:
         """A shell logged in with the lab's credentials, recovering from a lockout when needed."""
         if self.state is DeviceState.SHELL and self.console is not None:
             return self.console
-        if self.look() is not DeviceState.SHELL:
+        at_login = self.state is DeviceState.LOGIN and self.console is not None
+        if at_login or self.look() is not DeviceState.SHELL:  # at a login prompt already: no look
             self.to_login()
             self._login_with_recovery()
         self.state = DeviceState.SHELL
@@ -253,8 +270,15 @@ class Strategy:
             raise MissingCapability(Power, why)
         return self.power
 
-    def _power_up(self, why: str) -> DeviceState:
+    def _power_up(self, why: str, *, waited: bool = False) -> DeviceState:
+        """Power-cycle a device that shows no prompt; without power control, give a device that
+        may be booting quietly the boot timeout first (unless `waited` already), then give up."""
         if self.power is None:
+            if not waited:
+                self.progress(f"{self.name}: {why}; waiting {self.boot_timeout:.0f} s in case it is booting")
+                state = self._await(DeviceState.LOGIN, self.boot_timeout)
+                if state in (DeviceState.LOGIN, DeviceState.SHELL, DeviceState.BOOTLOADER):
+                    return state
             raise DeviceError(
                 f"{self.name}: {why}, and the bench has no power control to recover it "
                 "(configure lab config: power)"

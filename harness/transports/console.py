@@ -163,6 +163,7 @@ class StreamSpawn(SpawnBase):
         self.cleaner = TerminalCleaner()
         self.char_delay = char_delay
         self.recent = ""  # the last characters seen, consumed or not, for error messages
+        self.received = 0  # raw bytes read so far: whether a device printed anything at all
         self.closed = False
 
     def read_nonblocking(self, size: int = 1, timeout: float | None = -1) -> str:
@@ -178,6 +179,7 @@ class StreamSpawn(SpawnBase):
             if not text:
                 raise pexpect.TIMEOUT("no data within the timeout")
         else:
+            self.received += len(raw)
             self._log(raw, "read")
             text = self.cleaner.feed(self._decoder.decode(raw))
         self.recent = (self.recent + text)[-TAIL_CHARACTERS:]
@@ -445,6 +447,11 @@ class Console:
         index = self._wait([prompts.login, prompts.password], max(0.0, deadline - time.monotonic()))
         if index is not None and self._settled(deadline):
             self._known_prompt = ("login", "password")[index]
+
+    @property
+    def bytes_received(self) -> int:
+        """How many bytes the device has sent on this console (kernel messages and escapes included)."""
+        return self._spawn.received
 
     def recent_output(self) -> str:
         """The last characters the console printed (cleaned, secrets redacted), for error messages."""
