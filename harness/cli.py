@@ -32,6 +32,12 @@ def _weakness_names() -> list[str]:
     return sorted(WEAKNESSES)
 
 
+def _hardening_names() -> list[str]:
+    from harness.emulation.variants import HARDENINGS
+
+    return sorted(HARDENINGS)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hilsec",
@@ -58,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
         "--weakness",
         metavar="KNOB[,KNOB...]",
         help="build with exactly these weaknesses instead of the variant's: " + ", ".join(_weakness_names()),
+    )
+    build.add_argument(
+        "--hardening",
+        metavar="KNOB[,KNOB...]",
+        help="add these hardening knobs (protections, not weaknesses): " + ", ".join(_hardening_names()),
     )
     build.add_argument("--out", metavar="DIR", type=Path, help="also copy kernel and initrd here")
     build.add_argument(
@@ -128,11 +139,20 @@ def cmd_image_build(args: argparse.Namespace) -> int:
             raise ConfigError(
                 "--weakness", "", f"unknown weakness {', '.join(unknown)}", ", ".join(_weakness_names())
             )
+    hardenings = None
+    if args.hardening is not None:
+        hardenings = {name.strip() for name in args.hardening.split(",") if name.strip()}
+        unknown = sorted(hardenings - set(_hardening_names()))
+        if unknown:
+            raise ConfigError(
+                "--hardening", "", f"unknown hardening {', '.join(unknown)}", ", ".join(_hardening_names())
+            )
     image = build_image(
         args.variant,
         cache_dir=args.cache_dir,
         progress=lambda line: print(f"[image] {line}"),
         weaknesses=weaknesses,
+        hardenings=hardenings,
     )
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -175,6 +175,11 @@ class QemuConsole(StrictModel):
         description="with reference_image: build the reference firmware with exactly these weakness knobs "
         "(see `hilsec image build --help`)",
     )
+    hardening: list[NonEmptyStr] | None = Field(
+        None,
+        description="with reference_image: add these hardening knobs, e.g. [console-lockout] "
+        "(see `hilsec image build --help`)",
+    )
     kernel: ExistingFile | None = Field(None, description="the path of a kernel image")
     initrd: ExistingFile | None = Field(None, description="the path of an initrd")
     append: str | None = Field(None, description="the kernel command line")
@@ -199,6 +204,16 @@ class QemuConsole(StrictModel):
             unknown = sorted(set(self.weaknesses) - WEAKNESSES.keys())
             if unknown:
                 raise problem(f"unknown weakness {', '.join(unknown)}", "any of " + ", ".join(WEAKNESSES))
+        if self.hardening is not None:
+            from harness.emulation.variants import HARDENINGS
+
+            if self.reference_image is None:
+                raise problem(
+                    "hardening applies to the reference image only", "reference_image with hardening"
+                )
+            unknown = sorted(set(self.hardening) - HARDENINGS.keys())
+            if unknown:
+                raise problem(f"unknown hardening {', '.join(unknown)}", "any of " + ", ".join(HARDENINGS))
         return self
 
     @property
