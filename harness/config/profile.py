@@ -330,13 +330,15 @@ def _feature(what: str) -> Any:
 class Features(StrictModel):
     """What the device has. true/false, or a string naming the kind (e.g. `secure_boot: uefi`).
 
+    Only features a test acts on are keys (tests/test_config_readers.py checks each has a reader):
+    a declaration that changes nothing would let a lab believe it had configured something.
+
     A feature left out is undeclared (None). A feature the device lacks may carry a reason in
     `reasons`, which becomes the NOT_APPLICABLE verdict's reason.
     """
 
     telnet: FeatureValue = _feature("telnet")
     ssh: FeatureValue = _feature("ssh")
-    http: FeatureValue = _feature("http")
     usb: FeatureValue = _feature("usb")
     cellular: FeatureValue = _feature("cellular")
     gsm: FeatureValue = _feature("gsm")
@@ -344,10 +346,7 @@ class Features(StrictModel):
     sip: FeatureValue = _feature("sip")
     secure_boot: FeatureValue = _feature("secure boot")
     software_update: FeatureValue = _feature("software update")
-    secure_storage: FeatureValue = _feature("secure storage")
     security_logging: FeatureValue = _feature("security logging")
-    debug_uart: FeatureValue = _feature("debug uart")
-    jtag: FeatureValue = _feature("jtag")
     bootloader_console: FeatureValue = _feature("bootloader console")
     reasons: dict[str, str] = Field(
         default_factory=dict, description="a mapping from a feature name to why the device lacks it"
