@@ -1,0 +1,115 @@
+"""The bench twin: the whole of testsuites/ through the bench path gives the emulated verdicts.
+
+The twin (tests/support/bench_twin.py) is the reference image as a board that knows nothing of
+hilsec: QEMU started and killed by the lab config's power commands, its serial on a USB-UART
+stand-in (the hardened twin on the plain pty path, the vulnerable one exported by a real ser2net
+over RFC 2217), its NIC on the lab LAN's bridge in a namespace (capture on that interface), and
+configured to send to the lab's fixed ports. Every requirement verdict must equal the emulated
+run's of the same image: the bench path changes how the harness reaches a device, never what it
+concludes. The emulated runs are the session's, shared with test_suites_on_reference_images.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from support.bench_twin import MAKER_PACKAGES_ON_TWIN, REFERENCE_TWINS
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "build" / "artifacts"
+VARIANTS = ("hardened", "vulnerable")
+# Decided on the twin only from maker-supplied update packages (branch `boot`; see the hook
+# add_maker_update_packages): until then the twin holds no signing key and FS38-03 is INCONCLUSIVE.
+MAKER_PACKAGE_REQUIREMENT = "FS38-03"
+MISSING_KEY_WORDS = ("signing", "key")
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def twin_runs(reference_suite_runs: dict) -> dict[str, dict[str, dict]]:
+    """variant -> {"emulated": results, "twin": results}, and the side-by-side table written out."""
+    pairs = {
+        variant: {
+            "emulated": reference_suite_runs[f"emulated-{variant}"].results,
+            "twin": reference_suite_runs[f"twin-{variant}"].results,
+        }
+        for variant in VARIANTS
+    }
+    _write_tables(pairs)
+    return pairs
+
+
+def _verdicts(results: dict) -> dict[str, str]:
+    return {r["id"]: r["verdict"] for r in results["requirements"]}
+
+
+def _write_tables(pairs: dict[str, dict[str, dict]]) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    table: dict[str, dict[str, dict[str, str]]] = {}
+    lines = [
+        "# Requirement verdicts: emulated run vs bench twin",
+        "",
+        "Hardened twin: console on a pty path; vulnerable twin: console over RFC 2217 (ser2net).",
+        "",
+        "| requirement | hardened emulated | hardened twin | vulnerable emulated | vulnerable twin |",
+        "|---|---|---|---|---|",
+    ]
+    ids = list(_verdicts(pairs["hardened"]["emulated"]))
+    for rid in ids:
+        row = {v: {k: _verdicts(pairs[v][k]).get(rid, "-") for k in ("emulated", "twin")} for v in VARIANTS}
+        table[rid] = {f"{v}_{k}": row[v][k] for v in VARIANTS for k in ("emulated", "twin")}
+        cells = [row[v][k] + ("" if row[v]["emulated"] == row[v]["twin"] else " *") for v in VARIANTS
+                 for k in ("emulated", "twin")]  # fmt: skip
+        lines.append(f"| {rid} | " + " | ".join(cells) + " |")
+    lines += ["", "`*`: the twin's verdict differs from the emulated one.", ""]
+    for variant in VARIANTS:
+        emulated = {t["nodeid"].split("::")[-1]: t for t in pairs[variant]["emulated"]["tests"]}
+        for test in pairs[variant]["twin"]["tests"]:
+            name = test["nodeid"].split("::")[-1]
+            other = emulated.get(name)
+            if other is None or other["verdict"] != test["verdict"]:
+                lines.append(
+                    f"- {variant} `{name}`: emulated {other['verdict'] if other else '-'}, twin "
+                    f"{test['verdict']}: {test['reason'][:300]}"
+                )
+    (ARTIFACTS / "bench-twin-verdicts.md").write_text("\n".join(lines) + "\n")
+    (ARTIFACTS / "bench-twin-verdicts.json").write_text(json.dumps(table, indent=2))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_twin_verdicts_equal_the_emulated_ones(twin_runs: dict, variant: str) -> None:
+    emulated, twin = (_verdicts(twin_runs[variant][kind]) for kind in ("emulated", "twin"))
+    assert set(twin) == set(emulated)
+    decided_here = set(emulated) - (set() if MAKER_PACKAGES_ON_TWIN else {MAKER_PACKAGE_REQUIREMENT})
+    differing = {rid: (emulated[rid], twin[rid]) for rid in decided_here if emulated[rid] != twin[rid]}
+    assert not differing, (
+        differing,
+        [(t["nodeid"], t["reason"]) for t in twin_runs[variant]["twin"]["tests"]],
+    )
+
+
+@pytest.mark.skipif(MAKER_PACKAGES_ON_TWIN, reason="the twin has the maker's update packages")
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_twin_update_tests_say_the_signing_key_is_missing(twin_runs: dict, variant: str) -> None:
+    twin = twin_runs[variant]["twin"]
+    assert _verdicts(twin)[MAKER_PACKAGE_REQUIREMENT] == "INCONCLUSIVE"
+    undecided = [t for t in twin["tests"] if MAKER_PACKAGE_REQUIREMENT in t["requirements"]]
+    inconclusive = [t for t in undecided if t["verdict"] == "INCONCLUSIVE"]
+    assert inconclusive, undecided
+    for test in inconclusive:
+        assert all(word in test["reason"].lower() for word in MISSING_KEY_WORDS), test
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_twin_runs_went_through_the_bench_path(twin_runs: dict, variant: str) -> None:
+    device = twin_runs[variant]["twin"]["device"]
+    capabilities = device["capabilities"]
+    console = REFERENCE_TWINS[f"twin-{variant}"][1]
+    expected_console = "serial /dev/pts/" if console == "pty" else "serial rfc2217://127.0.0.1:"
+    assert capabilities["console"].startswith(expected_console), capabilities
+    assert capabilities["power control"].startswith("power by command"), capabilities
+    assert "on interface" in capabilities["packet capture"], capabilities
+    assert "bench LAN in network namespace" in capabilities["lab network"], capabilities
+    assert not any("QEMU" in text for text in capabilities.values()), capabilities
