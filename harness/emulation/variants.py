@@ -43,7 +43,7 @@ WEAKNESSES.update(UPDATE_CHANNEL_WEAKNESSES)
 # weaknesses a test must catch. `vulnerable` ("every weakness") leaves them out, and no verdict may
 # change with them: the whole suite gives the hardened verdicts on an image that has them.
 CONSOLE_LOCKOUT_ATTEMPTS = 5
-CONSOLE_LOCKOUT_WINDOW_S = 60
+CONSOLE_LOCKOUT_WINDOW_S = 900  # pam_faillock's default fail_interval
 CONSOLE_LOCKOUT_SECONDS = 10
 HARDENINGS: dict[str, str] = {
     "console-lockout": (
