@@ -9,7 +9,7 @@ import pytest
 pytest_plugins = ["pytester"]
 
 # A fixture name in a selected test -> the group of full-suite runs it needs (see reference_suite_runs).
-SUITE_RUN_GROUPS = {"twin_runs": "twin", "lockout_run": "lockout"}
+SUITE_RUN_GROUPS = {"twin_runs": "twin", "lockout_run": "twin"}
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +21,7 @@ def suite_runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def reference_suite_runs(request: pytest.FixtureRequest, suite_runs_dir: Path) -> dict:
     """Every full testsuites/ run this session needs, started once and together: the emulated
     hardened and vulnerable images, and (when a selected test asks for them) the bench twins of
-    both and the console-lockout knob, two at a time. Name -> reference_runs.RunOutcome."""
+    both (the hardened one with the console-lockout knob), two at a time. Name -> RunOutcome."""
     from reference_runs import run_session_suites
 
     wanted = {

@@ -204,33 +204,18 @@ def _outcomes(
 
 SUITE_TIMEOUT_S = 1200
 SUITE_PARALLEL = 2  # two QEMU boards at a time on a 2-core machine
-LOCKOUT_SECONDS_DECLARED = 10  # what the console-lockout knob's maker would declare (login.lockout_seconds)
-# Which fixture asks for which group of runs; the emulated pair is always run.
+# The emulated pair is always run; the twins' pair when a selected test asks for it.
 EMULATED_RUNS = ("emulated-hardened", "emulated-vulnerable")
-TWIN_RUNS = ("twin-hardened", "twin-vulnerable")
-LOCKOUT_RUNS = ("lockout",)
-
-
-def lockout_profile(out_dir: Path) -> Path:
-    """The hardened reference image with the console-lockout hardening knob, lockout declared."""
-
-    def edit(data: dict[str, Any]) -> None:
-        data["console"]["qemu"]["hardening"] = ["console-lockout"]
-        data["login"]["lockout_seconds"] = LOCKOUT_SECONDS_DECLARED
-
-    return knob_profile(out_dir, None, name="qemu-reference-hardened+console-lockout", edit=edit)
 
 
 def run_session_suites(out_dir: Path, wanted: set[str]) -> dict[str, RunOutcome]:
-    """The emulated reference runs, plus the bench twins' and the lockout knob's when `wanted`,
-    all in one batch of `SUITE_PARALLEL` at a time (the twins' benches live for the batch)."""
+    """The emulated reference runs, plus the bench twins' when `wanted` (the hardened twin carries
+    the console-lockout knob), all in one batch of `SUITE_PARALLEL` at a time (the twins' benches
+    live for the batch)."""
     from support.bench_twin import start_reference_twins
 
     profiles: dict[str, Path] = {name: reference_profile(name.split("-", 1)[1]) for name in EMULATED_RUNS}
     labs: dict[str, Path] = dict.fromkeys(profiles, LAB_CONFIG)
-    if "lockout" in wanted:
-        profiles["lockout"] = lockout_profile(out_dir)
-        labs["lockout"] = LAB_CONFIG
     with start_reference_twins(out_dir / "benches", enabled="twin" in wanted) as twins:
         for name, twin in twins.items():
             profiles[name], labs[name] = twin.profile_path, twin.lab_config_path

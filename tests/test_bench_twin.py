@@ -6,7 +6,9 @@ stand-in (the hardened twin on the plain pty path, the vulnerable one exported b
 over RFC 2217), its NIC on the lab LAN's bridge in a namespace (capture on that interface), and
 configured to send to the lab's fixed ports. Every requirement verdict must equal the emulated
 run's of the same image: the bench path changes how the harness reaches a device, never what it
-concludes. The emulated runs are the session's, shared with test_suites_on_reference_images.py.
+concludes. The hardened twin also carries the console-lockout hardening knob, which must not change
+a verdict either (tests/test_console_lockout.py checks what the strategy did about it). The
+emulated runs are the session's, shared with test_suites_on_reference_images.py.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ def _write_tables(pairs: dict[str, dict[str, dict]]) -> None:
     lines = [
         "# Requirement verdicts: emulated run vs bench twin",
         "",
-        "Hardened twin: console on a pty path; vulnerable twin: console over RFC 2217 (ser2net).",
+        "Hardened twin (with the console-lockout hardening knob): console on a pty path; vulnerable twin:"
+        " console over RFC 2217 (ser2net).",
         "",
         "| requirement | hardened emulated | hardened twin | vulnerable emulated | vulnerable twin |",
         "|---|---|---|---|---|",

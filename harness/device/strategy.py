@@ -119,8 +119,11 @@ class Strategy:
 
     # --- looking -------------------------------------------------------------------------------
 
-    def look(self, timeout: float = LOOK_TIMEOUT_S) -> DeviceState:
-        """What the console shows now: a login prompt, a shell, a bootloader, or silence."""
+    def look(self, timeout: float = LOOK_TIMEOUT_S, *, wake: bool = True) -> DeviceState:
+        """What the console shows now: a login prompt, a shell, a bootloader, or silence.
+
+        `wake=False` listens first (after `exit` the login prompt comes by itself, and a newline
+        would only make it print twice); a newline follows any silence either way."""
         try:
             console = self.attach()
         except DeviceError:
@@ -136,7 +139,7 @@ class Strategy:
         ]
         deadline = time.monotonic() + timeout
         received = console.bytes_received
-        wake = True  # a newline only after silence: each one makes a login prompt print again
+        # A newline only after silence: each one makes a login prompt print again.
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -166,6 +169,8 @@ class Strategy:
                 "login": DeviceState.LOGIN,
                 "shell": DeviceState.SHELL,
             }[name]
+            if self.state is DeviceState.LOGIN:
+                console.note_login_prompt()  # the next login need not wait for the prompt again
             return self.state
 
     # --- moving --------------------------------------------------------------------------------
@@ -183,7 +188,7 @@ class Strategy:
                 return self._at_login()
             if state is DeviceState.SHELL:  # left logged in, or booted straight into a shell
                 self.attach().sendline("exit")
-                state = self._await(DeviceState.LOGIN, self.login_timeout)
+                state = self._await(DeviceState.LOGIN, self.login_timeout, wake=False)
             elif state is DeviceState.BOOTLOADER:
                 state = self._boot_from_bootloader()
             elif state is DeviceState.BOOTING and not waited_for_boot:
@@ -321,12 +326,13 @@ class Strategy:
         console.sendline(self.boot_command)
         return self._await(DeviceState.LOGIN, self.boot_timeout)
 
-    def _await(self, wanted: DeviceState, timeout: float) -> DeviceState:
+    def _await(self, wanted: DeviceState, timeout: float, *, wake: bool = True) -> DeviceState:
         """Look until `wanted` shows (or another settled prompt does), within `timeout`."""
         deadline = time.monotonic() + timeout
         state = DeviceState.SILENT
         while time.monotonic() < deadline:
-            state = self.look(min(LOOK_TIMEOUT_S, max(0.5, deadline - time.monotonic())))
+            state = self.look(min(LOOK_TIMEOUT_S, max(0.5, deadline - time.monotonic())), wake=wake)
+            wake = True
             if state is wanted or state in (DeviceState.BOOTLOADER, DeviceState.SHELL, DeviceState.LOGIN):
                 return state
             if self.console is None:  # the stream went away (a port re-enumerating)

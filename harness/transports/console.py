@@ -453,6 +453,11 @@ class Console:
         """How many bytes the device has sent on this console (kernel messages and escapes included)."""
         return self._spawn.received
 
+    def note_login_prompt(self) -> None:
+        """The caller saw a login prompt settle (and consumed it): the next login starts there
+        instead of waiting for the console to repeat it."""
+        self._known_prompt = "login"
+
     def recent_output(self) -> str:
         """The last characters the console printed (cleaned, secrets redacted), for error messages."""
         return self._redact(self._tail())

@@ -445,14 +445,6 @@ class BenchTwin:
             port.close()
 
 
-def reference_board(variant: str, *, weaknesses: list[str] | None = None, memory_mb: int = 256) -> TwinBoard:
-    """A twin board booting the reference image `variant` (built or taken from the cache)."""
-    from harness.emulation import build_image
-
-    image = build_image(variant, weaknesses=weaknesses)
-    return TwinBoard(kernel=image.kernel, initrd=image.initrd, append=image.append, memory_mb=memory_mb)
-
-
 def reference_profile_data(variant: str) -> dict[str, Any]:
     """The shipped reference profile's declarations (manifest path made absolute), for a twin."""
     source = ROOT / f"device_profiles/qemu-reference-{variant}.yaml"
@@ -480,8 +472,29 @@ def add_maker_update_packages(profile: dict[str, Any], board: TwinBoard) -> None
     """
 
 
-# The full-suite twins: the hardened image on a plain pty, the vulnerable one over RFC 2217 (ser2net).
-REFERENCE_TWINS = {"twin-hardened": ("hardened", "pty"), "twin-vulnerable": ("vulnerable", "rfc2217")}
+# The full-suite twins: name -> (image, console, hardening knobs). The hardened twin is also the
+# console-lockout knob's run: a bench board with brute-force protection, as EN 303 645 5.1-5 asks of
+# real devices; its verdicts must still be the emulated hardened image's (one run proves both, and
+# keeps the CI budget). The vulnerable twin's console goes through ser2net (rfc2217://).
+REFERENCE_TWINS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "twin-hardened": ("hardened", "pty", ("console-lockout",)),
+    "twin-vulnerable": ("vulnerable", "rfc2217", ()),
+}
+LOCKOUT_SECONDS_DECLARED = 10  # what the lockout board's maker declares (profile login.lockout_seconds)
+
+
+def reference_board(
+    variant: str,
+    *,
+    hardenings: tuple[str, ...] = (),
+    weaknesses: list[str] | None = None,
+    memory_mb: int = 256,
+) -> TwinBoard:
+    """A twin board booting the reference image `variant` (built or taken from the cache)."""
+    from harness.emulation import build_image
+
+    image = build_image(variant, weaknesses=weaknesses, hardenings=hardenings or None)
+    return TwinBoard(kernel=image.kernel, initrd=image.initrd, append=image.append, memory_mb=memory_mb)
 
 
 @contextmanager
@@ -490,9 +503,11 @@ def start_reference_twins(workdir: Path, *, enabled: bool = True) -> Iterator[di
     twins: dict[str, BenchTwin] = {}
     try:
         if enabled:
-            for name, (variant, console) in REFERENCE_TWINS.items():
-                board = reference_board(variant)
+            for name, (variant, console, hardenings) in REFERENCE_TWINS.items():
+                board = reference_board(variant, hardenings=hardenings)
                 profile = reference_profile_data(variant)
+                if "console-lockout" in hardenings:
+                    profile["login"]["lockout_seconds"] = LOCKOUT_SECONDS_DECLARED
                 add_maker_update_packages(profile, board)
                 twin = BenchTwin(name, workdir / name, board, console=console, profile_base=profile)
                 twins[name] = twin.start()
