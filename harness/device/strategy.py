@@ -86,6 +86,7 @@ class Strategy:
         self.boot_seconds: float | None = None
         self.recoveries: list[Recovery] = []
         self._login_broken: str | None = None  # why the last recovery failed: later tests fail fast
+        self._given_up_on_silence = False  # a silent device without power already got its boot wait
 
     # --- the console ---------------------------------------------------------------------------
 
@@ -119,7 +120,7 @@ class Strategy:
 
     # --- looking -------------------------------------------------------------------------------
 
-    def look(self, timeout: float = LOOK_TIMEOUT_S, *, wake: bool = True) -> DeviceState:
+    def look(self, timeout: float | None = None, *, wake: bool = True) -> DeviceState:
         """What the console shows now: a login prompt, a shell, a bootloader, or silence.
 
         `wake=False` listens first (after `exit` the login prompt comes by itself, and a newline
@@ -137,7 +138,7 @@ class Strategy:
             self.login_settings.shell_prompt,
             self.login_settings.failure_pattern,
         ]
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + (LOOK_TIMEOUT_S if timeout is None else timeout)
         received = console.bytes_received
         # A newline only after silence: each one makes a login prompt print again.
         while True:
@@ -171,6 +172,7 @@ class Strategy:
             }[name]
             if self.state is DeviceState.LOGIN:
                 console.note_login_prompt()  # the next login need not wait for the prompt again
+            self._given_up_on_silence = False
             return self.state
 
     # --- moving --------------------------------------------------------------------------------
@@ -279,11 +281,12 @@ class Strategy:
         """Power-cycle a device that shows no prompt; without power control, give a device that
         may be booting quietly the boot timeout first (unless `waited` already), then give up."""
         if self.power is None:
-            if not waited:
+            if not waited and not self._given_up_on_silence:  # once per silence, not once per test
                 self.progress(f"{self.name}: {why}; waiting {self.boot_timeout:.0f} s in case it is booting")
                 state = self._await(DeviceState.LOGIN, self.boot_timeout)
                 if state in (DeviceState.LOGIN, DeviceState.SHELL, DeviceState.BOOTLOADER):
                     return state
+            self._given_up_on_silence = True
             raise DeviceError(
                 f"{self.name}: {why}, and the bench has no power control to recover it "
                 "(configure lab config: power)"
