@@ -107,6 +107,16 @@ def _rolled_up(results: dict, leave_out: set[str]) -> dict[str, str]:
     }
 
 
+def _why(emulated: dict, twin: dict, requirements: set[str]) -> list[str]:
+    """Both runs' verdicts and reasons for the tests of `requirements`, for the failure message."""
+    lines = []
+    for label, results in (("emulated", emulated), ("twin", twin)):
+        for test in results["tests"]:
+            if requirements & set(test["requirements"]):
+                lines.append(f"{label} {_short(test)}: {test['verdict']}: {test['reason'][:300]}")
+    return lines
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_twin_verdicts_equal_the_emulated_ones(twin_runs: dict, variant: str) -> None:
     emulated, twin = twin_runs[variant]["emulated"], twin_runs[variant]["twin"]
@@ -114,11 +124,13 @@ def test_twin_verdicts_equal_the_emulated_ones(twin_runs: dict, variant: str) ->
     leave_out = _needs_the_key(twin)
     expected, found = _rolled_up(emulated, leave_out), _rolled_up(twin, leave_out)
     differing = {rid: (expected[rid], found[rid]) for rid in expected if expected[rid] != found[rid]}
-    assert not differing, (differing, [(t["nodeid"], t["reason"][:200]) for t in twin["tests"]])
+    assert not differing, (differing, _why(emulated, twin, set(differing)))
     emulated_tests = {_short(t): t["verdict"] for t in emulated["tests"]}
     for test in twin["tests"]:  # and test by test, apart from those waiting for the maker's packages
         if _short(test) not in leave_out:
-            assert test["verdict"] == emulated_tests[_short(test)], test
+            assert test["verdict"] == emulated_tests[_short(test)], _why(
+                emulated, twin, set(test["requirements"])
+            )
 
 
 @pytest.mark.skipif(MAKER_PACKAGES_ON_TWIN, reason="the twin has the maker's update packages")
