@@ -33,6 +33,12 @@ def _weakness_names() -> list[str]:
     return sorted(WEAKNESSES)
 
 
+def _hardening_names() -> list[str]:
+    from harness.emulation.variants import HARDENINGS
+
+    return sorted(HARDENINGS)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hilsec",
@@ -59,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
         "--weakness",
         metavar="KNOB[,KNOB...]",
         help="build with exactly these weaknesses instead of the variant's: " + ", ".join(_weakness_names()),
+    )
+    build.add_argument(
+        "--hardening",
+        metavar="KNOB[,KNOB...]",
+        help="add these hardening knobs (protections, not weaknesses): " + ", ".join(_hardening_names()),
     )
     build.add_argument("--out", metavar="DIR", type=Path, help="also copy kernel and initrd here")
     build.add_argument(
@@ -168,11 +179,20 @@ def cmd_image_build(args: argparse.Namespace) -> int:
     if args.image_command == "prepare":
         return cmd_image_prepare(args)
     weaknesses = _chosen_weaknesses(args)
+    hardenings = None
+    if args.hardening is not None:
+        hardenings = {name.strip() for name in args.hardening.split(",") if name.strip()}
+        unknown = sorted(hardenings - set(_hardening_names()))
+        if unknown:
+            raise ConfigError(
+                "--hardening", "", f"unknown hardening {', '.join(unknown)}", ", ".join(_hardening_names())
+            )
     image = build_image(
         args.variant,
         cache_dir=args.cache_dir,
         progress=lambda line: print(f"[image] {line}"),
         weaknesses=weaknesses,
+        hardenings=hardenings,
     )
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,36 @@
 """Fixtures for the harness's own tests, and the `unit` marker on every fast test."""
 
+from __future__ import annotations
+
+from pathlib import Path
+
 import pytest
 
 pytest_plugins = ["pytester"]
+
+# A fixture name in a selected test -> the group of full-suite runs it needs (see reference_suite_runs).
+SUITE_RUN_GROUPS = {"twin_runs": "twin", "lockout_run": "twin"}
+
+
+@pytest.fixture(scope="session")
+def suite_runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("suite-runs")
+
+
+@pytest.fixture(scope="session")
+def reference_suite_runs(request: pytest.FixtureRequest, suite_runs_dir: Path) -> dict:
+    """Every full testsuites/ run this session needs, started once and together: the emulated
+    hardened and vulnerable images, and (when a selected test asks for them) the bench twins of
+    both (the hardened one with the console-lockout knob), two at a time. Name -> RunOutcome."""
+    from reference_runs import run_session_suites
+
+    wanted = {
+        group
+        for item in request.session.items
+        for fixture, group in SUITE_RUN_GROUPS.items()
+        if fixture in getattr(item, "fixturenames", ())
+    }
+    return run_session_suites(suite_runs_dir, wanted)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -211,3 +211,33 @@ def _outcomes(
             )
     assert not problems, "\n\n".join(problems)
     return {name: outcomes[name] for name in profiles}
+
+
+# --- the session's full-suite runs, shared by every test module that needs one ------------------
+
+SUITE_TIMEOUT_S = 1200
+SUITE_PARALLEL = 2  # two QEMU boards at a time on a 2-core machine
+# The emulated pair is always run; the twins' pair when a selected test asks for it.
+EMULATED_RUNS = ("emulated-hardened", "emulated-vulnerable")
+
+
+def run_session_suites(out_dir: Path, wanted: set[str]) -> dict[str, RunOutcome]:
+    """The emulated reference runs, plus the bench twins' when `wanted` (the hardened twin carries
+    the console-lockout knob), all in one batch of `SUITE_PARALLEL` at a time (the twins' benches
+    live for the batch)."""
+    from support.bench_twin import start_reference_twins
+
+    profiles: dict[str, Path] = {name: reference_profile(name.split("-", 1)[1]) for name in EMULATED_RUNS}
+    labs: dict[str, Path] = dict.fromkeys(profiles, LAB_CONFIG)
+    with start_reference_twins(out_dir / "benches", enabled="twin" in wanted) as twins:
+        for name, twin in twins.items():
+            profiles[name], labs[name] = twin.profile_path, twin.lab_config_path
+        return run_suites(
+            out_dir,
+            profiles,
+            ["testsuites"],
+            timeout_s=SUITE_TIMEOUT_S,
+            parallel=SUITE_PARALLEL,
+            lab_config=labs,
+            pytest_args=["-v"],
+        )

@@ -126,7 +126,7 @@ def test_full_profile_loads(tmp_path: Path) -> None:
     assert profile.update_policy.release_history[0].cves == ["CVE-2025-1234"]
     assert profile.features.has("secure_boot") is True
     assert profile.features.kind("secure_boot") == "uefi"
-    assert profile.features.has("jtag") is None
+    assert profile.features.has("bootloader_console") is None
     assert profile.features.absence_reason("usb") == "the module has no USB port"
     assert profile.features.absence_reason("telnet") == "the device profile declares no telnet"
     assert profile.features.absence_reason("ssh") is None

@@ -9,28 +9,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from reference_runs import reference_profile, run_suites
 
-SUITE_TIMEOUT_S = 1200
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def suites_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("suites")
+def suites_dir(suite_runs_dir: Path) -> Path:
+    return suite_runs_dir
 
 
 @pytest.fixture(scope="module")
-def runs(suites_dir: Path) -> dict[str, dict]:
-    variants = ("hardened", "vulnerable")
-    outcomes = run_suites(
-        suites_dir,
-        {variant: reference_profile(variant) for variant in variants},
-        ["testsuites"],
-        timeout_s=SUITE_TIMEOUT_S,
-        pytest_args=["-v"],
-    )
-    return {variant: outcome.results | {"_log": outcome.log} for variant, outcome in outcomes.items()}
+def runs(reference_suite_runs: dict) -> dict[str, dict]:
+    """The session's emulated runs (shared with the bench twin's comparison: booted once)."""
+    return {
+        variant: reference_suite_runs[f"emulated-{variant}"].results
+        | {"_log": reference_suite_runs[f"emulated-{variant}"].log}
+        for variant in ("hardened", "vulnerable")
+    }
 
 
 def _requirement(data: dict, rid: str) -> dict:

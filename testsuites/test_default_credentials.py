@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.errors import DeviceError
 from harness.plugin.conclusions import inconclusive
 from harness.probes.logins import LOGIN_METHODS, METHOD_FOR_KIND
 from harness.probes.netprobe import probe_tcp
@@ -33,21 +34,38 @@ def test_lab_credential_is_not_a_well_known_default(device, default_credentials)
     )
 
 
-def test_console_refuses_default_credentials(device, default_credentials):
-    """The serial console gives no shell for any well-known default credential."""
+def _lab_login(device) -> None:
+    """The lab's own login on the console; the strategy waits out (or power-cycles away) a lockout."""
+    try:
+        device.shell()
+    except DeviceError as err:
+        inconclusive(
+            f"the lab's own credentials were refused on the console, so refusals prove nothing: {err}"
+        )
+
+
+def test_console_refuses_default_credentials(device, evidence, default_credentials):
+    """The serial console gives no shell for any well-known default credential.
+
+    A refusal counts only if the lab's own login worked right before it: on a device with
+    brute-force protection (EN 303 645 5.1-5) a lockout would refuse a correct default too. So
+    each default is tried from a state the lab's own login has just proved unlocked, and when a
+    lockout follows, the strategy waits it out (or power-cycles) before the next one; what it did
+    is in the evidence and in results.json (device.recoveries).
+    """
     settings = device.login_settings
-    device.logout()
+    recoveries_before = len(device.recoveries)
     accepted = []
     for pair in default_credentials:
+        _lab_login(device)  # proves the console is not locked: the refusal below is the device's answer
+        device.logout()
         if device.console.try_login(*pair, settings, timeout=device.login_timeout):
             accepted.append(_entry(default_credentials, pair))
             device.mark_logged_in()
-            device.logout()
-    if not device.console.try_login(
-        settings.username, settings.password, settings, timeout=device.login_timeout
-    ):
-        inconclusive("the lab's own credentials were refused on the console, so refusals prove nothing")
-    device.mark_logged_in()
+    _lab_login(device)  # and the lab's login still works afterwards, for every later test
+    recovered = device.recoveries[recoveries_before:]
+    if recovered:
+        evidence.write_text("recoveries.txt", "".join(f"{r.what}\n" for r in recovered))
     assert not accepted, "console accepted well-known default credential(s): " + ", ".join(accepted)
 
 
@@ -92,6 +110,7 @@ def test_network_login_refuses_default_credentials(
 def _try_defaults(
     device, evidence, default_credentials, kind, port, declared, service_inventory
 ) -> list[str]:
+    declared = declared or device.profile.features.has(kind) is True  # the maker says it has this login
     host, host_port = device.endpoint("tcp", port)
     settings = device.login_settings
     attempt = LOGIN_METHODS[kind]

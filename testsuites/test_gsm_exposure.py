@@ -31,6 +31,9 @@ def test_modem_does_not_fall_back_to_gsm(device, profile, evidence):
     _cellular(profile)
     cellular = profile.cellular
     declared = gsm_allowed_by_declaration(cellular.radio_access)
+    gsm_feature = profile.features.has("gsm")  # features.gsm: the maker's word on 2G support
+    if declared is None:
+        declared = gsm_feature
     modem_setting, detail = None, "profile declares no modem AT port (profile: cellular.modem)"
     at_port = device.get(AtPort)
     if at_port is not None:
@@ -42,6 +45,7 @@ def test_modem_does_not_fall_back_to_gsm(device, profile, evidence):
     evidence.write_json("radio-access.json", {"declared_radio_access": cellular.radio_access,
                                                "modem": detail})  # fmt: skip
     assert modem_setting is not True, f"the module allows GSM (2G) fallback: {detail}"
+    assert gsm_feature is not True, "the profile declares GSM (2G) support (features.gsm)"
     assert declared is not True, f"the profile declares 2G radio access: {cellular.radio_access}"
     assert cellular.null_cipher_rejected is not False, (
         "the module accepts unciphered connections (declared cellular.null_cipher_rejected: false)"

@@ -177,6 +177,11 @@ class QemuConsole(StrictModel):
         description="with reference_image: build the reference firmware with exactly these weakness knobs "
         "(see `hilsec image build --help`)",
     )
+    hardening: list[NonEmptyStr] | None = Field(
+        None,
+        description="with reference_image: add these hardening knobs, e.g. [console-lockout] "
+        "(see `hilsec image build --help`)",
+    )
     kernel: ExistingFile | None = Field(None, description="the path of a kernel image")
     initrd: ExistingFile | None = Field(None, description="the path of an initrd")
     append: str | None = Field(None, description="the kernel command line")
@@ -201,6 +206,16 @@ class QemuConsole(StrictModel):
             unknown = sorted(set(self.weaknesses) - WEAKNESSES.keys())
             if unknown:
                 raise problem(f"unknown weakness {', '.join(unknown)}", "any of " + ", ".join(WEAKNESSES))
+        if self.hardening is not None:
+            from harness.emulation.variants import HARDENINGS
+
+            if self.reference_image is None:
+                raise problem(
+                    "hardening applies to the reference image only", "reference_image with hardening"
+                )
+            unknown = sorted(set(self.hardening) - HARDENINGS.keys())
+            if unknown:
+                raise problem(f"unknown hardening {', '.join(unknown)}", "any of " + ", ".join(HARDENINGS))
         return self
 
     @property
@@ -317,13 +332,15 @@ def _feature(what: str) -> Any:
 class Features(StrictModel):
     """What the device has. true/false, or a string naming the kind (e.g. `secure_boot: uefi`).
 
+    Only features a test acts on are keys (tests/test_config_readers.py checks each has a reader):
+    a declaration that changes nothing would let a lab believe it had configured something.
+
     A feature left out is undeclared (None). A feature the device lacks may carry a reason in
     `reasons`, which becomes the NOT_APPLICABLE verdict's reason.
     """
 
     telnet: FeatureValue = _feature("telnet")
     ssh: FeatureValue = _feature("ssh")
-    http: FeatureValue = _feature("http")
     usb: FeatureValue = _feature("usb")
     cellular: FeatureValue = _feature("cellular")
     gsm: FeatureValue = _feature("gsm")
@@ -331,10 +348,7 @@ class Features(StrictModel):
     sip: FeatureValue = _feature("sip")
     secure_boot: FeatureValue = _feature("secure boot")
     software_update: FeatureValue = _feature("software update")
-    secure_storage: FeatureValue = _feature("secure storage")
     security_logging: FeatureValue = _feature("security logging")
-    debug_uart: FeatureValue = _feature("debug uart")
-    jtag: FeatureValue = _feature("jtag")
     bootloader_console: FeatureValue = _feature("bootloader console")
     reasons: dict[str, str] = Field(
         default_factory=dict, description="a mapping from a feature name to why the device lacks it"

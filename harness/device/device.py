@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from harness.capabilities import Capture, ConsolePort, LabAddressing, MissingCapability, Power
 from harness.device.factory import CAPABILITIES, build_capabilities
 from harness.device.registry import BuildContext
-from harness.device.strategy import DeviceState, Strategy
+from harness.device.strategy import DeviceState, Recovery, Strategy
 from harness.errors import DeviceError, HarnessSetupError
 from harness.lab.services.base import LabEndpoints, LabService
 from harness.lab.services.registry import lab_secrets, start_services, stop_services
@@ -262,6 +262,11 @@ class Device:
     def logout(self) -> Console:
         """Leave the shell so the console shows a login prompt again (that console is returned)."""
         return self.strategy.to_login()
+
+    @property
+    def recoveries(self) -> list[Recovery]:
+        """What the strategy did so far to get the device back (waited out a lockout, power-cycled)."""
+        return list(self.strategy.recoveries)
 
     def mark_logged_in(self) -> None:
         """A test logged in on the console itself (e.g. with a credential it tried)."""

@@ -2,9 +2,10 @@
 
 A bench device may be found booting, at a login prompt, in an open shell somebody left, at a
 bootloader prompt, or silent (off, hung). The strategy looks at the console, then acts: logs
-in or out, tells a bootloader to boot, or switches the power off and on when the bench can.
-A device it cannot bring round (silent and no power control) is a DeviceError naming that,
-so the test is INCONCLUSIVE with the reason.
+in or out, tells a bootloader to boot, lets a booting device finish, or switches the power off
+and on when the bench can. A device it cannot bring round (silent, and no power control) is a
+DeviceError naming that, so the test is INCONCLUSIVE with the reason; without power control a
+silent device is first given the boot timeout, since a board booting quietly looks the same.
 
 Brute-force protection (EN 303 645 5.1-5) must not turn one test's wrong passwords into every
 later test's failed login: when the lab's own credentials are refused, the strategy waits out
@@ -26,12 +27,14 @@ from harness.transports.console import Console, LoginSettings
 WAKE_INTERVAL_S = 2.0  # silence this long: send a newline to make the console show its state
 LOOK_TIMEOUT_S = 8.0  # how long a look at the console waits for a prompt before calling it silent
 LOCKOUT_RETRY_S = 10.0  # between attempts of the lab's own login while a lockout runs out
+MAX_MOVES = 6  # steps towards a login prompt (log out, boot, wait, power-cycle) before giving up
 
 
 class DeviceState(StrEnum):
     UNKNOWN = "unknown"
     OFF = "off"
     SILENT = "silent"
+    BOOTING = "booting"  # printing, but no prompt yet (a boot log, a bootloader counting down)
     BOOTLOADER = "bootloader prompt"
     LOGIN = "login prompt"
     SHELL = "shell"
@@ -83,6 +86,7 @@ class Strategy:
         self.boot_seconds: float | None = None
         self.recoveries: list[Recovery] = []
         self._login_broken: str | None = None  # why the last recovery failed: later tests fail fast
+        self._given_up_on_silence = False  # a silent device without power already got its boot wait
 
     # --- the console ---------------------------------------------------------------------------
 
@@ -116,8 +120,11 @@ class Strategy:
 
     # --- looking -------------------------------------------------------------------------------
 
-    def look(self, timeout: float = LOOK_TIMEOUT_S) -> DeviceState:
-        """What the console shows now: a login prompt, a shell, a bootloader, or silence."""
+    def look(self, timeout: float | None = None, *, wake: bool = True) -> DeviceState:
+        """What the console shows now: a login prompt, a shell, a bootloader, or silence.
+
+        `wake=False` listens first (after `exit` the login prompt comes by itself, and a newline
+        would only make it print twice); a newline follows any silence either way."""
         try:
             console = self.attach()
         except DeviceError:
@@ -131,12 +138,14 @@ class Strategy:
             self.login_settings.shell_prompt,
             self.login_settings.failure_pattern,
         ]
-        deadline = time.monotonic() + timeout
-        wake = True  # a newline only after silence: each one makes a login prompt print again
+        deadline = time.monotonic() + (LOOK_TIMEOUT_S if timeout is None else timeout)
+        received = console.bytes_received
+        # A newline only after silence: each one makes a login prompt print again.
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self.state = DeviceState.SILENT
+                printed = console.bytes_received > received
+                self.state = DeviceState.BOOTING if printed else DeviceState.SILENT
                 return self.state
             try:
                 if wake:
@@ -161,33 +170,47 @@ class Strategy:
                 "login": DeviceState.LOGIN,
                 "shell": DeviceState.SHELL,
             }[name]
+            if self.state is DeviceState.LOGIN:
+                console.note_login_prompt()  # the next login need not wait for the prompt again
+            self._given_up_on_silence = False
             return self.state
 
     # --- moving --------------------------------------------------------------------------------
 
     def to_login(self) -> Console:
-        """A login prompt on the console (logs out of an open shell, boots from a bootloader)."""
+        """A login prompt on the console, from whatever the device shows: logs out of an open
+        shell, boots from a bootloader, lets a booting device finish, powers up a silent one."""
         if self.power is not None and self.power.is_on() is False:
             state = self._boot(self.power)  # simply off (the first start of an emulated board): switch on
         else:
-            state = self.state if self.state in (DeviceState.LOGIN,) else self.look()
-        if state is DeviceState.SHELL:
-            console = self.attach()
-            console.sendline("exit")
-            state = self._await(DeviceState.LOGIN, self.login_timeout)
-        if state is DeviceState.BOOTLOADER:
-            state = self._boot_from_bootloader()
-        if state in (DeviceState.SILENT, DeviceState.OFF, DeviceState.UNKNOWN):
-            state = self._power_up("the console shows no prompt")
-        if state is DeviceState.SHELL:  # booted straight into a shell
-            self.attach().sendline("exit")
-            state = self._await(DeviceState.LOGIN, self.login_timeout)
-        if state is not DeviceState.LOGIN:
-            raise DeviceError(
-                f"{self.name}: no login prompt on the console (it shows: {state}); "
-                f"last console output: {self._recent()}"
-            )
-        return self._at_login()
+            state = self.state if self.state is DeviceState.LOGIN else self.look()
+        waited_for_boot = False
+        for _ in range(MAX_MOVES):
+            if state is DeviceState.LOGIN:
+                return self._at_login()
+            if state is DeviceState.SHELL:  # left logged in, or booted straight into a shell
+                self.attach().sendline("exit")
+                state = self._await(DeviceState.LOGIN, self.login_timeout, wake=False)
+            elif state is DeviceState.BOOTLOADER:
+                state = self._boot_from_bootloader()
+            elif state is DeviceState.BOOTING and not waited_for_boot:
+                waited_for_boot = True
+                self.progress(
+                    f"{self.name}: the console prints but shows no prompt yet; waiting for the boot"
+                )
+                state = self._await(DeviceState.LOGIN, self.boot_timeout)
+            else:
+                why = (
+                    f"the console printed for {self.boot_timeout:.0f} s without showing a prompt"
+                    if state is DeviceState.BOOTING
+                    else "the console shows no prompt"
+                )
+                state = self._power_up(why, waited=waited_for_boot)
+                waited_for_boot = True
+        raise DeviceError(
+            f"{self.name}: no login prompt on the console (it shows: {state}); "
+            f"last console output: {self._recent()}"
+        )
 
     def _at_login(self) -> Console:
         self.state = DeviceState.LOGIN
@@ -198,7 +221,8 @@ class Strategy:
         """A shell logged in with the lab's credentials, recovering from a lockout when needed."""
         if self.state is DeviceState.SHELL and self.console is not None:
             return self.console
-        if self.look() is not DeviceState.SHELL:
+        at_login = self.state is DeviceState.LOGIN and self.console is not None
+        if at_login or self.look() is not DeviceState.SHELL:  # at a login prompt already: no look
             self.to_login()
             self._login_with_recovery()
         self.state = DeviceState.SHELL
@@ -253,8 +277,16 @@ class Strategy:
             raise MissingCapability(Power, why)
         return self.power
 
-    def _power_up(self, why: str) -> DeviceState:
+    def _power_up(self, why: str, *, waited: bool = False) -> DeviceState:
+        """Power-cycle a device that shows no prompt; without power control, give a device that
+        may be booting quietly the boot timeout first (unless `waited` already), then give up."""
         if self.power is None:
+            if not waited and not self._given_up_on_silence:  # once per silence, not once per test
+                self.progress(f"{self.name}: {why}; waiting {self.boot_timeout:.0f} s in case it is booting")
+                state = self._await(DeviceState.LOGIN, self.boot_timeout)
+                if state in (DeviceState.LOGIN, DeviceState.SHELL, DeviceState.BOOTLOADER):
+                    return state
+            self._given_up_on_silence = True
             raise DeviceError(
                 f"{self.name}: {why}, and the bench has no power control to recover it "
                 "(configure lab config: power)"
@@ -297,12 +329,13 @@ class Strategy:
         console.sendline(self.boot_command)
         return self._await(DeviceState.LOGIN, self.boot_timeout)
 
-    def _await(self, wanted: DeviceState, timeout: float) -> DeviceState:
+    def _await(self, wanted: DeviceState, timeout: float, *, wake: bool = True) -> DeviceState:
         """Look until `wanted` shows (or another settled prompt does), within `timeout`."""
         deadline = time.monotonic() + timeout
         state = DeviceState.SILENT
         while time.monotonic() < deadline:
-            state = self.look(min(LOOK_TIMEOUT_S, max(0.5, deadline - time.monotonic())))
+            state = self.look(min(LOOK_TIMEOUT_S, max(0.5, deadline - time.monotonic())), wake=wake)
+            wake = True
             if state is wanted or state in (DeviceState.BOOTLOADER, DeviceState.SHELL, DeviceState.LOGIN):
                 return state
             if self.console is None:  # the stream went away (a port re-enumerating)

@@ -2,9 +2,10 @@
 
 from harness.emulation.builder import ReferenceImage, build_image
 from harness.emulation.profile_image import image_for_profile
-from harness.emulation.variants import VARIANTS, WEAKNESSES, Variant, get_variant
+from harness.emulation.variants import HARDENINGS, VARIANTS, WEAKNESSES, Variant, get_variant
 
 __all__ = [
+    "HARDENINGS",
     "VARIANTS",
     "WEAKNESSES",
     "ReferenceImage",

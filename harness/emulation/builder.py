@@ -70,6 +70,7 @@ def cache_key(variant: Variant, packages: Iterable[debs.PackageRef], sources: It
     digest = hashlib.sha256()
     digest.update(f"variant={variant.name}\n".encode())
     digest.update(f"weaknesses={','.join(sorted(variant.weaknesses))}\n".encode())
+    digest.update(f"hardenings={','.join(sorted(variant.hardenings))}\n".encode())
     # What this process will actually write, not only the files on disk: a process that loaded the
     # builder's modules before they were edited must not file its image under the new sources' key.
     digest.update(variant.device_config().encode())
@@ -89,10 +90,15 @@ def build_image(
     cache_dir: Path | None = None,
     progress: Progress | None = None,
     weaknesses: Iterable[str] | None = None,
+    hardenings: Iterable[str] | None = None,
 ) -> ReferenceImage:
-    """The image for a named variant (or for an explicit set of weaknesses), built if not cached."""
+    """The image for a named variant (or for an explicit set of weaknesses, and of hardening
+    knobs), built if not cached."""
     say = progress or (lambda line: None)
-    chosen = Variant.custom(set(weaknesses)) if weaknesses is not None else get_variant(variant)
+    chosen = get_variant(variant)
+    if weaknesses is not None or hardenings:
+        base = chosen.weaknesses if weaknesses is None else set(weaknesses)
+        chosen = Variant.custom(set(base), set(hardenings or ()))
     cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
 
@@ -192,6 +198,7 @@ def _build(
         manifest = {
             "variant": variant.name,
             "weaknesses": sorted(variant.weaknesses),
+            "hardenings": sorted(variant.hardenings),
             "firmware_version": variant.firmware_version,
             "kernel": kernel_file.name,
             "kernel_release": tree.release,

@@ -22,6 +22,7 @@ def image_for_profile(
         cache_dir=Path(cache).expanduser() if cache else None,
         progress=progress,
         weaknesses=qemu.weaknesses,
+        hardenings=qemu.hardening,
     )
 
 

@@ -41,6 +41,19 @@ WEAKNESSES.update(STORAGE_WEAKNESSES)
 WEAKNESSES.update(UPDATE_CHANNEL_WEAKNESSES)
 WEAKNESSES.update(EVASIVE_WEAKNESSES)
 
+# Hardening knobs: protections beyond the hardened baseline that the harness must cope with, not
+# weaknesses a test must catch. `vulnerable` ("every weakness") leaves them out, and no verdict may
+# change with them: the whole suite gives the hardened verdicts on an image that has them.
+CONSOLE_LOCKOUT_ATTEMPTS = 5
+CONSOLE_LOCKOUT_WINDOW_S = 900  # pam_faillock's default fail_interval
+CONSOLE_LOCKOUT_SECONDS = 10
+HARDENINGS: dict[str, str] = {
+    "console-lockout": (
+        f"the console refuses every login for {CONSOLE_LOCKOUT_SECONDS} s after {CONSOLE_LOCKOUT_ATTEMPTS} "
+        f"failed logins within {CONSOLE_LOCKOUT_WINDOW_S} s (brute-force protection, EN 303 645 5.1-5)"
+    ),
+}
+
 # Debian packages every variant unpacks; the kernel is added from KERNEL_META_PACKAGE.
 BASE_PACKAGES = (
     "busybox-static",
@@ -70,20 +83,32 @@ class Variant:
 
     name: str
     weaknesses: frozenset[str]
+    hardenings: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         unknown = sorted(self.weaknesses - WEAKNESSES.keys())
         if unknown:
             raise ValueError(f"unknown weakness {', '.join(unknown)}; known: {', '.join(WEAKNESSES)}")
+        unknown = sorted(self.hardenings - HARDENINGS.keys())
+        if unknown:
+            raise ValueError(f"unknown hardening {', '.join(unknown)}; known: {', '.join(HARDENINGS)}")
 
     @classmethod
-    def custom(cls, weaknesses: set[str] | frozenset[str]) -> Variant:
-        """A variant with exactly these weaknesses, named after them."""
-        chosen = frozenset(weaknesses)
-        for variant in VARIANTS.values():
-            if variant.weaknesses == chosen:
-                return variant
-        return cls("custom-" + "+".join(sorted(chosen)), chosen)
+    def custom(
+        cls, weaknesses: set[str] | frozenset[str], hardenings: set[str] | frozenset[str] = frozenset()
+    ) -> Variant:
+        """A variant with exactly these weaknesses (and hardening knobs), named after them."""
+        chosen, extra = frozenset(weaknesses), frozenset(hardenings)
+        base = next((v for v in VARIANTS.values() if v.weaknesses == chosen), None)
+        if base is not None and not extra:
+            return base
+        name = base.name if base is not None else "custom-" + "+".join(sorted(chosen))
+        return cls("+".join([name, *sorted(extra)]), chosen, extra)
+
+    def hardened_by(self, hardening: str) -> bool:
+        if hardening not in HARDENINGS:
+            raise KeyError(hardening)
+        return hardening in self.hardenings
 
     def has(self, weakness: str) -> bool:
         if weakness not in WEAKNESSES:
@@ -133,6 +158,14 @@ class Variant:
         settings.update(storage_device_config(self.weaknesses))
         settings.update(update_channel_device_config(self.weaknesses))
         settings.update(evasive_device_config(self.weaknesses))
+        lockout = self.hardened_by("console-lockout")
+        settings.update(
+            {
+                "CONSOLE_LOCKOUT_ATTEMPTS": str(CONSOLE_LOCKOUT_ATTEMPTS) if lockout else "",
+                "CONSOLE_LOCKOUT_WINDOW": str(CONSOLE_LOCKOUT_WINDOW_S),
+                "CONSOLE_LOCKOUT_SECONDS": str(CONSOLE_LOCKOUT_SECONDS),
+            }
+        )
         return "".join(f"{key}='{value}'\n" for key, value in settings.items())
 
     def release_file(self) -> str:
@@ -142,6 +175,7 @@ class Variant:
             f"VARIANT={self.name}\n"
             f"VERSION={self.firmware_version}\n"
             f"WEAKNESSES={','.join(sorted(self.weaknesses))}\n"
+            f"HARDENINGS={','.join(sorted(self.hardenings))}\n"
         ) + update_channel_release_lines()
 
 

@@ -204,6 +204,7 @@ class StreamSpawn(SpawnBase):
         self.cleaner = TerminalCleaner()
         self.char_delay = char_delay
         self.recent = ""  # the last characters seen, consumed or not, for error messages
+        self.received = 0  # raw bytes read so far: whether a device printed anything at all
         self.closed = False
         self.dropped = 0  # unconsumed characters forgotten to stay within MAX_PENDING
 
@@ -220,6 +221,7 @@ class StreamSpawn(SpawnBase):
             if not text:
                 raise pexpect.TIMEOUT("no data within the timeout")
         else:
+            self.received += len(raw)
             self._log(raw, "read")
             text = self.cleaner.feed(self._decoder.decode(raw))
         self.recent = (self.recent + text)[-TAIL_CHARACTERS:]
@@ -498,6 +500,16 @@ class Console:
         index = self._wait([prompts.login, prompts.password], max(0.0, deadline - time.monotonic()))
         if index is not None and self._settled(deadline):
             self._known_prompt = ("login", "password")[index]
+
+    @property
+    def bytes_received(self) -> int:
+        """How many bytes the device has sent on this console (kernel messages and escapes included)."""
+        return self._spawn.received
+
+    def note_login_prompt(self) -> None:
+        """The caller saw a login prompt settle (and consumed it): the next login starts there
+        instead of waiting for the console to repeat it."""
+        self._known_prompt = "login"
 
     def recent_output(self) -> str:
         """The last characters the console printed (cleaned, secrets redacted), for error messages."""

@@ -10,6 +10,22 @@ import serial as pyserial
 
 from harness.errors import DeviceDisconnected, DeviceError
 
+# The harness uses neither hardware flow control nor modem lines, and ser2net does not acknowledge
+# RFC 2217 SET_CONTROL for a port without them (a pty, some USB adapters): pyserial would then
+# fail to open with "timeout while waiting for option 'control'" (labgrid passes the same option).
+RFC2217_DEFAULT_OPTIONS = ("ign_set_control",)
+
+
+def with_rfc2217_defaults(url: str) -> str:
+    """An rfc2217:// URL with the options the harness always wants; other URLs unchanged."""
+    if not url.startswith("rfc2217://"):
+        return url
+    base, _, query = url.partition("?")
+    options = [option for option in query.split("&") if option]
+    names = {option.split("=", 1)[0] for option in options}
+    options += [option for option in RFC2217_DEFAULT_OPTIONS if option not in names]
+    return f"{base}?{'&'.join(options)}"
+
 
 class SerialStream:
     """A ByteStream over anything `serial.serial_for_url` opens."""
@@ -19,7 +35,7 @@ class SerialStream:
         self.baudrate = baudrate
         self.description = f"serial {url} @{baudrate}"
         try:
-            self._port = pyserial.serial_for_url(url, baudrate=baudrate, timeout=0)
+            self._port = pyserial.serial_for_url(with_rfc2217_defaults(url), baudrate=baudrate, timeout=0)
         except (pyserial.SerialException, OSError, ValueError) as error:
             raise DeviceError(f"cannot open {self.description}: {error}") from error
         self._timeout: float | None = 0

@@ -31,8 +31,21 @@ MAX_KEPT_PAYLOAD = 2048
 MAX_LOG_BYTES = 16 * 1024 * 1024
 
 
+# openssl s_server serves one DTLS session at a time, and a client that vanishes mid-session (the
+# device's `timeout` killed a handshake a busy guest made slow) leaves it waiting on that session
+# forever: every later reading goes unanswered. So each s_server serves one session (-naccept 1)
+# and is replaced when it ends; one that has held a session this long has lost its client.
+SESSION_LIMIT_S = 30.0
+SUPERVISE_INTERVAL_S = 0.2
+
+
 class DtlsPeer:
-    """`openssl s_server -dtls1_2` on the lab side: the far end of the device's DTLS telemetry."""
+    """`openssl s_server -dtls` on the lab side: the far end of the device's DTLS telemetry.
+
+    Started on the lab side of the device's network; its supervisor thread (created there too, so
+    it stays in the same network namespace) replaces each s_server when its session ends, or after
+    SESSION_LIMIT_S when its client vanished.
+    """
 
     def __init__(
         self, port: int, workdir: Path, host: str = "127.0.0.1", *, identity: tuple[Path, Path] | None = None
@@ -40,18 +53,30 @@ class DtlsPeer:
         self.host, self.port, self.workdir = host, port, workdir
         self.log_path = workdir / f"dtls-peer-{port}.log"
         self.identity = identity
+        self.replaced_stuck = 0  # sessions abandoned by their client and cleared by the supervisor
         self._proc: subprocess.Popen[bytes] | None = None
         self._copier: threading.Thread | None = None
+        self._started_at = 0.0
+        self._stop = threading.Event()
+        self._supervisor: threading.Thread | None = None
 
     def start(self) -> None:
+        self._spawn()
+        self._supervisor = threading.Thread(
+            target=self._supervise, name=f"dtls-peer-{self.port}", daemon=True
+        )
+        self._supervisor.start()
+
+    def _spawn(self) -> None:
         key, cert = self.identity or ensure_lab_certificate(self.workdir)
         cmd = [
             "openssl", "s_server", "-dtls", "-accept", f"{self.host}:{self.port}",
-            "-cert", str(cert), "-key", str(key), "-quiet",
+            "-cert", str(cert), "-key", str(key), "-quiet", "-naccept", "1",
         ]  # fmt: skip
         self.workdir.mkdir(parents=True, exist_ok=True)
         # stdin stays an open pipe: s_server treats EOF on stdin as "close the session". With
-        # -quiet it prints what the device sends; a thread copies that to the log, up to a bound.
+        # -quiet it prints what the device sends; a thread copies that to the log (every s_server
+        # of this peer appends to one log), up to a bound.
         self._proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
@@ -63,12 +88,13 @@ class DtlsPeer:
             daemon=True,
         )
         self._copier.start()
+        self._started_at = time.monotonic()
         deadline = time.monotonic() + _START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 self._copier.join(timeout=2)
                 raise HarnessSetupError(
-                    f"openssl s_server exited: {self.log_path.read_text(errors='replace')}"
+                    f"openssl s_server exited: {self.log_path.read_text(errors='replace')[-500:]}"
                 )
             if _udp_port_bound(self.host, self.port):
                 return
@@ -77,21 +103,45 @@ class DtlsPeer:
             f"openssl s_server did not bind {self.host}:{self.port} in {_START_TIMEOUT_S} s"
         )
 
+    def _supervise(self) -> None:
+        while not self._stop.wait(SUPERVISE_INTERVAL_S):
+            proc = self._proc
+            if proc is None:
+                continue
+            ended = proc.poll() is not None
+            if not ended and time.monotonic() - self._started_at < SESSION_LIMIT_S:
+                continue
+            if not ended:
+                self.replaced_stuck += 1
+            self._retire(proc)
+            if self._stop.is_set():
+                return
+            try:
+                self._spawn()
+            except HarnessSetupError:
+                time.sleep(1.0)  # the port is taken for a moment: try again on the next round
+
+    def _retire(self, proc: subprocess.Popen[bytes]) -> None:
+        stop_process(proc)
+        if proc.stdin:
+            proc.stdin.close()
+
     def stop(self) -> None:
-        if self._proc is None:
-            return
-        stop_process(self._proc)
-        if self._proc.stdin:
-            self._proc.stdin.close()
+        self._stop.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=_START_TIMEOUT_S + 5)
+            self._supervisor = None
+        if self._proc is not None:
+            self._retire(self._proc)
+            self._proc = None
         if self._copier is not None:
             self._copier.join(timeout=2)
-        self._proc = None
 
 
 def _copy_bounded(source: BufferedReader, path: Path, limit: int) -> None:
-    """Copy `source` to `path` until EOF, keeping the first `limit` bytes and reading the rest away."""
-    written = 0
-    with path.open("wb") as log:
+    """Append `source` to `path` until EOF while the file holds under `limit` bytes; read the rest away."""
+    written = path.stat().st_size if path.exists() else 0
+    with path.open("ab") as log:
         while chunk := source.read1(65536):
             if written < limit:
                 kept = chunk[: limit - written]

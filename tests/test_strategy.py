@@ -1,0 +1,130 @@
+"""The strategy brings a device to a login prompt and a shell from each state a bench leaves it in.
+
+Fast, on a stand-in board (tests/support/board_standin.py) behind the USB-UART stand-in; the same
+states on the real reference image through the bench path are in tests/test_bench_path.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from support.board_standin import PASSWORD, StandInBoard, StandInConsolePort, StandInPower
+
+import harness.device.strategy as strategy_module
+from harness.device.strategy import DeviceState, Strategy
+from harness.errors import DeviceError
+from harness.transports.console import LoginSettings
+
+BOOT_TIMEOUT_S = 4.0
+
+
+@pytest.fixture(autouse=True)
+def quick_looks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seconds instead of tens of seconds: the stand-in answers at once."""
+    monkeypatch.setattr(strategy_module, "LOOK_TIMEOUT_S", 1.5)
+    monkeypatch.setattr(strategy_module, "WAKE_INTERVAL_S", 0.5)
+    monkeypatch.setattr(strategy_module, "LOCKOUT_RETRY_S", 0.5)
+
+
+@pytest.fixture
+def boards() -> Iterator[list[StandInBoard]]:
+    made: list[StandInBoard] = []
+    yield made
+    for board in made:
+        board.close()
+
+
+def _strategy(boards: list, state: str, *, power: bool = False, lockout_s: float = 5.0, **kw) -> tuple:
+    board = StandInBoard(state, **kw)
+    boards.append(board)
+    switch = StandInPower(board) if power else None
+    strategy = Strategy(
+        name="stand-in",
+        console_port=StandInConsolePort(board),
+        power=switch,
+        login=LoginSettings(username="root", password=PASSWORD, login_prompt=r"login: ?$"),
+        bootloader_prompt=r"=> ?$",
+        boot_command="boot",
+        secrets=[PASSWORD],
+        boot_timeout=BOOT_TIMEOUT_S,
+        login_timeout=5.0,
+        command_timeout=5.0,
+        lockout_s=lockout_s,
+    )
+    return strategy, board, switch
+
+
+def test_from_a_login_prompt(boards: list) -> None:
+    strategy, board, _ = _strategy(boards, "login")
+    strategy.to_shell()
+    assert strategy.state is DeviceState.SHELL and board.logins == [("root", True)]
+    assert strategy.recoveries == [] and board.boots == 0
+
+
+def test_from_an_open_shell(boards: list) -> None:
+    strategy, board, _ = _strategy(boards, "shell")
+    strategy.to_login()
+    assert board.state == "login" and strategy.state is DeviceState.LOGIN
+    strategy.to_shell()
+    assert board.logins == [("root", True)] and board.boots == 0
+
+
+def test_from_a_bootloader_prompt(boards: list) -> None:
+    strategy, board, _ = _strategy(boards, "bootloader")
+    strategy.to_shell()
+    assert board.boots == 1 and strategy.state is DeviceState.SHELL
+    assert any("bootloader prompt" in r.what and "'boot'" in r.what for r in strategy.recoveries)
+
+
+def test_from_a_board_that_is_booting(boards: list) -> None:
+    strategy, board, _ = _strategy(boards, "booting", boot_seconds=2.5)
+    strategy.to_shell()  # 2.5 s of boot messages, longer than a look: waited for, not given up on
+    assert board.boots == 1 and strategy.recoveries == []
+
+
+def test_silence_with_power_is_a_power_cycle(boards: list) -> None:
+    strategy, board, switch = _strategy(boards, "silent", power=True)
+    strategy.to_shell()
+    assert switch.switched == ["off", "on"] and board.boots == 1
+    assert any("power-cycled" in r.what for r in strategy.recoveries)
+
+
+def test_silence_without_power_names_the_missing_key_once_per_silence(boards: list) -> None:
+    strategy, board, _ = _strategy(boards, "off")
+    started = time.monotonic()
+    with pytest.raises(DeviceError, match=r"lab config: power"):
+        strategy.to_login()
+    first = time.monotonic() - started
+    assert first >= BOOT_TIMEOUT_S  # a quiet board may be booting: it got the boot timeout
+    started = time.monotonic()
+    with pytest.raises(DeviceError, match=r"lab config: power"):
+        strategy.to_login()  # the next test: no second boot wait for the same silence
+    assert time.monotonic() - started < first / 2
+    board.power_on()  # somebody switched it on by hand: the strategy finds it again
+    strategy.to_shell()
+    assert strategy.state is DeviceState.SHELL
+
+
+def test_a_lockout_is_waited_out_and_reported(boards: list) -> None:
+    strategy, board, _ = _strategy(boards, "login", lockout_after=3, lockout_seconds=2.0, lockout_s=5.0)
+    console = strategy.to_login()
+    for attempt in range(3):
+        assert console.try_login("root", f"wrong-{attempt}", strategy.login_settings, timeout=5) is False
+    strategy.state = DeviceState.LOGIN
+    strategy.to_shell()  # refused at first (locked), accepted once the lockout ran out
+    assert [ok for _, ok in board.logins[-2:]] == [False, True]
+    assert any("worked again" in r.what for r in strategy.recoveries), strategy.recoveries
+
+
+def test_a_lockout_that_outlasts_the_wait_is_power_cycled(boards: list) -> None:
+    strategy, board, switch = _strategy(
+        boards, "login", power=True, lockout_after=1, lockout_seconds=600.0, lockout_s=1.0
+    )
+    console = strategy.to_login()
+    assert console.try_login("root", "wrong", strategy.login_settings, timeout=5) is False
+    strategy.state = DeviceState.LOGIN
+    strategy.to_shell()  # locked for 10 min, the wait is 1 s: the power cycle clears it
+    assert switch.switched == ["off", "on"] and board.logins[-1] == ("root", True)
+    assert any("until a power cycle" in r.what for r in strategy.recoveries), strategy.recoveries
