@@ -10,6 +10,7 @@ carries NAME and CONFIG); harness/device/factory.py picks them.
 
 from harness.capabilities.base import Capability, MissingCapability, capability_name, config_hint
 from harness.capabilities.capture import Capture
+from harness.capabilities.cell import TestCell
 from harness.capabilities.console import ConsolePort
 from harness.capabilities.firmware import FirmwareFiles
 from harness.capabilities.modem import AtPort
@@ -27,6 +28,7 @@ __all__ = [
     "LabAddressing",
     "MissingCapability",
     "Power",
+    "TestCell",
     "UpdateSigning",
     "UsbAttachment",
     "capability_name",

@@ -29,13 +29,13 @@ class TestCell(Protocol):
     def stop(self) -> None: ...
 
     @property
-    def identity(self) -> NetworkIdentity: ...
+    def network(self) -> NetworkIdentity: ...
 
     @property
     def security(self) -> CellSecurity: ...
 
     def configure(
-        self, *, identity: NetworkIdentity | None = None, security: CellSecurity | None = None
+        self, *, network: NetworkIdentity | None = None, security: CellSecurity | None = None
     ) -> None:
         """Change what the cell is (a new location area, a false base station) and wait until it is up."""
         ...
@@ -52,6 +52,10 @@ class TestCell(Protocol):
 
     def events(self, since: float | None = None) -> list[CellEvent]:
         """What the network saw (location updates, identity responses, cipher mode, SMS reports)."""
+        ...
+
+    def identity(self) -> dict[str, str]:
+        """What the report says about the cell: backend, radio, network."""
         ...
 
     def evidence(self, folder: Path) -> list[Path]:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from harness.config.base import ExistingFile, NonEmptyStr, Port, ResolvedPath, StrictModel, problem
+from harness.config.cell import CellSettings
 from harness.config.profile import SerialConsole
 
 
@@ -209,4 +210,7 @@ class LabConfig(StrictModel):
     network: LabNetworkSettings = Field(default_factory=LabNetworkSettings, description="a mapping")
     power: PowerCommands | None = Field(
         None, description="a mapping with on, off and optional cycle commands"
+    )
+    cell: CellSettings | None = Field(
+        None, description="a mapping with backend (osmocom, amarisoft, callbox) and its settings"
     )

@@ -14,6 +14,7 @@ from harness.capabilities import (
     FirmwareFiles,
     LabAddressing,
     Power,
+    TestCell,
     UpdateSigning,
     UsbAttachment,
 )
@@ -27,6 +28,7 @@ CAPABILITIES: tuple[type, ...] = (
     Capture,
     FirmwareFiles,
     UpdateSigning,
+    TestCell,  # before AtPort: an emulated module's radio is the cell's
     AtPort,
     UsbAttachment,
 )

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from harness.capabilities.cell import TestCell
 from harness.cell.model import (
     Attachment,
     CellEvent,
@@ -66,17 +67,17 @@ class _Program:
     log: object | None = None
 
 
-class OsmocomCell:
+class OsmocomCell(TestCell):
     """The Osmocom network as a TestCell. `bts`: "virtual" (GSMTAP radio) or "trx" (an SDR)."""
 
-    def __init__(self, workdir: Path, cache_dir: Path, *, identity: NetworkIdentity | None = None,
+    def __init__(self, workdir: Path, cache_dir: Path, *, network: NetworkIdentity | None = None,
                  security: CellSecurity | None = None, bts: str = "virtual", trx_address: str = "127.0.0.1",
                  trx_command: str | None = None) -> None:  # fmt: skip
         if bts not in ("virtual", "trx"):
             raise ValueError(f"bts {bts!r}: expected virtual or trx")
         self.workdir = Path(workdir)
         self.cache_dir = Path(cache_dir)
-        self._identity = identity or NetworkIdentity()
+        self._identity = network or NetworkIdentity()
         self._security = security or CellSecurity()
         self.bts = bts
         self.trx_address = trx_address
@@ -106,7 +107,7 @@ class OsmocomCell:
 
     # --- what the cell is ---------------------------------------------------------------------
     @property
-    def identity(self) -> NetworkIdentity:
+    def network(self) -> NetworkIdentity:
         return self._identity
 
     @property
@@ -120,8 +121,11 @@ class OsmocomCell:
             return None
         return VirtualUm(self.namespace.name, self._identity.arfcn)
 
-    def identity_info(self) -> dict[str, str]:
-        return {"cell": self.description, "radio": self.radio, "network": self._identity.describe()}
+    def identity(self) -> dict[str, str]:
+        info = {"cell": self.description, "cell_radio": self.radio, "cell_network": self._identity.describe()}
+        if self.start_seconds is not None:
+            info["cell_start_seconds"] = f"{self.start_seconds:.2f}"
+        return info
 
     # --- life cycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -305,9 +309,9 @@ class OsmocomCell:
 
     # --- configuration ------------------------------------------------------------------------
     def configure(
-        self, *, identity: NetworkIdentity | None = None, security: CellSecurity | None = None
+        self, *, network: NetworkIdentity | None = None, security: CellSecurity | None = None
     ) -> None:
-        new_identity, new_security = identity or self._identity, security or self._security
+        new_identity, new_security = network or self._identity, security or self._security
         fresh_vlr = "imsi" in new_security.identity_requests
         restart_msc = (fresh_vlr or new_identity.plmn != self._identity.plmn
                        or new_security.identity_requests != self._security.identity_requests)  # fmt: skip
@@ -378,10 +382,16 @@ class OsmocomCell:
             self._alive()
             state = self.subscriber_state(imsi)
             here = state.get("LAC / cell ID", "").split("/")[0].strip() == lac
-            if (here and state.get("IMSI detached") == "false" and state.get("Conf. by radio contact") == "true"
-                    and state.get("Location conf. in HLR") == "true"):  # fmt: skip
+            # Location updating is complete once the new TMSI is confirmed ("New TMSI" until then).
+            settled = "New TMSI" not in state and "attached" in state.get("Use count", "")
+            if (
+                here
+                and settled
+                and state.get("IMSI detached") == "false"
+                and state.get("Location conf. in HLR") == "true"
+            ):
                 return Attachment(imsi, True, time.monotonic() - started,
-                                  f"attached in LAC {lac} with TMSI {state.get('TMSI', '?')}")  # fmt: skip
+                                  f"attached in LAC {lac} with TMSI {state.get('TMSI', 'none')}")  # fmt: skip
             time.sleep(0.2)
         where = state.get("LAC / cell ID", "not in the VLR") if state else "not in the VLR"
         return Attachment(imsi, False, time.monotonic() - started,
