@@ -114,6 +114,8 @@ def identity(octets: bytes) -> tuple[str, str] | None:
         return None
     if kind == TMSI:
         return "TMSI", f"{int(value):08x}"
+    if kind not in IDENTITY_NAMES:
+        return None  # "no identity" (empty paging slots) and reserved types
     return IDENTITY_NAMES.get(kind, str(kind)), str(value)
 
 

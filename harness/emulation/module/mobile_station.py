@@ -62,7 +62,9 @@ class MsPolicy:
     """What the module accepts (False everywhere is the hardened module)."""
 
     accept_unciphered: bool = False  # attach to an A5/0 / unauthenticated network
-    imsi_before_authentication: bool = False  # answer IDENTITY REQUEST (IMSI/IMEI) before ciphering
+    imsi_before_authentication: bool = (
+        False  # answer IDENTITY REQUEST (IMSI/IMEI) in a new area before ciphering
+    )
 
 
 @dataclass(frozen=True)
@@ -404,7 +406,11 @@ class MobileStation:
 
     def _identity_request(self, conn: _Connection, kind: int) -> None:
         what = l3.IDENTITY_NAMES.get(kind, str(kind))
-        protected = conn.ciphered or (kind == l3.IMSI and conn.imsi_sent)
+        # Answered without ciphering only where nothing new is given away (the IMSI already went
+        # in this connection) or in the location area where the TMSI was allocated: a network may
+        # lose a TMSI (a VLR restart). A new location area that asks first is the IMSI catcher's move.
+        home = self.cell is not None and self.sim.lai == (self.cell.mcc_mnc, self.cell.lac)
+        protected = conn.ciphered or (kind == l3.IMSI and conn.imsi_sent) or home
         if not protected and not self.policy.imsi_before_authentication:
             conn.refused = f"IDENTITY REQUEST for the {what} before the network authenticated and ciphered"
             self._event("identity request refused", what)
