@@ -40,6 +40,10 @@ EXPECTED_FAILS: dict[str, set[str]] = {
     "sip-direct-invite-accepted": {"FS38-SIP-02", "FS38-05"},  # its listener is an undeclared port
     "no-update-fallback": {"SSU-TES-0020"},
     "patch-level-hidden": {"SSU-COM-0040"},
+    "gsm-null-cipher-accepted": {"FS38-GSM-01"},
+    "imsi-disclosed-before-auth": {"FS38-GSM-01"},
+    "sms-config-any-sender": {"FS38-GSM-02"},
+    "sms-class0-silent-to-app": {"FS38-GSM-02"},
 }
 
 

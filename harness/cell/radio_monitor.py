@@ -25,6 +25,7 @@ PCAP_LIMIT = 64 * 1024 * 1024
 EVENT_LIMIT = 5000
 LINKTYPE_IPV4 = 228
 MESSAGE_LIMIT = 251
+SABM_REPEAT_S = 2.5  # a SABM repeated within this (T200 retransmissions) is the same connection
 _DEDICATED = (gsmtap.SDCCH, gsmtap.SDCCH4, gsmtap.SDCCH8, gsmtap.TCH_F)
 
 
@@ -80,6 +81,7 @@ class RadioMonitor:
         self._links: dict[tuple, _Link] = {}
         self._connections: dict[tuple, int] = {}
         self._next_connection = 1
+        self._opened: dict[tuple, tuple[bytes, float]] = {}  # channel -> (initial message, when)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._socket: UmSocket | None = None
@@ -160,6 +162,11 @@ class RadioMonitor:
             return
         channel = (frame.timeslot, frame.channel, frame.subslot)
         if parsed.kind == "U" and parsed.command == lapdm.SABM and frame.uplink and parsed.sapi == 0:
+            previous = self._opened.get(channel)
+            if previous is not None and previous[0] == parsed.info and now - previous[1] < SABM_REPEAT_S:
+                self._opened[channel] = (parsed.info, now)
+                return  # the station repeated its SABM (no UA yet): the same connection
+            self._opened[channel] = (parsed.info, now)
             self._connections[channel] = self._next_connection
             self._next_connection += 1
             for key in [k for k in self._links if k[0] == channel]:
@@ -213,6 +220,8 @@ class RadioMonitor:
         if message is None:
             self._add(CellEvent(now, "undecodable", direction, connection, "", octets[:32].hex()))
             return
+        if message.name == "CHANNEL RELEASE":
+            self._opened.pop(channel, None)
         identity = l3.message_identity(message)
         ident = " ".join(identity) if identity else ""
         kind, detail = _describe(message, octets)

@@ -32,9 +32,10 @@ class CellUnavailable(HarnessSetupError):
 class LabCell(TestCell):
     """The configured backend, started with the device; its failure is kept as a reason."""
 
-    def __init__(self, backend: TestCell, settings) -> None:
+    def __init__(self, backend: TestCell, settings, sim: Subscriber | None = None) -> None:
         self.backend = backend
         self.settings = settings
+        self.sim = sim
         self.failure: str | None = None
         self.description = backend.description
         self.radio = backend.radio
@@ -43,6 +44,8 @@ class LabCell(TestCell):
         started = time.monotonic()
         try:
             self.backend.start()
+            if self.sim is not None:  # the lab provisions the device's test SIM before it boots
+                self.backend.add_subscriber(self.sim)
         except HarnessSetupError as err:
             self.failure = f"the lab's test cell ({self.description}) did not start: {err}"
         self.start_seconds = time.monotonic() - started
@@ -128,4 +131,8 @@ def _test_cell(ctx: BuildContext) -> TestCell | None:
     settings = ctx.lab.cell
     if settings is None or settings.backend == "none":
         return None
-    return LabCell(make_backend(settings, ctx.workdir / "cell", Path(ctx.lab.image_cache)), settings)
+    cellular = ctx.profile.cellular
+    sim = None
+    if cellular is not None and cellular.imsi and cellular.ki:
+        sim = Subscriber(cellular.imsi, cellular.ki, (cellular.msisdn or "").lstrip("+"))
+    return LabCell(make_backend(settings, ctx.workdir / "cell", Path(ctx.lab.image_cache)), settings, sim)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.emulation.cellular import CELLULAR_WEAKNESSES, cellular_device_config
 from harness.emulation.log_export import LOG_EXPORT_WEAKNESSES, log_export_device_config
 from harness.emulation.sip_ua import SIP_UA_BINARIES, SIP_UA_PACKAGES, SIP_WEAKNESSES, sip_device_config
 from harness.emulation.storage import STORAGE_WEAKNESSES, storage_device_config
@@ -38,6 +39,7 @@ WEAKNESSES.update(SIP_WEAKNESSES)
 WEAKNESSES.update(LOG_EXPORT_WEAKNESSES)
 WEAKNESSES.update(STORAGE_WEAKNESSES)
 WEAKNESSES.update(UPDATE_CHANNEL_WEAKNESSES)
+WEAKNESSES.update(CELLULAR_WEAKNESSES)
 
 # Debian packages every variant unpacks; the kernel is added from KERNEL_META_PACKAGE.
 BASE_PACKAGES = (
@@ -126,6 +128,7 @@ class Variant:
         settings.update(log_export_device_config(self.weaknesses))
         settings.update(storage_device_config(self.weaknesses))
         settings.update(update_channel_device_config(self.weaknesses))
+        settings.update(cellular_device_config(self.weaknesses))
         return "".join(f"{key}='{value}'\n" for key, value in settings.items())
 
     def release_file(self) -> str:

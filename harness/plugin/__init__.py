@@ -40,6 +40,7 @@ class TestRecord:
     kind: str = "functional"
     verdict: Verdict | None = None
     reason: str = ""
+    radio: str = ""  # which radio produced a cellular verdict (a test's record_property("radio", ...))
     duration_s: float = 0.0
     evidence: list[str] = field(default_factory=list)
 
@@ -341,6 +342,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.stash[_DEVICE_LOST] = True
     verdict, reason = _verdict_of(call, call.when)
     record.duration_s += report.duration
+    for name, value in getattr(item, "user_properties", ()):
+        if name == "radio":
+            record.radio = str(value)[:200]
     if call.when == "setup":
         record.verdict, record.reason = (verdict, reason) if verdict is not Verdict.PASS else (None, "")
         if verdict is Verdict.INCONCLUSIVE:
@@ -385,6 +389,7 @@ def _run_result(state: HilsecState) -> Any:
                 evidence=record.evidence,
                 duration_s=round(record.duration_s, 3),
                 kind=record.kind,
+                radio=record.radio,
             )
         )
     catalog = _catalog(state)

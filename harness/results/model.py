@@ -47,6 +47,7 @@ class TestResult:
     evidence: list[str]  # paths relative to the report dir, e.g. "evidence/<test-slug>/console.log"
     duration_s: float
     kind: str = "functional"  # or "conceptual" (assessed from the profile's declarations)
+    radio: str = ""  # for a cellular verdict: the radio that produced it (virtual radio, SDR, callbox)
 
 
 @dataclass
@@ -240,6 +241,7 @@ def _test_to_json(test: TestResult) -> dict:
         "evidence": list(test.evidence),
         "duration_s": test.duration_s,
         "kind": test.kind,
+        **({"radio": test.radio} if test.radio else {}),
     }
 
 
@@ -272,6 +274,7 @@ def _test_from_json(data: Any, where: str) -> TestResult:
         evidence=_strings(obj.get("evidence", []), f"{where}.evidence"),
         duration_s=float(duration),
         kind=kind,
+        radio=_expect(obj.get("radio", ""), str, f"{where}.radio"),
     )
 
 

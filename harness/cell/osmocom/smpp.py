@@ -6,7 +6,8 @@ submit_sm only when the phone has acknowledged (RP-ACK: status 0) or the deliver
 osmo-msc 1.9 reads them (smpp_openbsc.c): TP-PID is protocol_id; TP-DCS values of the class
 groups 0xF0-0xF7 pass through unchanged, 0x04 is 8-bit data, 0x08 UCS2, 0x00 the 7-bit alphabet;
 a user data header sets esm_class UDHI and leads short_message. osmo-msc rewrites a 7-bit class
-(0xF0-0xF3) to DCS 0 (LAB_NOTES), so tests send class 0 as 8-bit (0xF4).
+(0xF0-0xF3) to DCS 0 (LAB_NOTES), so tests send class 0 as 8-bit (0xF4), and it turns plain 8-bit
+(SMPP 4) into class 0 (0xF4), so an 8-bit message without a class goes as 0xF5 (see smpp_data_coding).
 """
 
 from __future__ import annotations
@@ -28,12 +29,17 @@ DELIVERY_FAILURE = 0xFE
 
 
 def smpp_data_coding(dcs: int) -> int:
-    """The SMPP data_coding osmo-msc turns into this TP-DCS."""
-    if dcs & 0xF0 == 0xF0 or dcs in (0x00, 0x04, 0x08):
+    """The SMPP data_coding for a TP-DCS. osmo-msc 1.9 sends SMPP 8-bit data (2 or 4) as DCS 0xF4,
+    which is class 0; an 8-bit message without a class therefore goes as 0xF5 (class 1, ME-specific),
+    the closest it carries. The class groups 0xF0-0xF7 pass through unchanged."""
+    if dcs & 0xF0 == 0xF0 or dcs in (0x00, 0x08):
         return dcs
-    if dcs & 0xC0 == 0x00:  # general data coding without a class: by alphabet
-        return {0: 0x00, 1: 0x04, 2: 0x08}.get((dcs >> 2) & 0x03, 0x04)
-    return 0x04
+    if dcs & 0xC0 == 0x00:  # general data coding: by alphabet (and class, when one is given)
+        alphabet = (dcs >> 2) & 0x03
+        if alphabet == 1:
+            return 0xF4 | (dcs & 0x03) if dcs & 0x10 else 0xF5
+        return {0: 0x00, 2: 0x08}.get(alphabet, 0xF5)
+    return 0xF5
 
 
 def _source(originator: str) -> tuple[int, str]:

@@ -55,6 +55,9 @@ class Sim:
     lai: tuple[str, int] | None = None  # ("00101", LAC) where the TMSI was allocated
     cksn: int = NO_KEY
     kc: bytes | None = None
+    # Location areas where this SIM was authenticated and ciphered: networks that know it, which
+    # may have lost its TMSI (a VLR restart) and ask for the IMSI again.
+    trusted_areas: set[tuple[str, int]] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -113,12 +116,14 @@ class MobileStation:
     """One GSM mobile station; `start()` runs it on its own thread until `stop()`."""
 
     def __init__(self, radio: VirtualUm, sim: Sim, *, imei: str, policy: MsPolicy,
-                 on_sms: Callable[[l3.Tpdu], bool] | None = None, name: str = "ms") -> None:  # fmt: skip
+                 on_sms: Callable[[l3.Tpdu], bool] | None = None, name: str = "ms",
+                 on_event: Callable[[str], None] | None = None) -> None:  # fmt: skip
         self.radio = radio
         self.sim = sim
         self.imei = imei
         self.policy = policy
         self.on_sms = on_sms or (lambda tpdu: True)
+        self.on_event = on_event
         self.name = name
         self.events: list[MsEvent] = []
         self.received_sms: list[ReceivedSms] = []
@@ -182,6 +187,8 @@ class MobileStation:
             self.events.append(MsEvent(time.time(), what, detail))
             del self.events[:-EVENT_LIMIT]
         log.debug("%s: %s %s", self.name, what, detail)
+        if self.on_event is not None:
+            self.on_event(f"radio: {what}{': ' + detail if detail else ''}")
 
     # --- the station's loop -------------------------------------------------------------------
     def _run(self) -> None:
@@ -324,6 +331,8 @@ class MobileStation:
         if outcome == "LOCATION UPDATING ACCEPT" and not conn.refused:
             self.registered_lai = lai
             self.status = "registered"
+            if conn.authenticated and conn.ciphered:
+                self.sim.trusted_areas.add(lai)
             self._event("registered", f"{lai[0]} LAC {lai[1]}, cipher {conn.cipher}")
             return
         if conn.refused:
@@ -407,10 +416,11 @@ class MobileStation:
     def _identity_request(self, conn: _Connection, kind: int) -> None:
         what = l3.IDENTITY_NAMES.get(kind, str(kind))
         # Answered without ciphering only where nothing new is given away (the IMSI already went
-        # in this connection) or in the location area where the TMSI was allocated: a network may
-        # lose a TMSI (a VLR restart). A new location area that asks first is the IMSI catcher's move.
-        home = self.cell is not None and self.sim.lai == (self.cell.mcc_mnc, self.cell.lac)
-        protected = conn.ciphered or (kind == l3.IMSI and conn.imsi_sent) or home
+        # in this connection) or in a location area where this SIM was authenticated and ciphered
+        # before: that network may have lost the TMSI (a VLR restart). A new location area that
+        # asks first is the IMSI catcher's move.
+        known = self.cell is not None and (self.cell.mcc_mnc, self.cell.lac) in self.sim.trusted_areas
+        protected = conn.ciphered or (kind == l3.IMSI and conn.imsi_sent) or known
         if not protected and not self.policy.imsi_before_authentication:
             conn.refused = f"IDENTITY REQUEST for the {what} before the network authenticated and ciphered"
             self._event("identity request refused", what)
