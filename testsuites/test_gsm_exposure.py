@@ -35,9 +35,11 @@ from harness.plugin.conclusions import conclude, inconclusive, not_applicable
 from harness.probes.cell import crafted_messages, genuine_configuration, run_false_cells
 
 APPLY_WAIT_S = 20.0  # how long the genuine configuration SMS may take to show on the device
-# The application handles stored SMS one after another; after the last one is delivered the lab
-# waits until the log shows every message that should have reached it, at most this long.
-SETTLE_S = 30.0
+# The application handles stored SMS one after another, and a busy device may still be at it when
+# the last one is delivered: the lab reads the log until it holds every message that should have
+# reached the application, or until it has stopped growing for QUIET_S (at most SETTLE_MAX_S).
+QUIET_S = 15.0
+SETTLE_MAX_S = 120.0
 EXEC_PROBE = "ls /tmp/ 2>/dev/null | grep hilsec-sms-exec- || true"
 
 
@@ -85,7 +87,9 @@ def test_false_base_station_is_refused(device, profile, evidence, record_propert
         evidence.write_json("cell-events.json", [e.to_json() for e in cell.events()])
         cell.evidence(evidence.dir)
     evidence.write_json("false-base-station.json", [
-        {"phase": p.name, "cell": p.cell, "attached": p.attached, "probe": asdict(p.probe) if p.probe else None}
+        {"phase": p.name, "cell": p.cell, "attached": p.attached, "probe": asdict(p.probe) if p.probe else None,
+         "events": len(p.events), "from": min((e.when for e in p.events), default=None),
+         "to": max((e.when for e in p.events), default=None)}
         for p in phases
     ])  # fmt: skip
     outcome = assess_false_base_station(
@@ -137,17 +141,21 @@ def _wait_for(device, command: str, marker: str, timeout: float) -> bool:
 
 
 def _settled_log(device, command: str | None, markers: list[str]) -> str | None:
-    """The device's log once it holds every marker (or after SETTLE_S): the application may still be
-    working through the messages the lab sent last."""
+    """The device's log once it holds every marker, or once it stopped growing."""
     if not command:
-        time.sleep(5.0)
+        time.sleep(QUIET_S)
         return None
-    deadline = time.monotonic() + SETTLE_S
-    while True:
-        text = _show(device, command)
-        if all(marker in text for marker in markers) or time.monotonic() > deadline:
-            return text
+    started = time.monotonic()
+    text, changed = _show(device, command), time.monotonic()
+    while not all(marker in text for marker in markers):
+        now = time.monotonic()
+        if now - changed > QUIET_S or now - started > SETTLE_MAX_S:
+            break
         time.sleep(2.0)
+        latest = _show(device, command)
+        if latest != text:
+            text, changed = latest, time.monotonic()
+    return text
 
 
 @pytest.mark.requirement("FS38-GSM-02", "EN303645-5.13-1", "EN18031-ACM-2", "CLP13_6.12")

@@ -136,11 +136,10 @@ class RadioMonitor:
     def _run(self) -> None:
         assert self._socket is not None
         while not self._stop.is_set():
-            frame, datagram = self._socket.receive(0.5)
+            frame, datagram, now = self._socket.receive_timed(0.5)
             if frame is None:
                 continue
             self.frames += 1
-            now = time.time()
             if self._writer is not None:
                 self._writer.write(datagram, frame.uplink, now)
             try:

@@ -9,6 +9,8 @@ the cell's radio monitor hears both directions; a mobile station filters on the 
 from __future__ import annotations
 
 import socket
+import struct
+import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -18,6 +20,9 @@ from harness.lab.side import LabSide
 DOWNLINK_GROUP = "239.193.23.1"
 UPLINK_GROUP = "239.193.23.2"
 DATAGRAM_LIMIT = 2048  # a GSMTAP Um frame is 16 + 23 octets; anything longer is clipped
+RECEIVE_BUFFER = 4 * 1024 * 1024  # a busy host must not drop frames while a station is slow to read
+SO_TIMESTAMP = getattr(socket, "SO_TIMESTAMP", 29)
+_TIMEVAL = struct.Struct("@ll")
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,9 @@ class UmSocket:
         with side.entered() if side else nullcontext():
             self._rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self._rx.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+            # The kernel's arrival time, not the moment a busy reader got round to the frame.
+            self._rx.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
             self._rx.bind(("0.0.0.0", radio.port))
             for group in wanted:
                 membership = socket.inet_aton(group) + socket.inet_aton(radio.interface_address)
@@ -58,14 +66,22 @@ class UmSocket:
 
     def receive(self, timeout: float) -> tuple[gsmtap.GsmtapFrame | None, bytes]:
         """(frame or None, the datagram) within `timeout` seconds; (None, b"") on timeout."""
+        frame, datagram, _ = self.receive_timed(timeout)
+        return frame, datagram
+
+    def receive_timed(self, timeout: float) -> tuple[gsmtap.GsmtapFrame | None, bytes, float]:
+        """As receive(), with the time the frame arrived (the kernel's timestamp)."""
         self._rx.settimeout(max(timeout, 0.001))
         try:
-            datagram = self._rx.recv(DATAGRAM_LIMIT)
-        except TimeoutError:
-            return None, b""
-        except OSError:
-            return None, b""
-        return gsmtap.parse(datagram), datagram
+            datagram, ancillary, _, _ = self._rx.recvmsg(DATAGRAM_LIMIT, 64)
+        except (TimeoutError, OSError):
+            return None, b"", time.time()
+        when = time.time()
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMP and len(data) >= _TIMEVAL.size:
+                seconds, micro = _TIMEVAL.unpack_from(data)
+                when = seconds + micro / 1e6
+        return gsmtap.parse(datagram), datagram, when
 
     def send_uplink(self, frame: gsmtap.GsmtapFrame) -> None:
         self._tx.sendto(frame.to_bytes(), (self.radio.uplink_group, self.radio.port))

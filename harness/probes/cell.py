@@ -19,6 +19,7 @@ from harness.checks.gsm import CellPhase
 
 LOCATION_UPDATE_WAIT_S = 30.0  # a device that sees a new cell updates within seconds
 SETTLE_S = 4.0  # after its location update: accept, TMSI reallocation, release
+MONITOR_LAG_S = 1.0  # the cell's radio monitor runs on its own thread
 PROBE = MtSms("+10000", b"?", 0x00, pid=0x40, label="silent probe (type 0)")
 WAP_PUSH_PORTS = bytes.fromhex("0605040b8423f0")  # UDH: 16-bit ports, to 2948 (WAP push) from 9200
 SIM_OTA_HEADER = bytes.fromhex("027000")  # UDH: IEI 0x70, (U)SIM toolkit security header
@@ -60,29 +61,40 @@ def _wait_location_update(cell: TestCell, since: float, timeout: float) -> bool:
 
 def run_false_cells(cell: TestCell, imsi: str, *, attach_timeout: float, sms_timeout: float,
                     progress: Callable[[str], None] = lambda line: None) -> list[CellPhase]:  # fmt: skip
-    """Genuine attach, then each false cell in turn, then the genuine cell again; the phases seen."""
+    """Genuine attach, then each false cell in turn, then the genuine cell again; the phases seen.
+
+    Each phase's events are cut from the cell's timeline at the end, by the phase's time window:
+    the cell's radio monitor may report a message a moment after the network acted on it."""
     genuine_network, genuine_security = cell.network, cell.security
-    phases = []
-    since = time.time()
+    windows: list[tuple[str, str, float, bool, SmsDelivery | None, bool]] = []
     attached = cell.wait_attached(imsi, attach_timeout)
-    phases.append(CellPhase("genuine", f"{genuine_network.describe()}; {genuine_security.describe()}",
-                            tuple(cell.events(since - 600)), attached.attached, None, False))  # fmt: skip
-    if not attached.attached:
-        return phases
-    try:
-        for false in false_cells(genuine_network):
-            progress(f"false base station: {false.name} ({false.network.describe()})")
-            since = time.time()
-            cell.configure(network=false.network, security=false.security)
-            if _wait_location_update(cell, since, LOCATION_UPDATE_WAIT_S):
-                time.sleep(SETTLE_S)
-            on = cell.wait_attached(imsi, 1.0)
-            probe = cell.send_sms(imsi, PROBE, sms_timeout)
-            phases.append(CellPhase(false.name, f"{false.network.describe()}; {false.security.describe()}",
-                                    tuple(cell.events(since)), on.attached, probe))  # fmt: skip
-    finally:
-        cell.configure(network=genuine_network, security=genuine_security)
-        cell.wait_attached(imsi, attach_timeout)
+    windows.append(("genuine", f"{genuine_network.describe()}; {genuine_security.describe()}", 0.0,
+                    attached.attached, None, False))  # fmt: skip
+    ends: list[float] = []
+    if attached.attached:
+        try:
+            for false in false_cells(genuine_network):
+                progress(f"false base station: {false.name} ({false.network.describe()})")
+                since = time.time()
+                ends.append(since)
+                cell.configure(network=false.network, security=false.security)
+                if _wait_location_update(cell, since, LOCATION_UPDATE_WAIT_S):
+                    time.sleep(SETTLE_S)
+                on = cell.wait_attached(imsi, 1.0)
+                probe = cell.send_sms(imsi, PROBE, sms_timeout)
+                windows.append((false.name, f"{false.network.describe()}; {false.security.describe()}", since,
+                                on.attached, probe, True))  # fmt: skip
+        finally:
+            ends.append(time.time())
+            cell.configure(network=genuine_network, security=genuine_security)
+            cell.wait_attached(imsi, attach_timeout)
+    time.sleep(MONITOR_LAG_S)
+    timeline = cell.events()
+    ends.append(float("inf"))
+    phases = []
+    for (name, described, start, on, probe, false), end in zip(windows, ends, strict=False):
+        events = tuple(e for e in timeline if start <= e.when < end)
+        phases.append(CellPhase(name, described, events, on, probe, false))
     return phases
 
 
