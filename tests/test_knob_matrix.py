@@ -45,6 +45,10 @@ EXPECTED_FAILS: dict[str, set[str]] = {
     "fake-dtls-framing": {"FS38-04"},  # DTLS framing around plaintext: found by content, not framing
     "maintenance-login": {"FS38-05", "FS38-01"},  # telnet on a declared odd port, with admin:admin
     "console-backdoor": {"FS38-05", "FS38-01"},  # the console lockdown test marks both
+    "gsm-null-cipher-accepted": {"FS38-GSM-01"},
+    "imsi-disclosed-before-auth": {"FS38-GSM-01"},
+    "sms-config-any-sender": {"FS38-GSM-02"},
+    "sms-class0-silent-to-app": {"FS38-GSM-02"},
 }
 
 

@@ -11,6 +11,7 @@ carries NAME and CONFIG); harness/device/factory.py picks them.
 from harness.capabilities.base import Capability, MissingCapability, capability_name, config_hint
 from harness.capabilities.boot_media import BootMedia
 from harness.capabilities.capture import Capture
+from harness.capabilities.cell import TestCell
 from harness.capabilities.console import ConsolePort
 from harness.capabilities.firmware import FirmwareFiles
 from harness.capabilities.modem import AtPort
@@ -32,6 +33,7 @@ __all__ = [
     "Power",
     "HandOver",
     "UpdateChannel",
+    "TestCell",
     "UpdateSigning",
     "UsbAttachment",
     "capability_name",

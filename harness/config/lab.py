@@ -18,6 +18,7 @@ from harness.config.base import (
     StrictModel,
     problem,
 )
+from harness.config.cell import CellSettings
 from harness.config.profile import SerialConsole
 
 
@@ -233,4 +234,7 @@ class LabConfig(StrictModel):
     )
     boot_media: BootMediaCommands | None = Field(
         None, description="a mapping with the write command ({image}) for the board's boot image"
+    )
+    cell: CellSettings | None = Field(
+        None, description="a mapping with backend (osmocom, amarisoft, callbox) and its settings"
     )

@@ -23,6 +23,7 @@ from harness.config.base import (
     closest,
     problem,
 )
+from harness.config.cellular import SmsConfiguration
 
 MASK = "********"
 
@@ -450,7 +451,14 @@ class CellularSettings(StrictModel):
     imsi: str | None = Field(None, pattern=r"^\d{14,15}$", description="the test SIM's IMSI (14-15 digits)")
     imei: str | None = Field(None, pattern=r"^\d{15}$", description="the device's IMEI (15 digits)")
     msisdn: str | None = Field(None, pattern=r"^\+?\d{5,15}$", description="the test SIM's phone number")
+    ki: str | None = Field(
+        None, pattern=r"^[0-9a-fA-F]{32}$", repr=False,
+        description="the test SIM's 2G key (32 hex digits, COMP128v1), which the lab's test cell provisions",
+    )  # fmt: skip
     modem: ModemAccess | None = Field(None, description="a mapping with serial or at_command")
+    module: str | None = Field(
+        None, description="the cellular module's profile (see harness/modems/profiles.py), e.g. quectel-bg96"
+    )
     radio_access: list[RadioAccess] | None = Field(
         None, description="the radio access technologies the device is allowed to use, e.g. [lte-m, nb-iot]"
     )
@@ -469,6 +477,22 @@ class CellularSettings(StrictModel):
     sms_configuration_accepted: bool | None = Field(
         None, description="true or false: the application changes its configuration from SMS content"
     )
+    sms_configuration: SmsConfiguration | None = Field(
+        None, description="a mapping: the configuration SMS the application understands and show_command"
+    )
+
+    @field_serializer("ki")
+    def _mask_ki(self, ki: str | None) -> str | None:
+        return MASK if ki else ki
+
+    @field_validator("module")
+    @classmethod
+    def _known_module(cls, module: str | None) -> str | None:
+        from harness.modems.profiles import PROFILES
+
+        if module is not None and module not in PROFILES:
+            raise problem(f"unknown module {module!r}", "one of " + ", ".join(PROFILES))
+        return module
 
 
 # --- secure boot (FS38-02) -----------------------------------------------------------------------
@@ -738,7 +762,8 @@ class DeviceProfile(StrictModel):
 
     def secrets(self) -> list[str]:
         """Every secret in the profile, for redaction of transcripts and logs."""
-        return [s for s in (self.login.password,) if s]
+        sms = self.cellular.sms_configuration
+        return [s for s in (self.login.password, self.cellular.ki, sms.secret if sms else None) if s]
 
     def summary(self) -> dict[str, Any]:
         """The profile as JSON-ready data for reports, without any secret."""

@@ -15,6 +15,7 @@ from harness.capabilities import (
     FirmwareFiles,
     LabAddressing,
     Power,
+    TestCell,
     UpdateChannel,
     UpdateSigning,
     UsbAttachment,
@@ -30,6 +31,7 @@ CAPABILITIES: tuple[type, ...] = (
     FirmwareFiles,
     UpdateSigning,
     UpdateChannel,
+    TestCell,  # before AtPort: an emulated module's radio is the cell's
     AtPort,
     BootMedia,
     UsbAttachment,

@@ -8,6 +8,7 @@ reference image is built (or taken from the cache) when the device starts, befor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,10 @@ class EmulatedBoard:
         self.machine: QemuMachine | None = None
         self.reference_image: Any = None
         self.boot_files: BootFiles | None = None
+        # What other drivers attach to the board before it starts: more serial ports (ttyS1, ...)
+        # and kernel command line words (a device's provisioning, e.g. the emulated module's).
+        self.extra_serial: list[str] = []
+        self.boot_word_sources: list[Callable[[], list[str]]] = []
 
     def files(self) -> BootFiles:
         """What the board boots; the reference image is built (or taken from the cache) on first use."""
@@ -65,6 +70,7 @@ class EmulatedBoard:
             capture=True,
             tap=network.tap,
             netns=network.namespace,
+            extra_serial=self.extra_serial,
         )
 
     def append_words(self) -> str:
@@ -72,6 +78,7 @@ class EmulatedBoard:
         assert self.boot_files is not None
         network: EmulatedNetwork = self.ctx.shared[EMULATED_NETWORK]
         words = [*self.ctx.boot_words(), *network.boot_words()]
+        words += [word for source in self.boot_word_sources for word in source()]
         return " ".join([self.boot_files.append, *words]).strip()
 
     def require_machine(self) -> QemuMachine:

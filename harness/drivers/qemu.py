@@ -199,6 +199,7 @@ class QemuMachine:
         qemu_binary: str = QEMU_BINARY,
         tap: str | None = None,
         netns: str | None = None,
+        extra_serial: Sequence[str] = (),
     ) -> None:
         if accel not in ACCELERATORS:
             raise ValueError(f"accel must be one of {', '.join(ACCELERATORS)}, not {accel!r}")
@@ -227,6 +228,9 @@ class QemuMachine:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if capture and "," in str(self.workdir):
             raise HarnessSetupError(f"workdir {self.workdir} contains a comma, which filter-dump cannot take")
+        # More serial ports after ttyS0 (ttyS1, ...): each a unix socket server that does not wait,
+        # for a device attached to the guest such as the emulated cellular module.
+        self.extra_serial = list(extra_serial)
         self.serial_socket_path = self.workdir / "serial.sock"
         self.serial_log_path = self.workdir / "serial.log"
         self.qmp_socket_path = self.workdir / "qmp.sock"
@@ -349,6 +353,7 @@ class QemuMachine:
             f"socket,id=ser0,path={qemu_option_value(self.serial_socket_path)},server=on,"
             f"wait={serial_wait},logfile={qemu_option_value(self.serial_log_path)},logappend=on",
             "-serial", "chardev:ser0",
+            *self._extra_serial_args(),
             "-netdev", self._netdev(forwards),
             "-device", "virtio-net-pci,netdev=n0,romfile=",
         ]  # fmt: skip
@@ -358,7 +363,25 @@ class QemuMachine:
             argv += ["-object", f"filter-dump,id=f0,netdev=n0,file={self.pcap_path}"]
         return argv + self.extra_args
 
+    def extra_serial_path(self, name: str) -> Path:
+        """The unix socket of an extra serial port (`extra_serial` names them, ttyS1 first)."""
+        if name not in self.extra_serial:
+            raise KeyError(f"{name}: not an extra serial port of this machine ({self.extra_serial})")
+        return self.workdir / f"{name}.sock"
+
     # -- internals -----------------------------------------------------------------------------
+    def _extra_serial_args(self) -> list[str]:
+        args: list[str] = []
+        for index, name in enumerate(self.extra_serial, start=1):
+            path = qemu_option_value(self.extra_serial_path(name))
+            args += [
+                "-chardev",
+                f"socket,id=ser{index},path={path},server=on,wait=off",
+                "-serial",
+                f"chardev:ser{index}",
+            ]
+        return args
+
     def _boot_source(self) -> list[str]:
         """-kernel/-initrd/-append, or a disk image the firmware boots (snapshot: never written)."""
         if self.disk is not None:
@@ -390,7 +413,11 @@ class QemuMachine:
             if path is not None and not path.is_file():
                 # With wait=on QEMU reads these only after the console connects: check them now.
                 raise HarnessSetupError(f"{path} does not exist; build the image first")
-        for path in (self.serial_socket_path, self.qmp_socket_path):
+        for path in (
+            self.serial_socket_path,
+            self.qmp_socket_path,
+            *map(self.extra_serial_path, self.extra_serial),
+        ):
             path.unlink(missing_ok=True)
         argv = self.command_line(accel)
         log = self.log_path.open("ab")

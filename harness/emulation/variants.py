@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.emulation.cellular import CELLULAR_WEAKNESSES, cellular_device_config
 from harness.emulation.evasive import EVASIVE_WEAKNESSES, NEEDS_UDP_CLIENT, evasive_device_config
 from harness.emulation.log_export import LOG_EXPORT_WEAKNESSES, log_export_device_config
 from harness.emulation.sip_ua import SIP_UA_BINARIES, SIP_UA_PACKAGES, SIP_WEAKNESSES, sip_device_config
@@ -40,6 +41,7 @@ WEAKNESSES.update(LOG_EXPORT_WEAKNESSES)
 WEAKNESSES.update(STORAGE_WEAKNESSES)
 WEAKNESSES.update(UPDATE_CHANNEL_WEAKNESSES)
 WEAKNESSES.update(EVASIVE_WEAKNESSES)
+WEAKNESSES.update(CELLULAR_WEAKNESSES)
 
 # Hardening knobs: protections beyond the hardened baseline that the harness must cope with, not
 # weaknesses a test must catch. `vulnerable` ("every weakness") leaves them out, and no verdict may
@@ -166,6 +168,7 @@ class Variant:
                 "CONSOLE_LOCKOUT_SECONDS": str(CONSOLE_LOCKOUT_SECONDS),
             }
         )
+        settings.update(cellular_device_config(self.weaknesses))
         return "".join(f"{key}='{value}'\n" for key, value in settings.items())
 
     def release_file(self) -> str:

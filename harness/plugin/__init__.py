@@ -426,6 +426,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.stash[_DEVICE_LOST] = True
     verdict, reason = verdict_of(call.excinfo, call.when)
     record.update(verdict, reason, call.when, report.duration)
+    for name, value in getattr(item, "user_properties", ()):
+        if name == "radio":
+            record.radio = str(value)[:200]
     if call.when == "teardown":
         state = item.config.stash[STATE]
         if state.report_dir is not None:
@@ -468,6 +471,7 @@ def _run_result(state: HilsecState) -> Any:
                 duration_s=round(record.duration_s, 3),
                 kind=record.kind,
                 phase=record.phase,
+                radio=record.radio,
             )
         )
     catalog = _catalog(state)

@@ -35,6 +35,7 @@ class TestRecord:
     duration_s: float = 0.0
     evidence: list[str] = field(default_factory=list)
     phase: str = ""  # the pytest phase that decided the verdict: setup, call or teardown
+    radio: str = ""  # which radio produced a cellular verdict (a test's record_property("radio", ...))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -116,6 +116,8 @@ def _testcase(suite: ET.Element, test: TestResult, base: Path | None) -> None:
         _property(props, "crossref", ref)
     _property(props, "verdict", test.verdict.value)
     _property(props, "assessment", test.kind)
+    if test.radio:
+        _property(props, "radio", test.radio)
     reason = xml_text(test.reason)
     element = junit_element(test)
     if element is not None:

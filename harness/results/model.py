@@ -49,6 +49,7 @@ class TestResult:
     duration_s: float
     kind: str = "functional"  # or "conceptual" (assessed from the profile's declarations)
     phase: str = "call"  # the pytest phase that decided: setup, call, teardown ("" when never run)
+    radio: str = ""  # for a cellular verdict: the radio that produced it (virtual radio, SDR, callbox)
 
 
 @dataclass
@@ -321,6 +322,7 @@ def _test_to_json(test: TestResult) -> dict:
         "duration_s": test.duration_s,
         "kind": test.kind,
         "phase": test.phase,
+        **({"radio": test.radio} if test.radio else {}),
     }
 
 
@@ -354,6 +356,7 @@ def _test_from_json(data: Any, where: str) -> TestResult:
         duration_s=float(duration),
         kind=kind,
         phase=_phase(obj.get("phase", "call"), f"{where}.phase"),
+        radio=_expect(obj.get("radio", ""), str, f"{where}.radio"),
     )
 
 
