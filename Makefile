@@ -13,7 +13,8 @@ APT_PACKAGES := qemu-system-x86 qemu-system-arm u-boot-qemu u-boot-tools tshark 
 	openssl openssh-client cpio xz-utils iproute2 libusb-1.0-0 python3-venv chromium poppler-utils \
 	kamailio kamailio-tls-modules sip-tester socat \
 	ovmf squashfs-tools e2fsprogs mtd-utils device-tree-compiler \
-	ser2net tcpdump syslinux syslinux-common mtools dosfstools
+	ser2net tcpdump syslinux syslinux-common mtools dosfstools \
+	osmo-stp osmo-hlr osmo-mgw osmo-msc osmo-bsc osmo-bts gcc libc6-dev
 
 .PHONY: demo test unit knob-matrix install apt venv lint clean
 
