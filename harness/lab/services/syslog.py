@@ -385,12 +385,12 @@ class SyslogReceiver:
             raw=raw,
             **asdict(parsed),
         )
+        self._log(record)  # on disk before anyone waiting is told of it
         with self._changed:
             if len(self._records) == self._records.maxlen:
                 self.dropped += 1
             self._records.append(record)
             self._changed.notify_all()
-        self._log(record)
         return record
 
     def _log(self, record: SyslogRecord) -> None:
