@@ -456,20 +456,22 @@ def reference_profile_data(variant: str) -> dict[str, Any]:
     return data
 
 
-# HOOK for the lead: True once add_maker_update_packages names the maker's packages (branch `boot`).
-MAKER_PACKAGES_ON_TWIN = False
+# The twins carry the maker's update packages, so FS38-03 is decided on them as on a lab's board.
+MAKER_PACKAGES_ON_TWIN = True
 
 
-def add_maker_update_packages(profile: dict[str, Any], board: TwinBoard) -> None:
-    """HOOK for the lead, once branch `boot` (maker-supplied update packages) is merged.
+def add_maker_update_packages(
+    profile: dict[str, Any], variant: str, hardenings: tuple[str, ...], out_dir: Path
+) -> None:
+    """Name in `profile` what the twin's maker hands a lab: a valid signed update package newer than
+    the running firmware, an older valid one, and how the device takes an update (`hilsec image
+    packages` does the same from the command line). Both are signed with the image's own identity;
+    the harness itself holds no key for the twin, so every invalid package is derived from these."""
+    from harness.emulation import build_image
+    from harness.updates.maker import reference_packages
 
-    Name in `profile` the valid signed update package and the older valid one that the twin's
-    maker would hand a lab (both made with the reference image's signing identity, which stays in
-    the image cache: `board.kernel.parent / "update-signing"`), and how the device takes an
-    update; then set MAKER_PACKAGES_ON_TWIN. The twin tests then expect FS38-03 to equal the
-    emulated verdict. Until then the twin has no maker packages and FS38-03 is INCONCLUSIVE on it
-    (the harness lacks the manufacturer's signing key).
-    """
+    image = build_image(variant, hardenings=hardenings or None)
+    profile["updates"] = reference_packages(image, out_dir).profile_section()
 
 
 # The full-suite twins: name -> (image, console, hardening knobs). The hardened twin is also the
@@ -508,7 +510,7 @@ def start_reference_twins(workdir: Path, *, enabled: bool = True) -> Iterator[di
                 profile = reference_profile_data(variant)
                 if "console-lockout" in hardenings:
                     profile["login"]["lockout_seconds"] = LOCKOUT_SECONDS_DECLARED
-                add_maker_update_packages(profile, board)
+                add_maker_update_packages(profile, variant, hardenings, workdir / name / "maker-packages")
                 twin = BenchTwin(name, workdir / name, board, console=console, profile_base=profile)
                 twins[name] = twin.start()
         yield twins
