@@ -110,7 +110,8 @@ def test_network_login_refuses_default_credentials(
 def _try_defaults(
     device, evidence, default_credentials, kind, port, declared, service_inventory
 ) -> list[str]:
-    declared = declared or device.profile.features.has(kind) is True  # the maker says it has this login
+    features = device.profile.features  # the maker says it has this login (ftp has no feature key)
+    declared = declared or (kind in features.names() and features.has(kind) is True)
     host, host_port = device.endpoint("tcp", port)
     settings = device.login_settings
     attempt = LOGIN_METHODS[kind]
