@@ -15,7 +15,8 @@ Whatever the device prints and whatever the profile's patterns are, no wait outl
 a pattern is searched in at most the last SEARCH_WINDOW characters, by the `regex` engine with a
 limit of SEARCH_BUDGET_S of CPU time a search. A prompt pattern needs microseconds there; one that
 backtracks exponentially (`(a|aa)+$` on "aaaa...!") is cut off, never matches again in that
-wait, and is named in the timeout. Unconsumed output is kept up to MAX_PENDING characters.
+wait, and is named in the timeout. The engine's own limit is wall time, so a search that ran out
+of it while the host was busy (little CPU spent in this thread) is searched again, never cut off. Unconsumed output is kept up to MAX_PENDING characters.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ SETTLE_SECONDS = 0.3  # output that keeps coming after a "prompt" means it was n
 TAIL_CHARACTERS = 200  # how much recent output a timeout reports
 SEARCH_WINDOW = 8192  # characters a pattern is searched in: the end of what has arrived
 MAX_PENDING = 4 * 1024 * 1024  # unconsumed output kept (a command's output, at most)
-SEARCH_BUDGET_S = 0.1  # CPU seconds one search may take (the regex engine counts CPU time)
+SEARCH_BUDGET_S = 0.1  # CPU seconds one search may take before its pattern is cut off
+SEARCH_WALL_S = 1.0  # the regex engine's limit per attempt (wall time: a busy host stretches it)
+SEARCH_ATTEMPTS = 5  # attempts of a search the host kept from running (no CPU spent), then no match
 
 
 @dataclass
@@ -167,8 +170,9 @@ class _RedactingLog:
 class TimedPattern:
     """A compiled pattern whose every search is bounded (pexpect's searcher calls `search`).
 
-    A search that exceeds SEARCH_BUDGET_S sets `timed_out`: the pattern then matches nothing for
-    the rest of the wait, which ends at its timeout as if the prompt had never come.
+    A search that spends SEARCH_BUDGET_S of this thread's CPU sets `timed_out`: the pattern then
+    matches nothing for the rest of the wait, which ends at its timeout as if the prompt had never
+    come. One that ran out of wall time without spending that CPU (the host was busy) is tried again.
     """
 
     def __init__(self, pattern: str) -> None:
@@ -177,13 +181,15 @@ class TimedPattern:
         self.timed_out = False
 
     def search(self, text: str, pos: int = 0) -> regex.Match[str] | None:
-        if self.timed_out:
-            return None
-        try:
-            return self.compiled.search(text, pos, timeout=SEARCH_BUDGET_S)
-        except TimeoutError:
-            self.timed_out = True
-            return None
+        for _ in range(SEARCH_ATTEMPTS):
+            if self.timed_out:
+                return None
+            started = time.thread_time()
+            try:
+                return self.compiled.search(text, pos, timeout=SEARCH_WALL_S)
+            except TimeoutError:
+                self.timed_out = time.thread_time() - started >= SEARCH_BUDGET_S
+        return None
 
 
 # --- pexpect over a ByteStream ---------------------------------------------------------------
