@@ -34,6 +34,7 @@ from harness.capabilities import LabAddressing
 from harness.config.lab import LAB_PORTS, PowerCommands
 from harness.config.loader import load_lab_config, load_profile
 from harness.device import Device
+from harness.device import strategy as strategy_module
 from harness.device.registry import BuildContext
 from harness.drivers.command_power import CommandPower
 from harness.drivers.interface_capture import InterfaceCapture
@@ -345,8 +346,13 @@ def test_from_a_login_prompt_and_from_an_open_shell(twin: BenchTwin, tmp_path: P
 
 
 @pytest.mark.integration
-def test_from_a_board_that_is_booting(twin: BenchTwin, tmp_path: Path) -> None:
+def test_from_a_board_that_is_booting(
+    twin: BenchTwin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A boot log but no prompt yet: the strategy waits for the boot, it does not give up."""
+    # A first look shorter than any boot, so the board is still booting when it ends, however
+    # fast or slow this host boots it (with the default 8 s a fast boot reached its prompt first).
+    monkeypatch.setattr(strategy_module, "LOOK_TIMEOUT_S", 1.0)
     twin.power_on()
     try:
         pid = twin.board_pid
