@@ -16,7 +16,7 @@ APT_PACKAGES := qemu-system-x86 qemu-system-arm u-boot-qemu u-boot-tools tshark 
 	ser2net tcpdump syslinux syslinux-common mtools dosfstools \
 	osmo-stp osmo-hlr osmo-mgw osmo-msc osmo-bsc osmo-bts gcc libc6-dev
 
-.PHONY: demo test unit knob-matrix install apt venv lint clean
+.PHONY: demo test unit bench-twins knob-matrix install apt venv lint clean
 
 demo: install
 	$(HILSEC) image build --variant hardened
@@ -28,13 +28,20 @@ demo: install
 		--lab-config lab_configs/local-qemu.yaml --report-dir $(REPORTS)/vulnerable
 	@$(PY) -m harness.report.demo_summary $(REPORTS)/hardened $(REPORTS)/vulnerable
 
+# Every test: the unit tests two at a time, then the integration tests (QEMU, the Osmocom cell,
+# kamailio, the bench twin) one at a time, as their own fixtures already run two boards at once.
 test: install
 	$(HILSEC) image prepare
-	$(PY) -m pytest -p no:cacheprovider tests -m "integration or not integration"
+	$(PY) -m pytest -p no:cacheprovider tests -m unit -n 2
+	$(PY) -m pytest -p no:cacheprovider tests -m "not unit"
 
 # The fast unit tests only (a few minutes): what `pytest tests` runs by default.
 unit: install
 	$(PY) -m pytest -p no:cacheprovider tests -m unit
+
+# Both bench twins (make test runs the hardened one): every verdict equals the emulated run's.
+bench-twins: install
+	HILSEC_BOTH_TWINS=1 $(PY) -m pytest -p no:cacheprovider tests/test_bench_twin.py -v
 
 # Every weakness knob against the whole suite (about 30 min): which verdicts each knob changes.
 knob-matrix: install
