@@ -30,6 +30,7 @@ EMULATED = "harness/drivers/emulated.py"
 SECURE_BOOT = "testsuites/test_secure_boot.py"
 GSM = "testsuites/test_gsm_exposure.py"
 POWER = "harness/drivers/command_power.py::CommandPower"
+CELL = "harness/drivers/test_cell.py"
 
 # field path -> "file[::function or Class.method]" [, the word it is read by (default: the field's name)]
 READERS: dict[str, str | tuple[str, str]] = {
@@ -167,6 +168,26 @@ READERS: dict[str, str | tuple[str, str]] = {
     "lab.power.cycle": POWER + ".cycle",
     "lab.power.off_seconds": POWER + ".on",
     "lab.power.timeout_s": POWER + "._run",
+    "lab.cell.backend": CELL + "::make_backend",
+    "lab.cell.radio": CELL + "::make_backend",
+    "lab.cell.network.mcc": CELL + "::_network",
+    "lab.cell.network.mnc": CELL + "::_network",
+    "lab.cell.network.lac": CELL + "::_network",
+    "lab.cell.network.cell_id": CELL + "::_network",
+    "lab.cell.network.arfcn": CELL + "::_network",
+    "lab.cell.network.band": CELL + "::_network",
+    "lab.cell.sdr.trx_address": CELL + "::make_backend",
+    "lab.cell.sdr.trx_command": CELL + "::make_backend",
+    "lab.cell.amarisoft.url": "harness/cell/amarisoft.py::AmarisoftCell.start",
+    "lab.cell.amarisoft.ims_url": "harness/cell/amarisoft.py::AmarisoftCell.start",
+    "lab.cell.amarisoft.password": "harness/cell/amarisoft.py::AmarisoftCell.start",
+    "lab.cell.amarisoft.timeout_s": ("harness/cell/amarisoft.py::AmarisoftCell.__init__", '"timeout_s"'),
+    "lab.cell.callbox.address": "harness/cell/callbox.py::ScpiCallbox.start",
+    "lab.cell.callbox.vendor": "harness/cell/callbox.py::ScpiCallbox.__init__",
+    "lab.cell.callbox.timeout_s": ("harness/cell/callbox.py::ScpiCallbox.__init__", '"timeout_s"'),
+    "lab.cell.callbox.cell_on_timeout_s": ("harness/cell/callbox.py::ScpiCallbox.__init__", '"cell_on_timeout_s"'),
+    "lab.cell.attach_timeout_s": GSM + "::_timeouts",
+    "lab.cell.sms_timeout_s": GSM + "::_timeouts",
 }  # fmt: skip
 
 
