@@ -23,7 +23,7 @@ class CellNetwork(StrictModel):
 
 
 class SdrSettings(StrictModel):
-    """Osmocom with an SDR: osmo-bts-trx talks to osmo-trx (docs/cellular.md)."""
+    """Osmocom with an SDR: osmo-bts-trx talks to osmo-trx (README: A radio test cell)."""
 
     trx_address: str = Field("127.0.0.1", description="where osmo-trx listens (inside the cell's namespace)")
     trx_command: str | None = Field(
