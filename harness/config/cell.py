@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from harness.config.base import NonEmptyStr, StrictModel, problem
+from harness.config.base import StrictModel, problem
 
 
 class CellNetwork(StrictModel):
@@ -23,7 +23,7 @@ class CellNetwork(StrictModel):
 
 
 class SdrSettings(StrictModel):
-    """Osmocom with an SDR: osmo-bts-trx talks to osmo-trx (docs/cellular.md)."""
+    """Osmocom with an SDR: osmo-bts-trx talks to osmo-trx (README: A radio test cell)."""
 
     trx_address: str = Field("127.0.0.1", description="where osmo-trx listens (inside the cell's namespace)")
     trx_command: str | None = Field(
@@ -35,18 +35,30 @@ class SdrSettings(StrictModel):
 class AmarisoftSettings(StrictModel):
     """An Amarisoft Callbox: its remote API (JSON over WebSocket) of the MME and eNB/gNB."""
 
-    url: NonEmptyStr = Field(description="the MME remote API, e.g. ws://192.0.2.10:9000/")
-    ims_url: str | None = Field(None, description="the IMS remote API for SMS, e.g. ws://192.0.2.10:9003/")
+    url: str = Field(pattern=r"^wss?://\S+$", description="the MME remote API, e.g. ws://192.0.2.10:9000/")
+    ims_url: str | None = Field(
+        None, pattern=r"^wss?://\S+$", description="the IMS remote API for SMS, e.g. ws://192.0.2.10:9003/"
+    )
     password: str | None = Field(None, repr=False, description="the remote API password, if one is set")
+    timeout_s: float = Field(
+        10.0, gt=0, le=120, description="seconds to connect and to wait for one API answer (up to 120)"
+    )
 
 
 class CallboxSettings(StrictModel):
     """A SCPI-controlled callbox (R&S CMW500 GSM signalling, Keysight UXM)."""
 
-    address: NonEmptyStr = Field(
-        description="a VISA resource (TCPIP::192.0.2.20::hislip0) or HOST:PORT for a raw SCPI socket"
+    address: str = Field(
+        pattern=r"^(\S+::\S+|[^\s:]+:\d{1,5})$",
+        description="a VISA resource (TCPIP::192.0.2.20::hislip0) or HOST:PORT for a raw SCPI socket",
     )
     vendor: Literal["rs-cmw", "keysight-uxm"] = Field("rs-cmw", description="rs-cmw or keysight-uxm")
+    timeout_s: float = Field(
+        10.0, gt=0, le=120, description="seconds to connect and to wait for one SCPI answer (up to 120)"
+    )
+    cell_on_timeout_s: float = Field(
+        60.0, gt=0, le=600, description="seconds the GSM cell may take to come on (up to 600)"
+    )
 
 
 class CellSettings(StrictModel):

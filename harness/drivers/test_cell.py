@@ -9,6 +9,7 @@ optional library of one backend never breaks the others.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.capabilities import TestCell
@@ -32,25 +33,29 @@ class CellUnavailable(HarnessSetupError):
 class LabCell(TestCell):
     """The configured backend, started with the device; its failure is kept as a reason."""
 
-    def __init__(self, backend: TestCell, settings, sim: Subscriber | None = None) -> None:
-        self.backend = backend
+    def __init__(self, make: Callable[[], TestCell], settings, sim: Subscriber | None = None) -> None:
+        self.make = make
+        self.backend: TestCell | None = None
         self.settings = settings
         self.sim = sim
         self.failure: str | None = None
-        self.description = backend.description
-        self.radio = backend.radio
+        self.description, self.radio = describe(settings)
 
     def start(self) -> None:
         started = time.monotonic()
         try:
+            self.backend = self.make()  # a backend's optional library is imported here, not at build time
+            self.description, self.radio = self.backend.description, self.backend.radio
             self.backend.start()
             if self.sim is not None:  # the lab provisions the device's test SIM before it boots
                 self.backend.add_subscriber(self.sim)
-        except HarnessSetupError as err:
+        except (HarnessSetupError, OSError, ImportError) as err:
             self.failure = f"the lab's test cell ({self.description}) did not start: {err}"
         self.start_seconds = time.monotonic() - started
 
     def stop(self) -> None:
+        if self.backend is None:
+            return
         try:
             self.backend.stop()
         except HarnessSetupError:
@@ -58,22 +63,22 @@ class LabCell(TestCell):
 
     def ready(self) -> TestCell:
         """The backend; CellUnavailable (INCONCLUSIVE, with the reason) when it did not start."""
-        if self.failure:
-            raise CellUnavailable(self.failure)
+        if self.failure or self.backend is None:
+            raise CellUnavailable(self.failure or f"the lab's test cell ({self.description}) is not started")
         return self.backend
 
     @property
     def network(self) -> NetworkIdentity:
-        return self.backend.network
+        return self.ready().network
 
     @property
     def security(self) -> CellSecurity:
-        return self.backend.security
+        return self.ready().security
 
     @property
     def virtual_um(self):
         """The virtual radio an emulated module's mobile station joins (None for a real radio)."""
-        return None if self.failure else getattr(self.backend, "virtual_um", None)
+        return None if self.failure or self.backend is None else getattr(self.backend, "virtual_um", None)
 
     def configure(
         self, *, network: NetworkIdentity | None = None, security: CellSecurity | None = None
@@ -90,15 +95,34 @@ class LabCell(TestCell):
         return self.ready().send_sms(imsi, sms, timeout)
 
     def events(self, since: float | None = None) -> list[CellEvent]:
-        return [] if self.failure else self.backend.events(since)
+        return [] if self.failure or self.backend is None else self.backend.events(since)
 
     def identity(self) -> dict[str, str]:
-        if self.failure:
-            return {"cell": self.description, "cell_failure": self.failure}
+        if self.failure or self.backend is None:
+            return {
+                "cell": self.description,
+                "cell_radio": self.radio,
+                "cell_failure": self.failure or "not started",
+            }
         return self.backend.identity()
 
     def evidence(self, folder: Path) -> list[Path]:
-        return [] if self.failure else self.backend.evidence(folder)
+        return [] if self.failure or self.backend is None else self.backend.evidence(folder)
+
+
+def describe(settings) -> tuple[str, str]:
+    """(description, radio) of the configured cell, before any backend module is imported."""
+    if settings.backend == "osmocom":
+        bts = "osmo-bts-virtual" if settings.radio == "virtual" else "osmo-bts-trx + osmo-trx"
+        radio = "virtual radio (osmo-bts-virtual, GSMTAP over multicast; no RF)" if settings.radio == "virtual" \
+            else "SDR (osmo-bts-trx with osmo-trx)"  # fmt: skip
+        return f"Osmocom GSM network ({bts})", radio
+    if settings.backend == "amarisoft":
+        return (
+            f"Amarisoft Callbox (remote API {settings.amarisoft.url})",
+            "callbox (Amarisoft, LTE/NR over RF)",
+        )
+    return f"SCPI callbox at {settings.callbox.address}", f"callbox ({settings.callbox.vendor}, GSM over RF)"
 
 
 def _network(settings) -> NetworkIdentity:
@@ -135,4 +159,6 @@ def _test_cell(ctx: BuildContext) -> TestCell | None:
     sim = None
     if cellular is not None and cellular.imsi and cellular.ki:
         sim = Subscriber(cellular.imsi, cellular.ki, (cellular.msisdn or "").lstrip("+"))
-    return LabCell(make_backend(settings, ctx.workdir / "cell", Path(ctx.lab.image_cache)), settings, sim)
+    return LabCell(
+        lambda: make_backend(settings, ctx.workdir / "cell", Path(ctx.lab.image_cache)), settings, sim
+    )

@@ -259,7 +259,7 @@ bts 0
 
 
 def bts_trx_config(identity: NetworkIdentity, trx_address: str) -> str:
-    """osmo-bts-trx for a lab with an SDR driven by osmo-trx (docs/cellular.md)."""
+    """osmo-bts-trx for a lab with an SDR driven by osmo-trx (README: A radio test cell)."""
     return (
         _log("oml notice", "rsl notice", "l1c notice")
         + f"""e1_input
