@@ -19,6 +19,14 @@ from harness.results.verdicts import Verdict
 pytestmark = pytest.mark.requirement("FS38-05", "EN303645-5.6-1", "EN303645-5.6-4", "CLP13_8.2")
 
 
+@pytest.mark.requirement(
+    "TS103701-5.1-1-2a",
+    "TS103701-5.1-5-2a",
+    "TS103701-5.3-10-1c",
+    "TS103701-5.5-5-2b",
+    "TS103701-5.6-1-2b",
+    "TS103701-5.13-1-2c",
+)
 def test_only_declared_services_listen(device, profile, evidence, service_inventory):
     """A plaintext login or debug service on any port, telnet, a known debug port, or anything
     undeclared is a FAIL naming the port and what answered."""

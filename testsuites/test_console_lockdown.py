@@ -84,6 +84,7 @@ def _what_follows(console, settings) -> tuple[str, str]:
     return REFUSED, "refused (a login prompt or a refusal followed)"
 
 
+@pytest.mark.requirement("TS103701-5.6-4-2b", "TS103701-5.5-4-2a")
 def test_console_gives_no_shell_at_the_login_prompt(device, evidence):
     """Control keys, escapes, odd and magic user names at the login prompt never give a shell."""
     settings = device.login_settings
@@ -111,6 +112,7 @@ def test_console_gives_no_shell_at_the_login_prompt(device, evidence):
     conclude(judge_console_attempts(attempts))
 
 
+@pytest.mark.requirement("TS103701-5.6-4-2b")
 def test_console_gives_no_shell_during_boot(device, evidence):
     """Keys that interrupt a debug build's boot (Ctrl-C, Esc, Enter, space, 's') never give a shell."""
     device.require(Power, "watch the console from power-on and type while the device boots")

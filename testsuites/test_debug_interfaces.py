@@ -26,6 +26,7 @@ def _skip_if_absent(device, feature: str) -> None:
         not_applicable(reason)
 
 
+@pytest.mark.requirement("TS103701-5.6-4-2a")
 def test_bootloader_console_cannot_be_interrupted(unbooted_device, evidence):
     """Keys pressed from power-on and during any autoboot countdown reach no bootloader prompt.
 
@@ -44,6 +45,7 @@ def test_bootloader_console_cannot_be_interrupted(unbooted_device, evidence):
     assert result.verdict is Verdict.PASS, result.reason
 
 
+@pytest.mark.requirement("TS103701-5.6-4-2a", "TS103701-5.6-4-2b", "TS103701-5.6-3-2d")
 def test_usb_exposes_no_undeclared_debug_function(unbooted_device, evidence):
     """The device's USB interfaces, read with pyusb, are only the kinds the profile allows."""
     device = unbooted_device  # reading descriptors from the host needs no login on the device

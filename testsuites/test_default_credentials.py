@@ -44,6 +44,7 @@ def _lab_login(device) -> None:
         )
 
 
+@pytest.mark.requirement("TS103701-5.1-1-2c", "TS103701-5.5-4-2b")
 def test_console_refuses_default_credentials(device, evidence, default_credentials):
     """The serial console gives no shell for any well-known default credential.
 
@@ -90,6 +91,7 @@ def _targets(device, service_inventory, kind: str) -> list[tuple[int, bool]]:
 
 
 @pytest.mark.parametrize("kind", sorted(LOGIN_METHODS))
+@pytest.mark.requirement("TS103701-5.1-1-2c")
 def test_network_login_refuses_default_credentials(
     device, evidence, default_credentials, service_inventory, kind
 ):
@@ -154,6 +156,7 @@ def _try_defaults(
     return []
 
 
+@pytest.mark.requirement("TS103701-5.5-4-2a")
 def test_no_network_service_gives_a_shell_without_credentials(service_inventory, evidence):
     """A shell or adb service that asks for no credential at all accepts every default, and more."""
     evidence.write_text("service-inventory.txt", service_inventory.summary())

@@ -103,6 +103,7 @@ def test_false_base_station_is_refused(device, profile, evidence, record_propert
 
 
 @pytest.mark.requirement("FS38-GSM-01", "EN303645-5.5-1", "EN18031-SCM-3", "CLP13_6.19")
+@pytest.mark.requirement("TS103701-5.6-3-2c")
 def test_module_uses_only_declared_radio_access(device, profile, evidence):
     """The module's radio-access setting (AT) against the profile; hidden 2G fallback is a FAIL."""
     _cellular(profile)
@@ -160,6 +161,7 @@ def _settled_log(device, command: str | None, markers: list[str]) -> str | None:
 
 
 @pytest.mark.requirement("FS38-GSM-02", "EN303645-5.13-1", "EN18031-ACM-2", "CLP13_6.12")
+@pytest.mark.requirement("TS103701-5.13-1-2a")
 def test_crafted_sms_change_nothing(device, profile, evidence, record_property):
     """Crafted SMS from unknown or spoofed senders change no configuration, run nothing, are logged."""
     _cellular(profile)

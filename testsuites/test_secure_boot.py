@@ -147,6 +147,7 @@ def _uboot_fit(device, settings, evidence) -> None:
     assert result.verdict is Verdict.PASS, result.reason
 
 
+@pytest.mark.requirement("TS103701-5.7-1-2a")
 def test_unverified_boot_image_is_refused(profile, lab, request, evidence):
     """A tampered kernel and an unsigned boot loader do not boot; the signed chain does."""
     settings = profile.secure_boot

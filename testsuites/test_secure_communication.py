@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.requirement("FS38-04", "EN303645-5.5-1", "CLP13_6.19")
 HANDSHAKE_GRACE_S = 5.0
 
 
+@pytest.mark.requirement("TS103701-5.5-1-2a", "TS103701-5.5-1-1c", "TS103701-5.5-1-1d")
 def test_device_traffic_is_encrypted(device, profile, evidence):
     """Plaintext (also inside DTLS/TLS framing), a handshake never made with the peer, only
     deprecated versions offered, TLS/DTLS below 1.2 or a weak suite on any flow of the run is a FAIL."""

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.requirement(
 LISTING_TIMEOUT_S = 60.0
 
 
+@pytest.mark.requirement("TS103701-5.4-1-2a")
 def test_secrets_not_readable_by_unprivileged_users(device, evidence):
     """No secret file on the device can be read by a user other than its (root) owner."""
     result = device.run(device_listing_command(), timeout=LISTING_TIMEOUT_S)
@@ -75,16 +76,19 @@ def _judge(image_scan, evidence, *kinds: str) -> None:
     conclude(outcome)
 
 
+@pytest.mark.requirement("TS103701-5.4-3-2a")
 def test_firmware_image_has_no_private_keys(image_scan, evidence):
     """No PEM, DER, OpenSSH, Dropbear, PKCS#12 or PuTTY private key ships in any part of the image."""
     _judge(image_scan, evidence, "private-key")
 
 
+@pytest.mark.requirement("TS103701-5.1-1-2c")
 def test_firmware_image_has_no_default_passwords(image_scan, evidence):
     """No account in any password file of the image has an empty password or a well-known default one."""
     _judge(image_scan, evidence, "default-password", "empty-password")
 
 
+@pytest.mark.requirement("TS103701-5.4-3-2a")
 def test_firmware_image_has_no_shared_secrets(image_scan, evidence):
     """No pre-shared key, passphrase or API token is written literally in the image's files."""
     _judge(image_scan, evidence, "shared-secret", "api-token")

@@ -47,6 +47,7 @@ def _identity(device, profile) -> SubscriberIdentity:
 
 
 @pytest.mark.requirement("FS38-SIP-01", "EN303645-5.6-2", "EN303645-5.8-1", "CLP13_6.19")
+@pytest.mark.requirement("TS103701-5.6-2-2a")
 def test_sip_signalling_hides_subscriber_identity(device, profile, evidence):
     """IMSI/IMEI/MSISDN in any plaintext SIP header the device sends is a FAIL naming the header."""
     _sip_feature(profile)
@@ -117,6 +118,7 @@ def _sip_port(profile) -> tuple[str, int]:
 
 
 @pytest.mark.requirement("FS38-SIP-02", "EN303645-5.5-4", "EN18031-ACM-2", "CLP13_7.6")
+@pytest.mark.requirement("TS103701-5.5-4-2a")
 def test_direct_invite_is_not_accepted(device, profile, evidence):
     """An INVITE sent straight to the device (no registrar, no credentials) must not be answered 180/200."""
     _sip_feature(profile)

@@ -43,6 +43,7 @@ def test_regular_security_update_cadence(profile, evidence):
 
 
 @pytest.mark.requirement("SSU-SEC-0040", "EN303645-5.3-14", "EN303645-5.3-15", "CLP13_8.10")
+@pytest.mark.requirement("TS103701-5.3-14-2a", "TS103701-5.3-14-2b")
 def test_device_replaceable_when_updates_end(profile, evidence):
     """The maker declares the device replaceable when its security updates end."""
     _conclude(checks.assess_replacement(profile), profile, evidence)
@@ -85,6 +86,7 @@ def test_security_update_contents_published(profile, evidence):
 
 
 @pytest.mark.requirement("SSU-COM-0050", "EN303645-5.3-13")
+@pytest.mark.requirement("TS103701-5.3-13-2a", "TS103701-5.3-13-2b")
 def test_support_period_discoverable(profile, evidence):
     """A support period is defined and published at a web address users can open."""
     _conclude(checks.assess_support_period_published(profile), profile, evidence)

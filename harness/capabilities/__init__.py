@@ -14,6 +14,7 @@ from harness.capabilities.capture import Capture
 from harness.capabilities.cell import TestCell
 from harness.capabilities.console import ConsolePort
 from harness.capabilities.firmware import FirmwareFiles
+from harness.capabilities.link import NetworkLink
 from harness.capabilities.modem import AtPort
 from harness.capabilities.network import LabAddressing
 from harness.capabilities.power import Power
@@ -30,6 +31,7 @@ __all__ = [
     "FirmwareFiles",
     "LabAddressing",
     "MissingCapability",
+    "NetworkLink",
     "Power",
     "HandOver",
     "UpdateChannel",

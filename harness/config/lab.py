@@ -200,6 +200,14 @@ class PowerCommands(StrictModel):
     timeout_s: Seconds = Field(30.0, gt=0, le=3600, description="seconds one command may take (up to 3600)")
 
 
+class LinkCommands(StrictModel):
+    """A bench device's network link by shell commands: a switch port, a relay, a modem detach."""
+
+    down: NonEmptyStr = Field(description="a shell command that cuts the device's network link")
+    up: NonEmptyStr = Field(description="a shell command that gives the device its network link back")
+    timeout_s: Seconds = Field(30.0, gt=0, le=3600, description="seconds one command may take (up to 3600)")
+
+
 class BootMediaCommands(StrictModel):
     """How the bench writes the image a board boots next (a flash programmer, an SD mux, a TFTP root)."""
 
@@ -231,6 +239,9 @@ class LabConfig(StrictModel):
     network: LabNetworkSettings = Field(default_factory=LabNetworkSettings, description="a mapping")
     power: PowerCommands | None = Field(
         None, description="a mapping with on, off and optional cycle commands"
+    )
+    link: LinkCommands | None = Field(
+        None, description="a mapping with down and up commands that cut and restore the device's network"
     )
     boot_media: BootMediaCommands | None = Field(
         None, description="a mapping with the write command ({image}) for the board's boot image"

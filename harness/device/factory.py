@@ -14,6 +14,7 @@ from harness.capabilities import (
     ConsolePort,
     FirmwareFiles,
     LabAddressing,
+    NetworkLink,
     Power,
     TestCell,
     UpdateChannel,
@@ -35,6 +36,7 @@ CAPABILITIES: tuple[type, ...] = (
     AtPort,
     BootMedia,
     UsbAttachment,
+    NetworkLink,  # after LabAddressing: the emulated link is the lab network's tap
 )
 
 
