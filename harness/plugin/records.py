@@ -35,6 +35,12 @@ class TestRecord:
     duration_s: float = 0.0
     evidence: list[str] = field(default_factory=list)
     phase: str = ""  # the pytest phase that decided the verdict: setup, call or teardown
+    device: str = ""  # the pool device it ran on ("" for a single-device run)
+
+    @property
+    def key(self) -> str:
+        """Unique in a run: with a pool every device runs the same node IDs."""
+        return f"{self.device}\x00{self.nodeid}"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -7,9 +7,10 @@ one cell are separated by line breaks, which spreadsheets show as lines inside t
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 
-from harness.results.model import RunResult
+from harness.results.model import RunResult, as_runs
 
 CSV_NAME = "requirements.csv"
 COLUMNS = ("id", "title", "source", "verdict", "tests", "reasons")
@@ -17,22 +18,34 @@ COLUMNS = ("id", "title", "source", "verdict", "tests", "reasons")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def write_csv(run: RunResult, report_dir: Path) -> Path:
-    """Write REPORT_DIR/requirements.csv."""
+def write_csv(run: RunResult | Sequence[RunResult], report_dir: Path) -> Path:
+    """Write REPORT_DIR/requirements.csv; a pool run adds a first column naming each row's device."""
     target = Path(report_dir) / CSV_NAME
-    tests = run.tests_by_nodeid()
+    runs = as_runs(run)
+    pool = len(runs) > 1
     with target.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-        writer.writerow(COLUMNS)
-        for req in run.requirements:
-            reasons = []
-            for nodeid in req.tests:
-                test = tests.get(nodeid)
-                if test is not None:
-                    detail = f": {test.reason}" if test.reason else ""
-                    reasons.append(f"{nodeid}: {test.verdict.value}{detail}")
-            row = (req.id, req.title, req.source, req.verdict.value, "\n".join(req.tests), "\n".join(reasons))
-            writer.writerow([_defuse(cell) for cell in row])
+        writer.writerow(("device", *COLUMNS) if pool else COLUMNS)
+        for device_run in runs:
+            tests = device_run.tests_by_nodeid()
+            for req in device_run.requirements:
+                reasons = []
+                for nodeid in req.tests:
+                    test = tests.get(nodeid)
+                    if test is not None:
+                        detail = f": {test.reason}" if test.reason else ""
+                        reasons.append(f"{nodeid}: {test.verdict.value}{detail}")
+                row = (
+                    req.id,
+                    req.title,
+                    req.source,
+                    req.verdict.value,
+                    "\n".join(req.tests),
+                    "\n".join(reasons),
+                )
+                if pool:
+                    row = (str(device_run.device.get("name", "")), *row)
+                writer.writerow([_defuse(cell) for cell in row])
     return target
 
 

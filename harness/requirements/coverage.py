@@ -67,6 +67,10 @@ def collect_coverage(testsuites_dir: str | Path, *, strict: bool = True) -> dict
         "no:hilsec",
         "-p",
         "no:harness.plugin",
+        # labgrid's pytest plugin (hilsec[labgrid]) starts a process-wide step logger once per
+        # process, so a second session inside a running one stops with an internal error.
+        "-p",
+        "no:labgrid",
         # Node IDs as a run from the project root names them ("testsuites/test_x.py::test_y"),
         # whatever the current directory is.
         f"--rootdir={directory.resolve().parent}",
