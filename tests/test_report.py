@@ -157,7 +157,14 @@ def written(tmp_path: Path) -> tuple[RunResult, Path, list[Path]]:
 def test_write_report_writes_every_format_and_sums(written):
     _, report_dir, paths = written
     names = [p.relative_to(report_dir).as_posix() for p in paths]
-    assert names == ["results.json", "requirements.csv", "junit.xml", "report.html", "evidence/SHA256SUMS"]
+    assert names == [
+        "results.json",
+        "requirements.csv",
+        "junit.xml",
+        "report.html",
+        "evidence/SHA256SUMS",
+        "SHA256SUMS",  # the directory's manifest (harness/report/manifest.py), last
+    ]
     assert all(p.is_file() for p in paths)
 
 
@@ -426,13 +433,18 @@ def test_sha256sums_empty_when_there_is_no_evidence(tmp_path):
 
 def test_rerender_from_results_json(written):
     run, report_dir, _ = written
-    for name in ("report.html", "requirements.csv", "junit.xml"):
-        (report_dir / name).unlink()
-    paths = rerender(report_dir, ["html", "csv"])
-    assert {p.name for p in paths} == {"report.html", "requirements.csv", "SHA256SUMS"}
-    assert 'id="requirement-FS38-01"' in (report_dir / "report.html").read_text(encoding="utf-8")
-    assert not (report_dir / "junit.xml").exists()
-    assert load_results(report_dir) == run
+    out = report_dir / "rerendered"  # a sealed report is re-rendered into a new folder
+    paths = rerender(report_dir, ["html", "csv"], out=out)
+    assert {p.name for p in paths} == {
+        "report.html",
+        "requirements.csv",
+        "results.json",
+        "rendered-from.json",
+        "SHA256SUMS",
+    }
+    assert 'id="requirement-FS38-01"' in (out / "report.html").read_text(encoding="utf-8")
+    assert not (out / "junit.xml").exists()
+    assert load_results(out) == run
 
 
 def test_rerender_missing_results_is_a_config_error_naming_the_file(tmp_path):
