@@ -330,8 +330,10 @@ def _report_verify(dirs: list[str], public_key_path: Path | None) -> int:
         raise ConfigError(dirs[0], "", "is not a directory", "a report directory")
     pinned = load_public_key(public_key_path) if public_key_path is not None else None
     result = verify_report(Path(dirs[0]), pinned)
-    for line in result.lines():
-        print(line, file=sys.stdout if result.ok else sys.stderr)
+    from harness.util.text import one_line
+
+    for line in result.lines():  # file names in a tampered directory can hold anything
+        print(one_line(line), file=sys.stdout if result.ok else sys.stderr)
     return 0 if result.ok else 1
 
 

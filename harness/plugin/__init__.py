@@ -658,9 +658,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if run is None or state is None:
         return
     from harness.report.terminal import format_summary
+    from harness.util.text import one_line
 
     for device_run in run:
-        title = f" on {device_run.device.get('name')}" if len(run) > 1 else ""
+        title = one_line(f" on {device_run.device.get('name')}") if len(run) > 1 else ""
         terminalreporter.section(f"hilsec requirement verdicts{title}")
         for line in format_summary(device_run).splitlines():
             terminalreporter.write_line(line)

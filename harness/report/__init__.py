@@ -60,7 +60,7 @@ def _html(runs: list[RunResult], report_dir: Path, options: dict[str, Any]) -> P
         name = str(run.device.get("name", ""))
         pages[name] = device_page_name(name)
         _html_page(run, report_dir, pages[name], options)
-    return write_pool_html(runs, report_dir, pages)
+    return write_pool_html(runs, report_dir, pages, _grouping_schemes(runs, options))
 
 
 def _grouping_schemes(runs: list[RunResult], options: dict[str, Any]) -> list[str]:

@@ -282,9 +282,22 @@ def device_page_name(name: str) -> str:
     return f"report-{safe}.html"
 
 
-def write_pool_html(runs: Sequence[RunResult], report_dir: Path, pages: Mapping[str, str]) -> Path:
-    """Write REPORT_DIR/report.html for a pool run: one column per device, linking each device's page."""
-    from harness.results.model import pool_requirements
+def write_pool_html(
+    runs: Sequence[RunResult], report_dir: Path, pages: Mapping[str, str], schemes: Sequence[str] = ()
+) -> Path:
+    """Write REPORT_DIR/report.html for a pool run: one column per device, linking each device's
+    page, and for each of `schemes` its provisions per device (each device's own page has the
+    provision's tests)."""
+    from harness.results.model import pool_provisions, pool_requirements
+
+    groupings = [
+        {
+            "scheme": scheme,
+            "title": SCHEME_TITLES.get(scheme, scheme),
+            "provisions": pool_provisions(runs, scheme),
+        }
+        for scheme in schemes
+    ]
 
     devices = [
         {
@@ -302,6 +315,7 @@ def write_pool_html(runs: Sequence[RunResult], report_dir: Path, pages: Mapping[
         .render(
             devices=devices,
             requirements=pool_requirements(runs),
+            groupings=groupings,
             harness_version=runs[0].harness_version,
             started=min(r.started for r in runs),
             finished=max(r.finished for r in runs),

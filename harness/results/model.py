@@ -452,6 +452,23 @@ def pool_requirements(runs: Sequence[RunResult]) -> list[dict]:
     return list(rows.values())
 
 
+def pool_provisions(runs: Sequence[RunResult], scheme: str) -> list[dict]:
+    """Each provision of `scheme` over every device: a device's verdict comes only from its own
+    tests whose marker names the provision (provision_results), the pool's from the devices that
+    tested it, as for requirements."""
+    rows: dict[str, dict] = {}
+    for run in runs:
+        name = str(run.device.get("name", ""))
+        for provision in provision_results(run, scheme):
+            row = rows.setdefault(provision.id, {"id": provision.id, "devices": {}, "cited_by": []})
+            row["devices"][name] = provision.verdict.value
+            row["cited_by"] += [req for req in provision.cited_by if req not in row["cited_by"]]
+    for row in rows.values():
+        tested = [Verdict(v) for v in row["devices"].values() if v != Verdict.NOT_TESTED.value]
+        row["verdict"] = rollup(tested).value
+    return [rows[key] for key in sorted(rows, key=_natural_key)]
+
+
 def runs_to_json(runs: Sequence[RunResult]) -> dict:
     """results.json: one device's run as DESIGN.md shows it, or a pool's list of device runs."""
     if len(runs) == 1:
