@@ -15,16 +15,11 @@ from pathlib import Path
 from harness import __version__
 from harness.errors import ConfigError, HarnessSetupError
 from harness.requirements.catalog import SCHEMES
+from harness.suites import rootdir_for, suite_dirs
 from harness.util.files import write_atomically
 
 EXIT_USAGE = 2
 REPORT_FORMATS = ("html", "csv", "json", "junit", "oscal")
-
-
-def default_suites_dir() -> Path:
-    """The checkout's testsuites/ (beside the harness package), else ./testsuites."""
-    beside = Path(__file__).resolve().parent.parent / "testsuites"
-    return beside if beside.is_dir() else Path.cwd() / "testsuites"
 
 
 def _weakness_names() -> list[str]:
@@ -53,7 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--lab-config", metavar="FILE", help="lab configuration (YAML)")
     run.add_argument("--report-dir", metavar="DIR", help="report directory (default reports/NAME-TIME)")
     run.add_argument(
-        "--suites", metavar="DIR", type=Path, help="test suites (default: the checkout's testsuites/)"
+        "--suites",
+        metavar="DIR",
+        type=Path,
+        action="append",
+        help="a lab's own suites, run beside the built-in ones (repeatable)",
+    )
+    run.add_argument(
+        "--no-builtin-suites", action="store_true", help="run only the --suites folders, not hilsec's own"
     )
     run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="passed on to pytest")
 
@@ -108,7 +110,13 @@ def _parser() -> argparse.ArgumentParser:
         help="show the catalog through a scheme: its provisions (or TS 103 701 test units), each with only "
         "the tests whose marker names it; ts103701 also prints the automated share",
     )
-    reqs.add_argument("--suites", metavar="DIR", type=Path, help="test suites to scan for coverage")
+    reqs.add_argument(
+        "--suites",
+        metavar="DIR",
+        type=Path,
+        action="append",
+        help="a lab's own suites, counted beside the built-in ones (repeatable)",
+    )
 
     validate = sub.add_parser(
         "validate", help="check device profiles and lab configs without running anything"
@@ -120,8 +128,11 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser(
         "report",
         help="re-render a report directory from its results.json, or diff two runs",
-        description="hilsec report DIR [--format F ...]   re-render DIR's reports from its results.json\n"
-        "hilsec report diff OLD NEW [--html FILE]   requirement verdicts that changed between two runs",
+        description="hilsec report DIR [--format F ...] [--out NEW]   re-render DIR's reports from its "
+        "results.json (into NEW when DIR is sealed by its SHA256SUMS)\n"
+        "hilsec report diff OLD NEW [--html FILE]   requirement verdicts that changed between two runs\n"
+        "hilsec report verify DIR [--public-key FILE]   recompute every hash, check the signature and "
+        "the roll-up",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     report.add_argument("targets", nargs="+", metavar="DIR | diff OLD NEW")
@@ -133,6 +144,21 @@ def _parser() -> argparse.ArgumentParser:
         help="format to re-render (repeatable; default all)",
     )
     report.add_argument("--html", metavar="FILE", type=Path, help="with diff: also write the changes as HTML")
+    report.add_argument(
+        "--out",
+        metavar="NEW",
+        type=Path,
+        help="re-render into this new folder (a sealed DIR stays untouched)",
+    )
+    report.add_argument(
+        "--signing-key",
+        metavar="FILE",
+        type=Path,
+        help="with --out: sign the new folder's manifest (Ed25519 PEM)",
+    )
+    report.add_argument(
+        "--public-key", metavar="FILE", type=Path, help="with verify: the key the report must be signed by"
+    )
     return parser
 
 
@@ -145,13 +171,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     profile = load_profile(args.device_profile)
     if args.lab_config:
         load_lab_config(args.lab_config)
-    suites = args.suites or default_suites_dir()
-    if not suites.is_dir():
-        raise ConfigError(
-            str(suites), "--suites", "no such directory", "the folder holding the security suites"
-        )
+    folders = suite_dirs(args.suites, builtin=not args.no_builtin_suites)
     report_dir = args.report_dir or f"reports/{profile.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
-    argv = [str(suites), "--device-profile", str(args.device_profile), "--report-dir", str(report_dir)]
+    argv = [*map(str, folders), f"--rootdir={rootdir_for(folders)}"]
+    argv += ["--device-profile", str(args.device_profile), "--report-dir", str(report_dir)]
     if args.lab_config:
         argv += ["--lab-config", str(args.lab_config)]
     argv += ["-q", "-p", "no:cacheprovider", *args.pytest_args]
@@ -243,8 +266,10 @@ def cmd_image_packages(args: argparse.Namespace) -> int:
 def cmd_requirements(args: argparse.Namespace) -> int:
     from harness.requirements import collect_coverage, format_catalog, load_catalog
 
-    suites = args.suites or default_suites_dir()
-    coverage = collect_coverage(suites) if suites.is_dir() else {}
+    coverage: dict[str, list[str]] = {}
+    for folder in suite_dirs(args.suites):
+        for req_id, nodeids in collect_coverage(folder).items():
+            coverage.setdefault(req_id, []).extend(nodeids)
     print(format_catalog(load_catalog(), coverage, args.scheme))
     return 0
 
@@ -277,13 +302,39 @@ def cmd_report(args: argparse.Namespace) -> int:
     targets = args.targets
     if targets[0] == "diff":
         return _report_diff(targets[1:], args.html)
+    if targets[0] == "verify":
+        return _report_verify(targets[1:], args.public_key)
     if len(targets) != 1:
         raise ConfigError(
             "hilsec report", "DIR", f"got {len(targets)} arguments", "one report directory, or diff OLD NEW"
         )
-    for path in rerender(Path(targets[0]), tuple(args.formats or REPORT_FORMATS)):
+    signing_key = None
+    if args.signing_key is not None:
+        from harness.report.signing import load_signing_key
+
+        signing_key = load_signing_key(args.signing_key, "--signing-key")
+    formats = tuple(args.formats or REPORT_FORMATS)
+    for path in rerender(Path(targets[0]), formats, out=args.out, signing_key=signing_key):
         print(path)
     return 0
+
+
+def _report_verify(dirs: list[str], public_key_path: Path | None) -> int:
+    """Exit 0 when every file, the signature and the roll-up check out; 1 with one line per problem."""
+    from harness.report.manifest import verify_report
+    from harness.report.signing import load_public_key
+
+    if len(dirs) != 1:
+        raise ConfigError("hilsec report verify", "DIR", f"got {len(dirs)} arguments", "one report directory")
+    if not Path(dirs[0]).is_dir():
+        raise ConfigError(dirs[0], "", "is not a directory", "a report directory")
+    pinned = load_public_key(public_key_path) if public_key_path is not None else None
+    result = verify_report(Path(dirs[0]), pinned)
+    from harness.util.text import one_line
+
+    for line in result.lines():  # file names in a tampered directory can hold anything
+        print(one_line(line), file=sys.stdout if result.ok else sys.stderr)
+    return 0 if result.ok else 1
 
 
 def _report_diff(runs: list[str], html: Path | None) -> int:

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True)
+def _inner_sessions_without_labgrid(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """labgrid's pytest plugin (installed with hilsec[labgrid]) starts a process-wide step logger once
+    per process, so a pytester session inside this one would stop with an internal error. pytester
+    clears PYTEST_ADDOPTS when it is set up, so this sets it after."""
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")
+        extra = os.environ.get("PYTEST_ADDOPTS", "")
+        monkeypatch.setenv("PYTEST_ADDOPTS", f"{extra} -p no:labgrid".strip())
+
 
 # A fixture name in a selected test -> the group of full-suite runs it needs (see reference_suite_runs).
 SUITE_RUN_GROUPS = {"twin_runs": "twin", "lockout_run": "twin"}

@@ -33,6 +33,7 @@ POWER = "harness/drivers/command_power.py::CommandPower"
 SIGNED_UPDATES = "testsuites/test_signed_updates.py"
 HTTP_CHANNEL = "harness/drivers/http_update_channel.py"
 CELL = "harness/drivers/test_cell.py"
+POOL = "harness/plugin/pool.py"
 
 # field path -> "file[::function or Class.method]" [, the word it is read by (default: the field's name)]
 READERS: dict[str, str | tuple[str, str]] = {
@@ -227,6 +228,19 @@ READERS: dict[str, str | tuple[str, str]] = {
     "lab.cell.callbox.cell_on_timeout_s": ("harness/cell/callbox.py::ScpiCallbox.__init__", '"cell_on_timeout_s"'),
     "lab.cell.attach_timeout_s": GSM + "::_timeouts",
     "lab.cell.sms_timeout_s": GSM + "::_timeouts",
+    "lab.signing.key": ("harness/plugin/__init__.py::_signing_key", ".key"),
+    # A pool device's power and serial ports become its lab config's (pool.py::candidates), which
+    # the same drivers read as the lab's own.
+    "lab.pool.name": (POOL + "::candidates", "entry.name"),
+    "lab.pool.profile": (POOL + "::candidates", "entry.profile"),
+    "lab.pool.power.on": POWER + ".on",
+    "lab.pool.power.off": POWER + ".off",
+    "lab.pool.power.cycle": POWER + ".cycle",
+    "lab.pool.power.off_seconds": POWER + ".on",
+    "lab.pool.power.timeout_s": POWER + "._run",
+    "lab.pool.serial_ports.url": ("harness/drivers/serial_console.py::resolve_serial", "port.url"),
+    "lab.pool.serial_ports.baudrate": ("harness/drivers/serial_console.py::resolve_serial", "port.baudrate"),
+    "lab.locks_dir": (POOL + "::acquire", "lab.locks_dir"),
 }  # fmt: skip
 
 

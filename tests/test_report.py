@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -157,7 +158,14 @@ def written(tmp_path: Path) -> tuple[RunResult, Path, list[Path]]:
 def test_write_report_writes_every_format_and_sums(written):
     _, report_dir, paths = written
     names = [p.relative_to(report_dir).as_posix() for p in paths]
-    assert names == ["results.json", "requirements.csv", "junit.xml", "report.html", "evidence/SHA256SUMS"]
+    assert names == [
+        "results.json",
+        "requirements.csv",
+        "junit.xml",
+        "report.html",
+        "evidence/SHA256SUMS",
+        "SHA256SUMS",  # the directory's manifest (harness/report/manifest.py), last
+    ]
     assert all(p.is_file() for p in paths)
 
 
@@ -426,13 +434,18 @@ def test_sha256sums_empty_when_there_is_no_evidence(tmp_path):
 
 def test_rerender_from_results_json(written):
     run, report_dir, _ = written
-    for name in ("report.html", "requirements.csv", "junit.xml"):
-        (report_dir / name).unlink()
-    paths = rerender(report_dir, ["html", "csv"])
-    assert {p.name for p in paths} == {"report.html", "requirements.csv", "SHA256SUMS"}
-    assert 'id="requirement-FS38-01"' in (report_dir / "report.html").read_text(encoding="utf-8")
-    assert not (report_dir / "junit.xml").exists()
-    assert load_results(report_dir) == run
+    out = report_dir / "rerendered"  # a sealed report is re-rendered into a new folder
+    paths = rerender(report_dir, ["html", "csv"], out=out)
+    assert {p.name for p in paths} == {
+        "report.html",
+        "requirements.csv",
+        "results.json",
+        "rendered-from.json",
+        "SHA256SUMS",
+    }
+    assert 'id="requirement-FS38-01"' in (out / "report.html").read_text(encoding="utf-8")
+    assert not (out / "junit.xml").exists()
+    assert load_results(out) == run
 
 
 def test_rerender_missing_results_is_a_config_error_naming_the_file(tmp_path):
@@ -549,3 +562,49 @@ def test_matrix_shows_the_short_source_name():
     assert short_source("GSMA FS.25 v2.0 (27 Nov 2020)") == "FS.25"
     assert short_source("GSMA FS.38 device controls (harness-assigned numbering)") == "FS.38"
     assert short_source("unknown") == "unknown"
+
+
+def _pool_runs(report_dir: Path) -> list[RunResult]:
+    """Two devices of a pool: the same run, the second passing the EN 303 645 login test."""
+    weak = build_run(report_dir)
+    strong_tests = [
+        dataclasses.replace(t, verdict=Verdict.PASS, reason="") if t.crossrefs == ["EN303645-5.1-1"] else t
+        for t in weak.tests
+    ]
+    strong = dataclasses.replace(
+        weak,
+        device={**weak.device, "name": "board-b", "model": f"Board {HOSTILE}"},
+        tests=strong_tests,
+        requirements=requirement_results(CATALOG, strong_tests),
+    )
+    return [dataclasses.replace(weak, device={**weak.device, "name": "board-a"}), strong]
+
+
+def test_a_pool_report_has_each_devices_provision_view_and_escapes_device_text(tmp_path):
+    write_report(_pool_runs(tmp_path), tmp_path, catalog=CATALOG)
+    pool_page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    row = pool_page[pool_page.index('data-crossref="EN303645-5.1-1"') :]
+    row = row[: row.index("</tr>")]
+    assert 'data-provision-verdict="FAIL"' in row  # fails the pool: it fails on board-a
+    assert 'data-device="board-a" data-verdict="FAIL"' in row
+    assert 'data-device="board-b" data-verdict="PASS"' in row
+    for name, verdict in (("board-a", "FAIL"), ("board-b", "PASS")):
+        page = (tmp_path / f"report-{name}.html").read_text(encoding="utf-8")
+        assert f'data-crossref="EN303645-5.1-1" data-provision-verdict="{verdict}"' in page
+    for name in (
+        "report.html",
+        "report-board-a.html",
+        "report-board-b.html",
+        "requirements.csv",
+        "junit.xml",
+    ):
+        text = (tmp_path / name).read_text(encoding="utf-8")
+        assert "\x1b" not in text and "\x00" not in text, name
+        assert not name.endswith(".html") or "<script>" not in text, name
+    assert "\\x1b[6n" in (tmp_path / "requirements.csv").read_text(encoding="utf-8")
+    phases = [
+        t["phase"]
+        for run in json.loads((tmp_path / "results.json").read_text())["runs"]
+        for t in run["tests"]
+    ]
+    assert "setup" in phases  # schema 2 keeps each test's phase

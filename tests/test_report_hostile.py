@@ -63,16 +63,20 @@ class _Req:
 
 def test_a_lone_surrogate_still_gives_every_report_and_round_trips(tmp_path: Path) -> None:
     paths = write_report(_run(), tmp_path)
-    assert all(p.stat().st_size > 0 for p in paths[:-1])
+    assert all(p.stat().st_size > 0 for p in paths if p.name != "SHA256SUMS")  # evidence/ may be empty
     assert load_results(tmp_path).tests[0].reason == HOSTILE_REASON  # results.json keeps the record
     assert "\\ud800" in (tmp_path / "report.html").read_text(encoding="utf-8")
 
 
 def test_rerendering_never_replaces_a_good_report_with_an_empty_one(tmp_path: Path, monkeypatch) -> None:
-    write_report(_run(), tmp_path)
-    good = (tmp_path / "report.html").read_bytes()
-    assert rerender(tmp_path, ("html",))
-    assert (tmp_path / "report.html").stat().st_size > 0
+    run_dir, unsealed = tmp_path / "run", tmp_path / "unsealed"
+    write_report(_run(), run_dir)
+    good = (run_dir / "report.html").read_bytes()
+    assert rerender(run_dir, ("html",), out=tmp_path / "new")  # a sealed run renders only elsewhere
+    assert (tmp_path / "new" / "report.html").stat().st_size > 0
+    unsealed.mkdir()  # an unsealed directory (a report from before manifests) renders in place
+    for name in ("results.json", "report.html"):
+        (unsealed / name).write_bytes((run_dir / name).read_bytes())
 
     import harness.report.html as html
 
@@ -80,11 +84,10 @@ def test_rerendering_never_replaces_a_good_report_with_an_empty_one(tmp_path: Pa
         raise UnicodeEncodeError("utf-8", "x", 0, 1, "a writer failing half-way")
 
     monkeypatch.setattr(html, "render_html", broken)
-    (tmp_path / "report.html").write_bytes(good)
     with pytest.raises(UnicodeEncodeError):
-        rerender(tmp_path, ("html",))
-    assert (tmp_path / "report.html").read_bytes() == good
-    assert not list(tmp_path.glob(".report.html.*"))  # no temporary file left behind
+        rerender(unsealed, ("html",))
+    assert (unsealed / "report.html").read_bytes() == good
+    assert not list(unsealed.glob(".report.html.*"))  # no temporary file left behind
 
 
 def test_terminal_sequences_are_shown_escaped_everywhere(tmp_path: Path) -> None:

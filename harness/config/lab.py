@@ -218,6 +218,43 @@ class BootMediaCommands(StrictModel):
     timeout_s: float = Field(60.0, gt=0, le=3600, description="seconds one write may take (up to 3600)")
 
 
+class SigningSettings(StrictModel):
+    """The lab's key that signs each report's manifest (REPORT_DIR/SHA256SUMS.sig)."""
+
+    key: ExistingFile = Field(
+        description="an Ed25519 private key in PEM (openssl genpkey -algorithm ed25519 -out FILE)"
+    )
+
+    @field_validator("key")
+    @classmethod
+    def _ed25519_key(cls, value: Path) -> Path:
+        from harness.errors import ConfigError
+        from harness.report.signing import load_signing_key
+
+        try:
+            load_signing_key(value)
+        except ConfigError as err:
+            raise problem(err.problem, err.expected) from None
+        return value
+
+
+class PoolDevice(StrictModel):
+    """One device of the lab's pool: its own profile (console, address) and its own power switch.
+
+    With `pytest -n N` each worker holds one pool device exclusively and runs every selected test
+    on it; a plain session takes the first free one.
+    """
+
+    name: NonEmptyStr = Field(description="a name for the device, unique in the pool (its report section)")
+    profile: ExistingFile | None = Field(
+        None, description="the device's own profile (YAML); default: the run's --device-profile"
+    )
+    power: PowerCommands | None = Field(None, description="this device's power commands (on, off, cycle)")
+    serial_ports: dict[str, SerialConsole] = Field(
+        default_factory=dict, description="this device's named serial ports, over the lab's"
+    )
+
+
 class LabConfig(StrictModel):
     """One bench: QEMU, servers, timeouts, serial ports, capture, network and power.
 
@@ -249,3 +286,18 @@ class LabConfig(StrictModel):
     cell: CellSettings | None = Field(
         None, description="a mapping with backend (osmocom, amarisoft, callbox) and its settings"
     )
+    signing: SigningSettings | None = Field(None, description="a mapping with key: an Ed25519 key file")
+    pool: list[PoolDevice] = Field(
+        default_factory=list, description="a list of devices ({name, profile, power, serial_ports})"
+    )
+    locks_dir: ResolvedPath | None = Field(
+        None, description="where device lock files live (default /run/lock/hilsec or /tmp/hilsec-locks)"
+    )
+
+    @model_validator(mode="after")
+    def _pool_names_unique(self) -> LabConfig:
+        names = [device.name for device in self.pool]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise problem(f"pool lists device {twice[0]!r} twice", "a distinct name for each pool device")
+        return self

@@ -53,10 +53,17 @@ class HilsecState:
     device: Any = None
     test_timeout_s: float = _DEFAULT_TEST_TIMEOUT_S
     worker_devices: list[dict[str, Any]] = field(default_factory=list)  # xdist: what each worker ran on
+    device_name: str = ""  # the pool device this session (worker) drives; "" without a pool
+    assignments: list[Any] = field(default_factory=list)  # devices this process holds (pool.Assignment)
+    next_assignment: int = 0
 
     @property
     def active(self) -> bool:
-        return self.profile_path is not None or bool(self.records)
+        return self.profile_path is not None or self.has_pool or bool(self.records)
+
+    @property
+    def has_pool(self) -> bool:
+        return self.lab is not None and bool(getattr(self.lab, "pool", None))
 
     def secrets(self) -> list[str]:
         from harness.lab.services.registry import lab_secrets
@@ -98,6 +105,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="keep the lab's working files (QEMU logs, full captures, lab servers' files) after the run",
     )
+    group.addoption(
+        "--hilsec-wait",
+        metavar="SECONDS",
+        type=float,
+        default=0.0,
+        help="wait this long for a device another session holds (default: refuse at once, naming the holder)",
+    )
     parser.addini("hilsec_device_profile", "device profile (YAML), as --device-profile")
     parser.addini("hilsec_lab_config", "lab configuration (YAML), as --lab-config")
     parser.addini("hilsec_report_dir", "report directory, as --report-dir")
@@ -138,16 +152,32 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     state.test_timeout_s = config.getoption("hilsec_test_timeout") or _DEFAULT_TEST_TIMEOUT_S
     config.stash[STATE] = state
-    if state.profile_path is None and state.lab_path is not None:
-        pytest.exit("--lab-config needs --device-profile: name the device the bench tests", returncode=2)
-    if state.profile_path is not None:
+    if state.profile_path is not None or state.lab_path is not None:
         from harness.config import load_lab_config, load_profile
 
         try:
-            state.profile = load_profile(state.profile_path)
             state.lab = load_lab_config(state.lab_path) if state.lab_path else None
+            if state.profile_path is None and not state.has_pool:
+                pytest.exit(
+                    "--lab-config needs --device-profile: name the device the bench tests", returncode=2
+                )
+            state.profile = load_profile(state.profile_path) if state.profile_path else None
+            if workerinput and workerinput.get("hilsec_device"):
+                _take_assignment(state, str(workerinput["hilsec_device"]))
         except ConfigError as err:
             pytest.exit(str(err), returncode=2)
+
+
+def _take_assignment(state: HilsecState, name: str) -> None:
+    """An xdist worker: drive the pool device the controller holds for it."""
+    from harness.plugin.pool import candidates
+
+    for device in candidates(state.profile_path, state.profile, state.lab):
+        if device.name == name:
+            state.profile, state.lab, state.profile_path = device.profile, device.lab, device.profile_path
+            state.device_name = name
+            return
+    raise ConfigError("lab config", "pool", f"no device named {name!r}", "the controller's pool")
 
 
 def _catalog(state: HilsecState) -> Any:
@@ -176,9 +206,9 @@ def pytest_collection_modifyitems(
             errors.append(f"{item.nodeid}: {err}")
             continue
         kind = "conceptual" if item.get_closest_marker("conceptual") else "functional"
-        record = TestRecord(item.nodeid, requirements, crossrefs, kind=kind)
+        record = TestRecord(item.nodeid, requirements, crossrefs, kind=kind, device=state.device_name)
         item.stash[RECORD] = record
-        state.records[item.nodeid] = record
+        state.records[record.key] = record
     if errors:
         raise pytest.UsageError("unknown requirement ID in a marker:\n  " + "\n  ".join(errors))
     # Whole-run judges go last, so what every other test made the device do is in their evidence.
@@ -190,7 +220,7 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
     for item in items:
         record = item.stash.get(RECORD, None)
         if record is not None:
-            item.config.stash[STATE].records.pop(record.nodeid, None)
+            item.config.stash[STATE].records.pop(record.key, None)
             del item.stash[RECORD]
 
 
@@ -198,6 +228,67 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     state = session.config.stash[STATE]
     workerinput = getattr(session.config, "workerinput", None)
     state.started = (workerinput or {}).get("hilsec_started") or _now()
+    if workerinput is None and not session.config.option.collectonly:
+        _hold_devices(session.config, state)
+
+
+EXIT_DEVICE_BUSY = 75  # sysexits EX_TEMPFAIL: the device is in use, try again later
+
+
+def _workers(config: pytest.Config) -> int:
+    """How many xdist workers this session starts (0: no xdist)."""
+    if not config.pluginmanager.hasplugin("dsession"):
+        return 0
+    count = getattr(config.option, "numprocesses", None)
+    return int(count) if count else len(getattr(config.option, "tx", None) or [])
+
+
+def _hold_devices(config: pytest.Config, state: HilsecState) -> None:
+    """Take the session's device(s) exclusively, before any worker or test starts."""
+    from harness.lab.locks import DeviceBusy
+    from harness.plugin.pool import acquire, candidates, lock_key
+
+    if state.profile is None and not state.has_pool:
+        return
+    workers = _workers(config)
+    try:
+        devices = candidates(state.profile_path, state.profile, state.lab)
+        if not state.has_pool and (workers <= 1 or lock_key(state.profile, state.lab) is None):
+            count = 1  # one device; with -n N each worker boots its own emulated copy
+        elif not state.has_pool:
+            raise ConfigError(
+                str(state.lab_path or state.profile_path), "pool",
+                f"-n {workers} on one bench device ({state.profile.name}): workers would share its console",
+                "the bench devices listed in the lab config's pool",
+            )  # fmt: skip
+        else:
+            count = max(1, workers)
+        state.assignments = acquire(devices, count, float(config.getoption("hilsec_wait") or 0.0), state.lab)
+    except ConfigError as err:
+        pytest.exit(str(err), returncode=2)
+    except DeviceBusy as err:
+        pytest.exit(f"hilsec: {err}", returncode=EXIT_DEVICE_BUSY)
+    if state.has_pool and workers == 0:
+        chosen = state.assignments[0]
+        state.profile, state.lab, state.profile_path = chosen.profile, chosen.lab, chosen.profile_path
+        state.device_name = chosen.name
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    for assignment in state.assignments if state is not None else []:
+        assignment.release()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With a device pool every worker is a device, and every device runs every selected test."""
+    state = config.stash.get(STATE, None)
+    if state is None or not state.has_pool:
+        return None
+    from xdist.scheduler import EachScheduling
+
+    return EachScheduling(config, log)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -208,6 +299,10 @@ def pytest_configure_node(node: Any) -> None:
         node.workerinput["hilsec_report_dir"] = str(_report_dir(state))
     state.started = state.started or _now()
     node.workerinput["hilsec_started"] = state.started
+    if state.has_pool and state.assignments:
+        chosen = state.assignments[state.next_assignment % len(state.assignments)]
+        state.next_assignment += 1
+        node.workerinput["hilsec_device"] = chosen.name
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -219,9 +314,9 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     state = node.config.stash[STATE]
     for data in output["records"]:
         record = TestRecord.from_dict(data)
-        known = state.records.get(record.nodeid)
+        known = state.records.get(record.key)
         if known is None or known.verdict is None:
-            state.records[record.nodeid] = record
+            state.records[record.key] = record
     if output.get("device"):
         state.worker_devices.append(output["device"])
 
@@ -234,7 +329,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     state = node.config.stash.get(STATE, None)
     if state is not None:
-        state.records[data["nodeid"]] = TestRecord.from_dict(data)
+        record = TestRecord.from_dict(data)
+        state.records[record.key] = record
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -356,7 +452,9 @@ def firmware(hilsec_device: Any) -> Any:
 @pytest.fixture
 def evidence(request: pytest.FixtureRequest, hilsec_state: HilsecState) -> Evidence:
     """The current test's evidence folder (transcripts, pcaps, logs, crafted packages)."""
-    return Evidence(_report_dir(hilsec_state), request.node.nodeid, secrets=hilsec_state.secrets())
+    name = hilsec_state.device_name
+    test_id = f"{name}/{request.node.nodeid}" if name else request.node.nodeid
+    return Evidence(_report_dir(hilsec_state), test_id, secrets=hilsec_state.secrets())
 
 
 @pytest.fixture(autouse=True)
@@ -432,7 +530,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when == "teardown":
         state = item.config.stash[STATE]
         if state.report_dir is not None:
-            record.evidence = Evidence(state.report_dir, record.nodeid).files()
+            record.evidence = Evidence(state.report_dir, _evidence_id(record)).files()
     report.user_properties.append(("hilsec_verdict", str(record.verdict or "")))
     report.hilsec_record = record.to_dict()
 
@@ -452,15 +550,16 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 
 
 def _run_result(state: HilsecState) -> Any:
+    """One RunResult per device the session's records ran on (one without a pool)."""
     from harness.results.model import RunResult, TestResult, requirement_results
 
-    tests = []
+    by_device: dict[str, list[Any]] = {}
     for record in state.records.values():
         if record.verdict is None:
             record.verdict, record.reason = Verdict.INCONCLUSIVE, "not run (the run was interrupted)"
         if state.report_dir is not None:
-            record.evidence = Evidence(state.report_dir, record.nodeid).files()
-        tests.append(
+            record.evidence = Evidence(state.report_dir, _evidence_id(record)).files()
+        by_device.setdefault(record.device, []).append(
             TestResult(
                 nodeid=record.nodeid,
                 requirements=record.requirements,
@@ -475,30 +574,47 @@ def _run_result(state: HilsecState) -> Any:
             )
         )
     catalog = _catalog(state)
-    return RunResult(
-        device=_device_identity(state),
-        started=state.started or _now(),
-        finished=_now(),
-        harness_version=__version__,
-        tests=tests,
-        requirements=requirement_results(catalog, tests),
-    )
+    finished = _now()
+    return [
+        RunResult(
+            device=_device_identity(state, name),
+            started=state.started or finished,
+            finished=finished,
+            harness_version=__version__,
+            tests=tests,
+            requirements=requirement_results(catalog, tests),
+        )
+        for name, tests in sorted(by_device.items())
+    ]
 
 
-def _device_identity(state: HilsecState) -> dict[str, Any]:
-    profile = state.profile
+def _evidence_id(record: TestRecord) -> str:
+    """The evidence folder's name: per device and test with a pool, per test without."""
+    return f"{record.device}/{record.nodeid}" if record.device else record.nodeid
+
+
+def _device_identity(state: HilsecState, name: str = "") -> dict[str, Any]:
+    known = {str(d.get("pool_device") or ""): d for d in state.worker_devices}
+    if name and name in known:
+        return dict(known[name])
+    profile, profile_path = state.profile, state.profile_path
+    for held in state.assignments:  # an xdist controller: the pool device a worker drove
+        if held.name == name:
+            profile, profile_path = held.profile, held.profile_path
     if profile is None:
-        return {"name": "unknown", "profile": None}
+        return {"name": name or "unknown", "profile": None}
     identity: dict[str, Any] = {
-        "name": profile.name,
-        "profile": str(state.profile_path),
+        "name": name or profile.name,
+        "profile": str(profile_path),
         "vendor": profile.vendor,
         "model": profile.model,
         "firmware_version": profile.firmware_version,
     }
+    if name:
+        identity["pool_device"] = name
     if state.device is not None:
-        identity.update(state.device.identity())
-    elif state.worker_devices:
+        identity.update({k: v for k, v in state.device.identity().items() if k != "name"})
+    elif state.worker_devices and not name:
         identity.update({k: v for k, v in state.worker_devices[0].items() if k not in identity})
     return identity
 
@@ -510,7 +626,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(session.config, "workerinput"):
         session.config.workeroutput["hilsec"] = {
             "records": [record.to_dict() for record in state.records.values()],
-            "device": _device_identity(state) if state.device is not None else None,
+            "device": _device_identity(state, state.device_name) if state.device is not None else None,
         }
         return
     if not state.active or not state.records:
@@ -518,12 +634,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from harness.report import write_report
 
     report_dir = _report_dir(state)
-    run = _run_result(state)
-    write_report(run, report_dir, catalog=_catalog(state))
-    session.config.stash[_RUN] = run
+    runs = _run_result(state)
+    write_report(runs, report_dir, catalog=_catalog(state), signing_key=_signing_key(state))
+    session.config.stash[_RUN] = runs
 
 
 _RUN = pytest.StashKey[Any]()
+
+
+def _signing_key(state: HilsecState) -> Any:
+    """The lab config's `signing.key` (validated when the config was loaded), or None."""
+    signing = getattr(state.lab, "signing", None) if state.lab is not None else None
+    if signing is None:
+        return None
+    from harness.report.signing import load_signing_key
+
+    return load_signing_key(signing.key)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -532,8 +658,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if run is None or state is None:
         return
     from harness.report.terminal import format_summary
+    from harness.util.text import one_line
 
-    terminalreporter.section("hilsec requirement verdicts")
-    for line in format_summary(run).splitlines():
-        terminalreporter.write_line(line)
+    for device_run in run:
+        title = one_line(f" on {device_run.device.get('name')}") if len(run) > 1 else ""
+        terminalreporter.section(f"hilsec requirement verdicts{title}")
+        for line in format_summary(device_run).splitlines():
+            terminalreporter.write_line(line)
     terminalreporter.write_line(f"report: {state.report_dir}")

@@ -36,6 +36,12 @@ class TestRecord:
     evidence: list[str] = field(default_factory=list)
     phase: str = ""  # the pytest phase that decided the verdict: setup, call or teardown
     radio: str = ""  # which radio produced a cellular verdict (a test's record_property("radio", ...))
+    device: str = ""  # the pool device it ran on ("" for a single-device run)
+
+    @property
+    def key(self) -> str:
+        """Unique in a run: with a pool every device runs the same node IDs."""
+        return f"{self.device}\x00{self.nodeid}"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

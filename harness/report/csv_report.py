@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
-from harness.results.model import RunResult
+from harness.results.model import RunResult, as_runs
 from harness.util.files import write_atomically
 from harness.util.text import visible
 
@@ -20,23 +21,35 @@ COLUMNS = ("id", "title", "source", "verdict", "tests", "reasons")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def write_csv(run: RunResult, report_dir: Path) -> Path:
-    """Write REPORT_DIR/requirements.csv, atomically; device text has its control characters
-    shown as escapes (`\x1b`), never raw."""
+def write_csv(run: RunResult | Sequence[RunResult], report_dir: Path) -> Path:
+    """Write REPORT_DIR/requirements.csv, atomically; a pool run adds a first column naming each
+    row's device. Device text has its control characters shown as escapes (`\x1b`), never raw."""
     target = Path(report_dir) / CSV_NAME
-    tests = run.tests_by_nodeid()
+    runs = as_runs(run)
+    pool = len(runs) > 1
     with io.StringIO(newline="") as handle:
         writer = csv.writer(handle, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-        writer.writerow(COLUMNS)
-        for req in run.requirements:
-            reasons = []
-            for nodeid in req.tests:
-                test = tests.get(nodeid)
-                if test is not None:
-                    detail = f": {test.reason}" if test.reason else ""
-                    reasons.append(f"{nodeid}: {test.verdict.value}{detail}")
-            row = (req.id, req.title, req.source, req.verdict.value, "\n".join(req.tests), "\n".join(reasons))
-            writer.writerow([_defuse(visible(cell)) for cell in row])
+        writer.writerow(("device", *COLUMNS) if pool else COLUMNS)
+        for device_run in runs:
+            tests = device_run.tests_by_nodeid()
+            for req in device_run.requirements:
+                reasons = []
+                for nodeid in req.tests:
+                    test = tests.get(nodeid)
+                    if test is not None:
+                        detail = f": {test.reason}" if test.reason else ""
+                        reasons.append(f"{nodeid}: {test.verdict.value}{detail}")
+                row = (
+                    req.id,
+                    req.title,
+                    req.source,
+                    req.verdict.value,
+                    "\n".join(req.tests),
+                    "\n".join(reasons),
+                )
+                if pool:
+                    row = (str(device_run.device.get("name", "")), *row)
+                writer.writerow([_defuse(visible(cell)) for cell in row])
         return write_atomically(target, handle.getvalue())
 
 

@@ -14,11 +14,12 @@ from typing import Any
 import jinja2
 
 from harness.errors import ConfigError
-from harness.results.model import ResultFormatError, RunResult
+from harness.results.consistency import rollup_problems
+from harness.results.model import ResultFormatError, RunResult, runs_from_json
 from harness.results.verdicts import Verdict
 from harness.util.text import one_line
 
-RunSource = RunResult | dict | str | Path
+RunSource = RunResult | list | dict | str | Path
 
 
 @dataclass(frozen=True)
@@ -87,37 +88,63 @@ class RunDiff:
 
 
 def diff_runs(old_results_json: RunSource, new_results_json: RunSource) -> RunDiff:
-    """Requirement verdicts that differ between two runs, in the new run's order, removed ones last."""
-    old, new = _load(old_results_json), _load(new_results_json)
-    old_by_id = {r.id: r for r in old.requirements}
-    new_ids = {r.id for r in new.requirements}
+    """Requirement verdicts that differ between two runs, in the new run's order, removed ones last.
+
+    Pool runs are compared device by device (by name); their changes read "DEVICE: ID".
+    """
+    old_runs, new_runs = _load(old_results_json), _load(new_results_json)
+    for source, runs in ((old_results_json, old_runs), (new_results_json, new_runs)):
+        problems = [line for run in runs for line in rollup_problems(run)]
+        if problems:
+            where = source if isinstance(source, str | Path) else "results"
+            raise ConfigError(where, "requirements", problems[0], "verdicts rolled up from the tests")
+    pooled = len(old_runs) > 1 or len(new_runs) > 1
+    old_rows, new_rows = _rows(old_runs, pooled), _rows(new_runs, pooled)
     changes: list[VerdictChange] = []
     unchanged = 0
-    for req in new.requirements:
-        before = old_by_id.get(req.id)
+    for key, req in new_rows.items():
+        before = old_rows.get(key)
         if before is None:
-            changes.append(VerdictChange(req.id, req.title, None, req.verdict))
+            changes.append(VerdictChange(key, req.title, None, req.verdict))
         elif before.verdict is req.verdict:
             unchanged += 1
         else:
-            changes.append(VerdictChange(req.id, req.title, before.verdict, req.verdict))
+            changes.append(VerdictChange(key, req.title, before.verdict, req.verdict))
     changes.extend(
-        VerdictChange(r.id, r.title, r.verdict, None) for r in old.requirements if r.id not in new_ids
+        VerdictChange(k, r.title, r.verdict, None) for k, r in old_rows.items() if k not in new_rows
     )
-    return RunDiff(old.device, new.device, old.started, new.started, changes, unchanged)
+    old, new = old_runs[0], new_runs[0]
+    old_device = old.device if len(old_runs) == 1 else _pool_identity(old_runs)
+    new_device = new.device if len(new_runs) == 1 else _pool_identity(new_runs)
+    return RunDiff(old_device, new_device, old.started, new.started, changes, unchanged)
 
 
-def _load(source: RunSource) -> RunResult:
+def _rows(runs: list[RunResult], pooled: bool) -> dict[str, Any]:
+    rows: dict[str, Any] = {}
+    for run in runs:
+        prefix = f"{run.device.get('name', '')}: " if pooled else ""
+        for req in run.requirements:
+            rows[prefix + req.id] = req
+    return rows
+
+
+def _pool_identity(runs: list[RunResult]) -> dict:
+    return {"name": "pool of " + ", ".join(str(r.device.get("name", "")) for r in runs)}
+
+
+def _load(source: RunSource) -> list[RunResult]:
     if isinstance(source, RunResult):
-        return source
+        return [source]
+    if isinstance(source, list):
+        return list(source)
     if isinstance(source, dict):
-        return RunResult.from_json(source)
+        return runs_from_json(source)
     path = Path(source)
     if path.is_dir():
         path = path / "results.json"
     try:
         data: Any = json.loads(path.read_text(encoding="utf-8"))
-        return RunResult.from_json(data)
+        return runs_from_json(data)
     except FileNotFoundError:
         raise ConfigError(path, "", "file not found", "a results.json written by hilsec") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:

@@ -108,11 +108,16 @@ def write_html(
     groupings: Sequence[CrossRefGrouping] = (),
     catalog: Iterable[Any] | None = None,
     secrets: Sequence[str] = (),
+    evidence_root: Path | None = None,
+    name: str = HTML_NAME,
 ) -> Path:
-    """Write REPORT_DIR/report.html; evidence files are read from REPORT_DIR to inline transcripts."""
+    """Write REPORT_DIR/report.html (or `name`, a pool device's page), atomically; evidence files
+    are read from REPORT_DIR (or `evidence_root`, the run's own folder when re-rendering elsewhere)
+    to inline transcripts."""
     report_dir = Path(report_dir)
-    target = report_dir / HTML_NAME
-    page = render_html(run, report_dir, groupings=groupings, catalog=catalog, secrets=secrets)
+    target = report_dir / name
+    source = Path(evidence_root) if evidence_root is not None else report_dir
+    page = render_html(run, source, groupings=groupings, catalog=catalog, secrets=secrets)
     return write_atomically(target, page, errors="backslashreplace")
 
 
@@ -266,3 +271,54 @@ def _duration(started: str, finished: str) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+
+
+POOL_TEMPLATE_NAME = "pool.html.j2"
+
+
+def device_page_name(name: str) -> str:
+    """The file name of one pool device's own report page."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "device"
+    return f"report-{safe}.html"
+
+
+def write_pool_html(
+    runs: Sequence[RunResult], report_dir: Path, pages: Mapping[str, str], schemes: Sequence[str] = ()
+) -> Path:
+    """Write REPORT_DIR/report.html for a pool run: one column per device, linking each device's
+    page, and for each of `schemes` its provisions per device (each device's own page has the
+    provision's tests)."""
+    from harness.results.model import pool_provisions, pool_requirements
+
+    groupings = [
+        {
+            "scheme": scheme,
+            "title": SCHEME_TITLES.get(scheme, scheme),
+            "provisions": pool_provisions(runs, scheme),
+        }
+        for scheme in schemes
+    ]
+
+    devices = [
+        {
+            "name": str(run.device.get("name", "")),
+            "model": str(run.device.get("model") or ""),
+            "firmware": str(run.device.get("firmware_version") or ""),
+            "tests": len(run.tests),
+            "href": pages[str(run.device.get("name", ""))],
+        }
+        for run in runs
+    ]
+    page = (
+        _environment()
+        .get_template(POOL_TEMPLATE_NAME)
+        .render(
+            devices=devices,
+            requirements=pool_requirements(runs),
+            groupings=groupings,
+            harness_version=runs[0].harness_version,
+            started=min(r.started for r in runs),
+            finished=max(r.finished for r in runs),
+        )
+    )
+    return write_atomically(Path(report_dir) / HTML_NAME, page, errors="backslashreplace")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from harness.results.model import RunResult
+from harness.results.model import RunResult, as_runs, runs_to_json
 from harness.util.files import write_atomically
 
 RESULTS_NAME = "results.json"
@@ -28,9 +29,10 @@ def json_text(document: Any) -> str:
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
 
 
-def write_json(run: RunResult, report_dir: Path) -> Path:
-    """Write REPORT_DIR/results.json (UTF-8, indented, stable key order), atomically."""
-    return write_atomically(Path(report_dir) / RESULTS_NAME, json_text(run.to_json()))
+def write_json(run: RunResult | Sequence[RunResult], report_dir: Path) -> Path:
+    """Write REPORT_DIR/results.json (UTF-8, indented, stable key order), atomically: a pool's
+    device runs as a list."""
+    return write_atomically(Path(report_dir) / RESULTS_NAME, json_text(runs_to_json(as_runs(run))))
 
 
 @cache

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
 
 from harness.results.evidence import evidence_path_problem
-from harness.results.model import RunResult, TestResult
+from harness.results.model import RunResult, TestResult, as_runs
 from harness.results.verdicts import Verdict
 from harness.util.files import write_atomically
 from harness.util.text import visible
@@ -50,8 +51,10 @@ def split_nodeid(nodeid: str) -> tuple[str, str]:
     return ".".join([module, *parts[1:-1]]), parts[-1] + params
 
 
-def write_junit(run: RunResult, report_dir: Path, *, absolute_attachments: bool = True) -> Path:
-    """Write REPORT_DIR/junit.xml.
+def write_junit(
+    run: RunResult | Sequence[RunResult], report_dir: Path, *, absolute_attachments: bool = True
+) -> Path:
+    """Write REPORT_DIR/junit.xml: one testsuite, or one per device of a pool run.
 
     Attachment paths are absolute by default, as the Jenkins plugin documents them; relative
     ones (to the report dir, where junit.xml lives) suit Azure DevOps and moved report dirs.
@@ -59,13 +62,30 @@ def write_junit(run: RunResult, report_dir: Path, *, absolute_attachments: bool 
     report_dir = Path(report_dir)
     target = report_dir / JUNIT_NAME
     base = report_dir.resolve() if absolute_attachments else None
-    elements = [junit_element(t) for t in run.tests]
+    runs = as_runs(run)
     root = ET.Element("testsuites")
+    totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
+    seconds = 0.0
+    for device_run in runs:
+        name = SUITE_NAME if len(runs) == 1 else f"{SUITE_NAME}[{device_run.device.get('name', '')}]"
+        suite = _suite(root, device_run, name, base)
+        for key in totals:
+            totals[key] += int(suite.attrib[key])
+        seconds += float(suite.attrib["time"])
+    root.attrib.update({k: str(v) for k, v in totals.items()})
+    root.attrib["time"] = f"{seconds:.3f}"
+    ET.indent(root)
+    document = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return write_atomically(target, document)
+
+
+def _suite(root: ET.Element, run: RunResult, name: str, base: Path | None) -> ET.Element:
+    elements = [junit_element(t) for t in run.tests]
     suite = ET.SubElement(
         root,
         "testsuite",
         {
-            "name": SUITE_NAME,
+            "name": xml_text(name),
             "tests": str(len(run.tests)),
             "failures": str(elements.count("failure")),
             "errors": str(elements.count("error")),
@@ -82,10 +102,7 @@ def write_junit(run: RunResult, report_dir: Path, *, absolute_attachments: bool 
     _property(suite_props, "finished", run.finished)
     for test in run.tests:
         _testcase(suite, test, base)
-    root.attrib.update({k: suite.attrib[k] for k in ("tests", "failures", "errors", "skipped", "time")})
-    ET.indent(root)
-    document = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return write_atomically(target, document)
+    return suite
 
 
 SKIP_REASON = "skipped, so not checked"  # how the plugin words a plain pytest.skip

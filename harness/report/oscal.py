@@ -24,7 +24,7 @@ from typing import Any
 from harness.report.json_report import json_text
 from harness.report.sums import sha256_file
 from harness.results.evidence import evidence_file
-from harness.results.model import RunResult, TestResult
+from harness.results.model import RunResult, TestResult, as_runs
 from harness.results.verdicts import Verdict
 from harness.util.files import write_atomically
 
@@ -34,10 +34,21 @@ NAMESPACE = "urn:hilsec:oscal"
 _UUID_NAMESPACE = uuid.UUID("8f4a7f52-33a1-5d0e-9a3c-6b1e2f0c4d11")
 
 
-def write_oscal(run: RunResult, report_dir: Path) -> Path:
-    """Write REPORT_DIR/oscal-assessment-results.json."""
+def write_oscal(run: RunResult | list[RunResult], report_dir: Path) -> Path:
+    """Write REPORT_DIR/oscal-assessment-results.json; a pool run gives one OSCAL result per device."""
     target = Path(report_dir) / OSCAL_NAME
-    document = assessment_results(run, Path(report_dir))
+    runs = as_runs(run)
+    documents = [assessment_results(device_run, Path(report_dir)) for device_run in runs]
+    document = documents[0]
+    if len(documents) > 1:
+        body = document["assessment-results"]
+        body["metadata"]["title"] = "hilsec security assessment results: " + ", ".join(
+            _line(str(r.device.get("name", ""))) for r in runs
+        )
+        body["results"] = [d["assessment-results"]["results"][0] for d in documents]
+        body["back-matter"]["resources"] = [
+            res for d in documents for res in d["assessment-results"]["back-matter"]["resources"]
+        ]
     return write_atomically(target, json_text(document))
 
 

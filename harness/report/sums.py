@@ -52,7 +52,7 @@ def write_sha256sums(report_dir: Path) -> Path:
     """Write REPORT_DIR/evidence/SHA256SUMS (an empty file when there is no evidence)."""
     evidence_dir = Path(report_dir) / "evidence"
     evidence_dir.mkdir(parents=True, exist_ok=True)
-    lines = [_format_line(sha256_file(evidence_dir / rel), rel) for rel in evidence_files(evidence_dir)]
+    lines = [format_line(sha256_file(evidence_dir / rel), rel) for rel in evidence_files(evidence_dir)]
     return write_atomically(evidence_dir / SUMS_NAME, "".join(lines))
 
 
@@ -65,7 +65,7 @@ def verify_sha256sums(report_dir: Path) -> list[SumProblem]:
     listed: dict[str, str] = {}
     problems: list[SumProblem] = []
     for number, line in enumerate(sums_path.read_text(encoding="utf-8").splitlines(), start=1):
-        parsed = _parse_line(line)
+        parsed = parse_line(line)
         if parsed is None:
             problems.append(SumProblem(f"{SUMS_NAME}:{number}", "malformed line"))
             continue
@@ -83,7 +83,7 @@ def verify_sha256sums(report_dir: Path) -> list[SumProblem]:
     return problems
 
 
-def _format_line(digest: str, rel: str) -> str:
+def format_line(digest: str, rel: str) -> str:
     # GNU sha256sum escapes backslash and newline in names and marks such lines with a leading "\".
     if "\\" in rel or "\n" in rel or "\r" in rel:
         escaped = rel.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
@@ -91,7 +91,7 @@ def _format_line(digest: str, rel: str) -> str:
     return f"{digest}  {rel}\n"
 
 
-def _parse_line(line: str) -> tuple[str, str] | None:
+def parse_line(line: str) -> tuple[str, str] | None:
     escaped = line.startswith("\\")
     if escaped:
         line = line[1:]

@@ -424,3 +424,78 @@ def _redact_value(value: Any, secrets: list[str]) -> Any:
 
 
 _JSON_NAMES = {dict: "JSON object", list: "JSON array", str: "string"}
+
+
+# --- a pool run: one RunResult per device ----------------------------------------------------------
+
+POOL_SCHEMA_VERSION = 2
+
+
+def as_runs(run_or_runs: RunResult | Sequence[RunResult]) -> list[RunResult]:
+    """A run, or the device runs of a pool run, as a list of device runs."""
+    return [run_or_runs] if isinstance(run_or_runs, RunResult) else list(run_or_runs)
+
+
+def pool_requirements(runs: Sequence[RunResult]) -> list[dict]:
+    """Each requirement over every device: rolled up from the devices' verdicts, each one listed."""
+    rows: dict[str, dict] = {}
+    for run in runs:
+        name = str(run.device.get("name", ""))
+        for req in run.requirements:
+            row = rows.setdefault(
+                req.id, {"id": req.id, "title": req.title, "source": req.source, "devices": {}}
+            )
+            row["devices"][name] = req.verdict.value
+    for row in rows.values():
+        tested = [Verdict(v) for v in row["devices"].values() if v != Verdict.NOT_TESTED.value]
+        row["verdict"] = rollup(tested).value
+    return list(rows.values())
+
+
+def pool_provisions(runs: Sequence[RunResult], scheme: str) -> list[dict]:
+    """Each provision of `scheme` over every device: a device's verdict comes only from its own
+    tests whose marker names the provision (provision_results), the pool's from the devices that
+    tested it, as for requirements."""
+    rows: dict[str, dict] = {}
+    for run in runs:
+        name = str(run.device.get("name", ""))
+        for provision in provision_results(run, scheme):
+            row = rows.setdefault(provision.id, {"id": provision.id, "devices": {}, "cited_by": []})
+            row["devices"][name] = provision.verdict.value
+            row["cited_by"] += [req for req in provision.cited_by if req not in row["cited_by"]]
+    for row in rows.values():
+        tested = [Verdict(v) for v in row["devices"].values() if v != Verdict.NOT_TESTED.value]
+        row["verdict"] = rollup(tested).value
+    return [rows[key] for key in sorted(rows, key=_natural_key)]
+
+
+def runs_to_json(runs: Sequence[RunResult]) -> dict:
+    """results.json: one device's run as DESIGN.md shows it, or a pool's list of device runs."""
+    if len(runs) == 1:
+        return runs[0].to_json()
+    return {
+        "schema_version": POOL_SCHEMA_VERSION,
+        "harness_version": runs[0].harness_version,
+        "started": min(r.started for r in runs),
+        "finished": max(r.finished for r in runs),
+        "devices": [str(r.device.get("name", "")) for r in runs],
+        "runs": [r.to_json() for r in runs],
+        "requirements": pool_requirements(runs),
+    }
+
+
+def runs_from_json(data: Any) -> list[RunResult]:
+    """The device runs of a results.json (one, or a pool's); ResultFormatError names a bad field."""
+    obj = _expect(data, dict, "$")
+    if "runs" not in obj:
+        return [RunResult.from_json(obj)]
+    items = _expect(obj.get("runs"), list, "runs")
+    if not items:
+        raise ResultFormatError("runs", "is empty")
+    runs = []
+    for i, item in enumerate(items):
+        try:
+            runs.append(RunResult.from_json(item))
+        except ResultFormatError as err:
+            raise ResultFormatError(f"runs[{i}].{err.field}", err.problem) from None
+    return runs

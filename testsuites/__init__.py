@@ -1,0 +1,1 @@
+"""The security suites, one module per control (installed as the package harness.testsuites)."""
