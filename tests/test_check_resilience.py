@@ -151,3 +151,15 @@ def test_device_activity_is_bounded_and_names_a_damaged_file(tmp_path):
     bad = tmp_path / "bad.pcap"
     bad.write_bytes(b"not a capture at all, longer than a header")
     assert device_activity([bad], "10.0.2.15").unreadable
+
+
+def test_a_few_quick_retries_are_not_a_storm():
+    few = _peer(attempts=_periodic(100, 105, 1.0))
+    assert len(few.attempts) < 6
+    assert judge_backoff(_activity(few, device_packets=few.attempts), OUTAGE).verdict is Verdict.PASS
+
+
+def test_a_storm_of_two_second_retries_after_a_first_long_attempt_fails():
+    seen = [100.0] + _periodic(114, 130, 2.2)  # the shape measured on the reconnect-storm knob
+    outcome = judge_backoff(_activity(_peer(seen, attempts=seen)), OUTAGE)
+    assert outcome.verdict is Verdict.FAIL, outcome.reason

@@ -20,8 +20,8 @@ from harness.analysis.capture.activity import DeviceActivity, PeerActivity
 from harness.results.outcome import Measurement, Outcome
 
 RECURRING_MIN_GAP_S = 1.0  # two sends at least this far apart make a peer the device keeps talking to
-STORM_MIN_ATTEMPTS = 10  # fewer attempts than this during an outage are never a storm
-STORM_MAX_INTERVAL_S = 2.0  # a median gap between attempts below this is short
+STORM_MIN_ATTEMPTS = 6  # fewer attempts than this during an outage are never a storm
+STORM_MAX_INTERVAL_S = 3.0  # a median gap between attempts below this is short
 BACKOFF_GROWTH = 1.5  # the last attempts' gaps this much wider than the first ones: a back-off
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from harness.emulation.cellular import CELLULAR_WEAKNESSES, cellular_device_config
 from harness.emulation.evasive import EVASIVE_WEAKNESSES, NEEDS_UDP_CLIENT, evasive_device_config
 from harness.emulation.log_export import LOG_EXPORT_WEAKNESSES, log_export_device_config
+from harness.emulation.resilience import RESILIENCE_WEAKNESSES, resilience_device_config
 from harness.emulation.sip_ua import SIP_UA_BINARIES, SIP_UA_PACKAGES, SIP_WEAKNESSES, sip_device_config
 from harness.emulation.storage import STORAGE_WEAKNESSES, storage_device_config
 from harness.emulation.update_channel import (
@@ -42,6 +43,7 @@ WEAKNESSES.update(STORAGE_WEAKNESSES)
 WEAKNESSES.update(UPDATE_CHANNEL_WEAKNESSES)
 WEAKNESSES.update(EVASIVE_WEAKNESSES)
 WEAKNESSES.update(CELLULAR_WEAKNESSES)
+WEAKNESSES.update(RESILIENCE_WEAKNESSES)
 
 # Hardening knobs: protections beyond the hardened baseline that the harness must cope with, not
 # weaknesses a test must catch. `vulnerable` ("every weakness") leaves them out, and no verdict may
@@ -160,6 +162,7 @@ class Variant:
         settings.update(storage_device_config(self.weaknesses))
         settings.update(update_channel_device_config(self.weaknesses))
         settings.update(evasive_device_config(self.weaknesses))
+        settings.update(resilience_device_config(self.weaknesses))
         lockout = self.hardened_by("console-lockout")
         settings.update(
             {
