@@ -127,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser(
         "report",
-        help="re-render a report directory from its results.json, or diff two runs",
+        help="re-render a report directory from its results.json, verify its hashes and signature, or diff two runs",
         description="hilsec report DIR [--format F ...] [--out NEW]   re-render DIR's reports from its "
         "results.json (into NEW when DIR is sealed by its SHA256SUMS)\n"
         "hilsec report diff OLD NEW [--html FILE]   requirement verdicts that changed between two runs\n"
