@@ -169,3 +169,18 @@ def test_format_devices_without_usb_devices_names_the_reason():
     devices, reason = list_usb_devices()
     if not devices:
         assert f"(none: {reason})" in text
+
+
+def test_a_known_module_without_declared_interfaces_is_judged_by_its_manuals_layout() -> None:
+    from types import SimpleNamespace
+
+    from harness.drivers.usb_attachment import DeclaredUsb
+
+    bg96 = DeclaredUsb(SimpleNamespace(vendor_id=0x2C7C, product_id=0x0296, allowed_kinds=[], interfaces={}))
+    assert bg96.declared_interfaces[0] == "modem-diagnostic" and "Quectel BG96" in bg96.description
+    own = DeclaredUsb(
+        SimpleNamespace(vendor_id=0x2C7C, product_id=0x0296, allowed_kinds=[], interfaces={2: "modem-at"})
+    )
+    assert own.declared_interfaces == {2: "modem-at"}  # the maker's word comes first
+    other = DeclaredUsb(SimpleNamespace(vendor_id=0x1234, product_id=0x5678, allowed_kinds=[], interfaces={}))
+    assert other.declared_interfaces == {}
