@@ -38,7 +38,7 @@ CELLULAR_REQUIREMENTS = {"FS38-GSM-01", "FS38-GSM-02"}
 # attempts the back-off test judges would be hidden): the network-outage tests are INCONCLUSIVE
 # there naming the key, and are compared without them, like the tests waiting for the maker's key.
 NO_LINK_CONTROL = "provides no network link control"
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.bench_twin]
 
 
 @pytest.fixture(scope="module")

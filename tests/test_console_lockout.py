@@ -52,6 +52,7 @@ def test_a_profile_asks_for_the_knob(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.bench_twin
 def test_the_lockouts_were_waited_out_and_reported(lockout_run: dict) -> None:
     recoveries = [r["what"] for r in lockout_run["device"].get("recoveries", [])]
     waited = [what for what in recoveries if "worked again" in what]
