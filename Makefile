@@ -28,13 +28,13 @@ demo: install
 		--lab-config lab_configs/local-qemu.yaml --report-dir $(REPORTS)/vulnerable
 	@$(PY) -m harness.report.demo_summary $(REPORTS)/hardened $(REPORTS)/vulnerable
 
-# Every test but the bench-twin runs: the unit tests two at a time, then the integration tests
-# (QEMU, the Osmocom cell, kamailio, the bench path) one at a time, as their own fixtures already
-# run two boards at once.
+# Every test but the bench-twin runs: the unit tests, then the integration tests (QEMU, the Osmocom
+# cell, kamailio, the bench path), each two at a time; an integration module stays on one worker
+# (its boards share a module fixture), and most of their time is spent waiting on the boards.
 test: install
 	$(HILSEC) image prepare
 	$(PY) -m pytest -p no:cacheprovider tests -m unit -n 2
-	$(PY) -m pytest -p no:cacheprovider tests -m "not unit and not bench_twin"
+	$(PY) -m pytest -p no:cacheprovider tests -m "not unit and not bench_twin" -n 2 --dist loadfile
 
 # The fast unit tests only (a few minutes): what `pytest tests` runs by default.
 unit: install
