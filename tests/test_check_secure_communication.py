@@ -73,3 +73,15 @@ def test_plaintext_http_to_the_labs_own_update_server_is_exempt_and_nothing_else
     result = assess_flows([update, beacon], DEVICE, lab_endpoints=lab)
     assert len(result.exempted) == 1 and "hilsec.update_operator" in result.exempted[0]
     assert len(result.findings) == 1 and "hello imei" in result.findings[0]
+
+
+def test_a_handshake_cut_short_is_interrupted_only_where_the_server_completed_another() -> None:
+    done = _flow("dtls")
+    cut = _flow("dtls", version=None, suite=None)
+    cut.offered_versions = ["DTLS 1.2"]
+    elsewhere = _flow("dtls", version=None, suite=None, port=6000)
+    elsewhere.offered_versions = ["DTLS 1.2"]
+    result = assess_flows([cut, done, elsewhere], DEVICE)
+    assert len(result.interrupted) == 1 and "10.0.2.2:5684" in result.interrupted[0]
+    assert len(result.undetermined) == 1 and "10.0.2.2:6000" in result.undetermined[0]
+    assert not result.findings

@@ -9,7 +9,10 @@ from what the flow carries, not from its framing:
 - a client that offers only deprecated versions (SSL 3, TLS 1.0/1.1, DTLS 1.0) FAILs even when the
   lab's peer refuses it, since a peer that accepts would speak them.
 A flow whose handshake simply never completed (a ClientHello with a current offer, no answer) is
-undetermined: the harness did not see what would be negotiated, so it cannot call it safe.
+undetermined: the harness did not see what would be negotiated, so it cannot call it safe; unless
+the same server completed a current, strong handshake with the device in another flow: then it was
+an attempt cut short (a link the lab cut, a power cycle) that carried no data, and it is listed as
+interrupted.
 Every flow of the whole capture counts, each named with the time of its first packet.
 """
 
@@ -47,6 +50,7 @@ class Assessment:
     undetermined: list[str] = field(default_factory=list)
     protected: list[str] = field(default_factory=list)
     exempted: list[str] = field(default_factory=list)
+    interrupted: list[str] = field(default_factory=list)  # hellos only, to a server that completed others
 
 
 def first_packet_time(flow: Flow) -> str:
@@ -124,6 +128,8 @@ def assess_flows(
 ) -> Assessment:
     """Judge the flows the device initiated; flows the lab opened into the device are not its traffic."""
     result = Assessment()
+    incomplete: list[tuple[Flow, str]] = []
+    completed: set[tuple[str, tuple[str, int]]] = set()  # (kind, server) with a protected flow
     for flow in flows:
         if flow.client[0] != device_address or flow.kind == "empty":
             continue
@@ -145,12 +151,12 @@ def assess_flows(
             if problems:
                 result.findings.append(f"{name}: " + "; ".join(problems))
             else:
-                why = (
-                    "hello not reassembled (analysis memory limit)"
-                    if flow.hello_overflow
-                    else "never completed"
-                )
-                result.undetermined.append(f"{name}: {flow.kind.upper()} handshake {why}")
+                if flow.hello_overflow:
+                    result.undetermined.append(
+                        f"{name}: {flow.kind.upper()} handshake hello not reassembled (analysis memory limit)"
+                    )
+                else:
+                    incomplete.append((flow, f"{name}: {flow.kind.upper()} handshake never completed"))
             continue
         if flow.negotiated_version not in MINIMUM_VERSIONS.get(flow.kind, ()):
             problems.append(f"negotiated {flow.negotiated_version}, below {MINIMUM_VERSIONS[flow.kind][0]}")
@@ -163,6 +169,12 @@ def assess_flows(
         else:
             suite = suite_name(flow.negotiated_suite) if flow.negotiated_suite is not None else "?"
             result.protected.append(f"{name}: {flow.negotiated_version} {suite}")
+            completed.add((flow.kind, flow.server))
+    for flow, text in incomplete:
+        if (flow.kind, flow.server) in completed:
+            result.interrupted.append(text + " (the same server completed a current handshake in another flow)")
+        else:
+            result.undetermined.append(text)
     return result
 
 
@@ -198,6 +210,7 @@ def judge_traffic(
         details={
             "findings": result.findings,
             "undetermined": result.undetermined,
+            "interrupted": result.interrupted,
             "protected": result.protected,
             "exempted": result.exempted,
         },
