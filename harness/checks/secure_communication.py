@@ -172,7 +172,9 @@ def assess_flows(
             completed.add((flow.kind, flow.server))
     for flow, text in incomplete:
         if (flow.kind, flow.server) in completed:
-            result.interrupted.append(text + " (the same server completed a current handshake in another flow)")
+            result.interrupted.append(
+                text + " (the same server completed a current handshake in another flow)"
+            )
         else:
             result.undetermined.append(text)
     return result
