@@ -19,7 +19,9 @@ from reference_runs import knob_profile, run_suites
 
 RUN_TIMEOUT_S = 600
 PARALLEL_RUNS = 2
-pytestmark = pytest.mark.integration
+# Extended: under a loaded CI machine the storm knob's 100 ms retries were seen spaced out enough to
+# look like back-off (2026-12-02, load 10); run with make test-extended on a quiet machine.
+pytestmark = [pytest.mark.integration, pytest.mark.extended]
 
 SUITE = "testsuites/test_resilience.py"
 NETWORK_TESTS = "without_network or after_network_loss or backs_off"  # one outage, three verdicts
