@@ -8,10 +8,7 @@ from pathlib import Path
 
 from harness.capabilities import BootMedia
 from harness.device.registry import BuildContext, provides
-from harness.errors import HarnessSetupError
-from harness.util.processes import run_shell
-
-OUTPUT_IN_ERROR = 500
+from harness.util.processes import run_lab_command
 
 
 class CommandBootMedia(BootMedia):
@@ -21,16 +18,7 @@ class CommandBootMedia(BootMedia):
 
     def write(self, image: Path) -> None:
         command = self.settings.write.replace("{image}", shlex.quote(str(image)))
-        outcome = run_shell(command, float(self.settings.timeout_s))
-        if outcome.status is None:
-            raise HarnessSetupError(
-                f"boot media write {command!r} did not finish within {self.settings.timeout_s:g} s"
-            )
-        if outcome.status != 0:
-            raise HarnessSetupError(
-                f"boot media write {command!r} failed with status {outcome.status}: "
-                f"{outcome.output.strip()[-OUTPUT_IN_ERROR:]}"
-            )
+        run_lab_command("boot media write", command, self.settings.timeout_s)
 
 
 @provides(BootMedia, order=50)

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from harness.capabilities.link import NetworkLink
 from harness.device.registry import BuildContext, provides
-from harness.errors import HarnessSetupError
-from harness.util.processes import run_shell
-
-OUTPUT_IN_ERROR = 500
+from harness.util.processes import run_lab_command
 
 
 class CommandLink(NetworkLink):
@@ -22,16 +19,7 @@ class CommandLink(NetworkLink):
         self.is_cut = False
 
     def _run(self, what: str, command: str) -> None:
-        outcome = run_shell(command, float(self.settings.timeout_s))
-        if outcome.status is None:
-            raise HarnessSetupError(
-                f"link {what} command {command!r} did not finish within {self.settings.timeout_s:g} s"
-            )
-        if outcome.status != 0:
-            raise HarnessSetupError(
-                f"link {what} command {command!r} failed with status {outcome.status}: "
-                f"{outcome.output.strip()[-OUTPUT_IN_ERROR:]}"
-            )
+        run_lab_command(f"link {what} command", command, self.settings.timeout_s)
 
     def cut(self) -> None:
         self._run("down", self.settings.down)

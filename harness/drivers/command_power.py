@@ -11,10 +11,7 @@ import time
 
 from harness.capabilities import Power
 from harness.device.registry import BuildContext, provides
-from harness.errors import HarnessSetupError
-from harness.util.processes import run_shell
-
-OUTPUT_IN_ERROR = 500
+from harness.util.processes import check_lab_command, run_shell
 
 
 class CommandPower(Power):
@@ -28,15 +25,7 @@ class CommandPower(Power):
     def _run(self, what: str, command: str) -> None:
         outcome = run_shell(command, float(self.settings.timeout_s))
         self.history.append((time.time(), what, outcome.status))
-        if outcome.status is None:
-            raise HarnessSetupError(
-                f"power {what} command {command!r} did not finish within {self.settings.timeout_s:g} s"
-            )
-        if outcome.status != 0:
-            raise HarnessSetupError(
-                f"power {what} command {command!r} failed with status {outcome.status}: "
-                f"{outcome.output.strip()[-OUTPUT_IN_ERROR:]}"
-            )
+        check_lab_command(f"power {what} command", outcome, self.settings.timeout_s)
 
     def on(self) -> None:
         if self._off_at is not None:  # stay off long enough for the board to really lose power

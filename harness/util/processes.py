@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 STOP_TIMEOUT_S = 5.0
 OUTPUT_LIMIT = 64 * 1024  # what a lab command may print that the harness keeps
+OUTPUT_IN_ERROR = 500  # the end of a failed lab command's output, quoted in its error
 
 
 def stop_process(
@@ -74,3 +75,23 @@ def run_shell(command: str, timeout: float) -> CommandOutcome:
         output.seek(0)
         text = output.read(OUTPUT_LIMIT).decode(errors="replace")
     return CommandOutcome(command, status, text)
+
+
+def run_lab_command(label: str, command: str, timeout_s: float) -> CommandOutcome:
+    """A lab config's command (power, link, boot media), run and checked (check_lab_command)."""
+    return check_lab_command(label, run_shell(command, float(timeout_s)), timeout_s)
+
+
+def check_lab_command(label: str, outcome: CommandOutcome, timeout_s: float) -> CommandOutcome:
+    """`outcome`, or HarnessSetupError naming `label` when the command did not finish in
+    `timeout_s` or exited non-zero (with the end of its output)."""
+    from harness.errors import HarnessSetupError
+
+    if outcome.status is None:
+        raise HarnessSetupError(f"{label} {outcome.command!r} did not finish within {timeout_s:g} s")
+    if outcome.status != 0:
+        raise HarnessSetupError(
+            f"{label} {outcome.command!r} failed with status {outcome.status}: "
+            f"{outcome.output.strip()[-OUTPUT_IN_ERROR:]}"
+        )
+    return outcome
