@@ -43,6 +43,16 @@ def _events_until(cell: OsmocomCell, kind: str, since: float | None = None, time
     return cell.events(since)
 
 
+def _radio_story(*phones: MobileStation, since: float | None = None) -> str:
+    """What the phones did on the radio lately: a failed delivery says why (missed paging, cell lost)."""
+    lines = []
+    for phone in phones:
+        recent = [e for e in phone.events if since is None or e.when >= since][-25:]
+        lines += [f"{phone.name} {time.strftime('%H:%M:%S', time.localtime(e.when))}.{int(e.when * 1000) % 1000:03d} "
+                  f"{e.what} {e.detail}" for e in recent]  # fmt: skip
+    return "\n".join(lines)
+
+
 def _station(cell: OsmocomCell, imsi: str, ki: str, policy: MsPolicy, name: str) -> MobileStation:
     station = MobileStation(
         cell.virtual_um, Sim(imsi, bytes.fromhex(ki)), imei=IMEI, policy=policy, name=name
@@ -128,8 +138,9 @@ def test_sms_with_raw_tp_fields_arrive_intact(network, sms: MtSms) -> None:
     cell, phone, timings, _ = network
     assert cell.wait_attached(IMSI, ATTACH_TIMEOUT_S).attached
     before = len(phone.received_sms)
+    sent = time.time()
     delivery = cell.send_sms(IMSI, sms, SMS_TIMEOUT_S)
-    assert delivery.delivered, delivery
+    assert delivery.delivered, f"{delivery}\n{_radio_story(phone, since=sent - 30)}"
     timings.setdefault("sms_delivery_s", {})[sms.label] = round(delivery.seconds, 2)
     deadline = time.monotonic() + 5
     while len(phone.received_sms) == before and time.monotonic() < deadline:
@@ -171,7 +182,8 @@ def test_a_downgrade_cell_is_refused_by_the_hardened_phone_and_taken_by_the_weak
         taken = cell.wait_attached(WEAK_IMSI, ATTACH_TIMEOUT_S)
         assert taken.attached, taken.detail
         probe = MtSms(SENDER, b"?", 0x00, pid=0x40, label="probe")
-        assert cell.send_sms(WEAK_IMSI, probe, SMS_TIMEOUT_S).delivered
+        delivery = cell.send_sms(WEAK_IMSI, probe, SMS_TIMEOUT_S)
+        assert delivery.delivered, f"{delivery}\n{_radio_story(weak, phone, since=since)}"
         refused = cell.send_sms(IMSI, probe, SMS_TIMEOUT_S)
         assert not refused.delivered, refused
         assert phone.status == "denied" and ("00101", 2) in phone.barred
@@ -200,7 +212,9 @@ def test_the_hardened_phone_comes_back_to_the_genuine_cell(network) -> None:
     cell, phone, _, _ = network
     attachment = cell.wait_attached(IMSI, ATTACH_TIMEOUT_S)
     assert attachment.attached, attachment.detail
-    assert cell.send_sms(IMSI, MtSms(SENDER, b"welcome back"), SMS_TIMEOUT_S).delivered
+    sent = time.time()
+    delivery = cell.send_sms(IMSI, MtSms(SENDER, b"welcome back"), SMS_TIMEOUT_S)
+    assert delivery.delivered, f"{delivery}\n{_radio_story(phone, since=sent - 60)}"
 
 
 def test_evidence_has_logs_configs_and_a_radio_capture(network, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ are imported rather than pycrate_mobile.NAS, which pulls in LTE and 5G and print
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,11 @@ IMSI, IMEI, IMEISV, TMSI = IE.IDTYPE_IMSI, IE.IDTYPE_IMEI, IE.IDTYPE_IMEISV, IE.
 IDENTITY_NAMES = {IMSI: "IMSI", IMEI: "IMEI", IMEISV: "IMEISV", TMSI: "TMSI"}
 _DOWNLINK = {PD_MM: MM.MMTypeClasses, PD_RR: RR.RRTypeMTClasses, PD_SMS: PP.PPSMSCPTypeClasses}
 _UPLINK = {PD_MM: MM.MMTypeClasses, PD_RR: RR.RRTypeMOClasses, PD_SMS: PP.PPSMSCPTypeClasses}
+# RR message types on the BCCH and CCCH (44.018 10.4), read before anything is decoded
+SYSTEM_INFORMATION_3 = 0x1B
+PAGING_REQUESTS = (0x21, 0x22, 0x24)  # types 1, 2 and 3
+IMMEDIATE_ASSIGNMENT, IMMEDIATE_ASSIGNMENT_REJECT = 0x3F, 0x3A
+COMMON_DECODE_CACHE = 256
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,21 @@ def decode(octets: bytes, *, uplink: bool, pseudo_length: bool = False) -> Messa
     except Exception:  # noqa: BLE001
         name = f"type 0x{kind:02x}"
     return Message(PROTOCOLS[pd], name, message, bytes(octets))
+
+
+def common_channel_type(block: bytes) -> int | None:
+    """The RR message type of a BCCH/CCCH block (after its L2 pseudo length), None if not RR."""
+    if len(block) < 3 or block[1] & 0x0F != PD_RR:
+        return None
+    return block[2]
+
+
+@functools.lru_cache(maxsize=COMMON_DECODE_CACHE)
+def decode_common(block: bytes) -> Message | None:
+    """A BCCH/CCCH block, decoded once: the BTS repeats the same System Information and paging
+    blocks many times a second, pycrate takes milliseconds for each, and a station that falls
+    behind the radio misses its paging. Callers only read the cached Message."""
+    return decode(bytes(block), uplink=False, pseudo_length=True)
 
 
 def identity(octets: bytes) -> tuple[str, str] | None:

@@ -191,9 +191,9 @@ class RadioMonitor:
         self._message(message, frame.uplink, channel, now)
 
     def _common_control(self, payload: bytes, now: float) -> None:
-        if len(payload) < 3 or payload[2] not in (0x21, 0x22, 0x24):  # paging request types 1, 2, 3
+        if l3.common_channel_type(payload) not in l3.PAGING_REQUESTS:
             return
-        message = l3.decode(payload, uplink=False, pseudo_length=True)
+        message = l3.decode_common(payload)
         if message is None:
             return
         for name in ("ID1", "ID2", "ID3", "ID4"):

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 CELL_LOST_S = 4.0  # no downlink for this long: out of coverage
 RACH_ATTEMPTS = 7  # SI3 max retransmissions
 RACH_RESPONSE_S = 0.8
+STALE_FRAME_S = 1.0  # a downlink frame that waited this long in the socket is history
+CATCH_UP_FRAMES = 20_000  # bounded: a radio that floods the socket cannot hold the station here
 PROCEDURE_S = 20.0  # the longest one layer-3 procedure may take (the network's timers are ~10-15 s)
 RETRY_AFTER_FAILURE_S = 3.0  # T3211 is 15 s; the emulation retries sooner so that tests stay short
 NO_KEY = 7  # ciphering key sequence number "no key available"
@@ -202,16 +204,19 @@ class MobileStation:
 
     def _idle_step(self) -> None:
         assert self._socket is not None
-        frame, _ = self._socket.receive(0.3)
+        frame, _, arrived = self._socket.receive_timed(0.3)
         now = time.monotonic()
+        if frame is not None and not frame.uplink:
+            self._heard(frame)
         if self.cell is not None and now - self.cell.last_seen > CELL_LOST_S:
             self._event("cell lost", f"LAC {self.cell.lac}: no downlink for {CELL_LOST_S:.0f} s")
             self.cell = None
             if self.status in ("registered", "denied"):
                 self.status = "searching"
             self.registered_lai = None
-        if frame is not None and not frame.uplink:
-            self._frame_number = frame.frame_number
+        # A backlog after a stall (a loaded host) is read but not decoded: its paging is stale
+        # (the network repeats what is current) and decoding it would keep the station behind.
+        if frame is not None and not frame.uplink and time.time() - arrived < STALE_FRAME_S:
             if frame.channel == gsmtap.BCCH and not frame.sacch:
                 self._system_information(frame)
             elif frame.channel in (gsmtap.PCH, gsmtap.AGCH, gsmtap.CCCH) and not frame.sacch:
@@ -223,11 +228,27 @@ class MobileStation:
             elif self.registered_lai != lai and now - self._last_failure > RETRY_AFTER_FAILURE_S:
                 self._location_update()
 
+    def _heard(self, frame: gsmtap.GsmtapFrame) -> None:
+        """A downlink frame: the radio's clock, and the serving cell still in coverage."""
+        self._frame_number = frame.frame_number
+        if self.cell is not None and frame.arfcn == self.cell.arfcn:
+            self.cell.last_seen = time.monotonic()
+
+    def _catch_up(self) -> None:
+        """Read what is queued, so that a RACH carries the radio's current frame number."""
+        assert self._socket is not None
+        for _ in range(CATCH_UP_FRAMES):
+            frame, _ = self._socket.receive(0)
+            if frame is None:
+                return
+            if not frame.uplink:
+                self._heard(frame)
+
     def _system_information(self, frame: gsmtap.GsmtapFrame) -> None:
-        message = l3.decode(frame.payload, uplink=False, pseudo_length=True)
-        if message is None or message.name != "SYSTEM INFORMATION TYPE 3":
-            if self.cell is not None and frame.arfcn == self.cell.arfcn:
-                self.cell.last_seen = time.monotonic()
+        if l3.common_channel_type(frame.payload) != l3.SYSTEM_INFORMATION_3:
+            return
+        message = l3.decode_common(frame.payload)
+        if message is None:
             return
         area = l3.location_area(message)
         if area is None:
@@ -252,6 +273,7 @@ class MobileStation:
         """RACH until an IMMEDIATE ASSIGNMENT for this station arrives; its dedicated channel."""
         assert self._socket is not None and self.cell is not None
         for _ in range(RACH_ATTEMPTS):
+            self._catch_up()
             ra = establishment | random.randrange(0x20 if establishment == RA_ANSWER_TO_PAGING else 0x10)
             fn = self._frame_number
             self._socket.send_uplink(
@@ -265,10 +287,13 @@ class MobileStation:
                 frame, _ = self._socket.receive(deadline - time.monotonic())
                 if frame is None or frame.uplink:
                     continue
-                self._frame_number = frame.frame_number
+                self._heard(frame)
                 if frame.channel not in (gsmtap.PCH, gsmtap.AGCH, gsmtap.CCCH) or frame.sacch:
                     continue
-                message = l3.decode(frame.payload, uplink=False, pseudo_length=True)
+                kind = l3.common_channel_type(frame.payload)
+                if kind not in (l3.IMMEDIATE_ASSIGNMENT, l3.IMMEDIATE_ASSIGNMENT_REJECT):
+                    continue
+                message = l3.decode_common(frame.payload)
                 if message is None:
                     continue
                 if message.name == "IMMEDIATE ASSIGNMENT REJECT":
@@ -459,7 +484,9 @@ class MobileStation:
             return
         if (self.cell.mcc_mnc, self.cell.lac) != self.registered_lai:
             return
-        message = l3.decode(payload, uplink=False, pseudo_length=True)
+        if l3.common_channel_type(payload) not in l3.PAGING_REQUESTS:
+            return
+        message = l3.decode_common(payload)
         if message is None or not message.name.startswith("PAGING REQUEST"):
             return
         mine = False
