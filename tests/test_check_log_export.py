@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from harness.checks.log_export import SecurityEvent, assess_log_export
-from harness.lab.services.syslog import SyslogRecord, parse_syslog
+from harness.lab.services.syslog import parse_syslog
+from harness.observations.syslog import SyslogRecord
 
 T0 = 1_800_000_000.0
 CONSOLE = SecurityEvent("failed console login for 'root'", T0, ("root",), excludes=("10.0.2.2",))

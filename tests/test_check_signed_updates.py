@@ -12,7 +12,7 @@ from harness.checks.signed_updates import (
     assess_rejection,
     rejection_logged,
 )
-from harness.probes.update_agent import DeliveryOutcome
+from harness.observations.update_delivery import DeliveryOutcome
 from harness.updates.manifest import UpdateManifest
 
 FILE = "unsigned-1.0.2-abcd.swu"

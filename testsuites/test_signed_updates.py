@@ -28,8 +28,9 @@ import pytest
 from harness.capabilities import Power, UpdateChannel, UpdateSigning
 from harness.checks.signed_updates import assess_installation, assess_manifest, assess_rejection
 from harness.errors import ConfigError
+from harness.observations.update_delivery import DeliveryOutcome
 from harness.plugin.conclusions import inconclusive, not_applicable
-from harness.probes.update_agent import REFERENCE_AGENT, DeliveryOutcome, UpdateAgent
+from harness.probes.update_agent import REFERENCE_AGENT, UpdateAgent
 from harness.updates import crafting
 from harness.updates.crafting import CraftedPackage, craft_package
 from harness.updates.derive import derive_package, maker_copy

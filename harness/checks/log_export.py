@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from harness.lab.services.syslog import SyslogRecord
+from harness.observations.syslog import SyslogRecord
 
 # Words by which a log line says "this was refused": busybox login ("invalid password"), dropbear
 # ("Bad password attempt"), PAM ("authentication failure"), update agents ("Signature ... failed").

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.probes.update_agent import DeliveryOutcome
+from harness.observations.update_delivery import DeliveryOutcome
 from harness.updates.manifest import UpdateManifest
 
 REJECTION_WORDS = ("reject", "refus", "fail", "denied", "invalid")

@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 import shlex
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import DeviceError
+from harness.observations.update_delivery import DeliveryOutcome
 
 REFERENCE_AGENT = "hilsec-update"
 REFERENCE_VERSION_PATTERN = r"^version=(\S+)"
@@ -30,25 +31,6 @@ class AgentStatus:
     version: str
     hardware: str
     firmware: str = ""
-
-
-@dataclass
-class DeliveryOutcome:
-    """Everything one delivery showed: versions before and after, exit status, output and logs."""
-
-    kind: str
-    filename: str
-    url: str
-    version_before: str
-    offered_version: str
-    version_after: str | None = None
-    exit_status: int | None = None
-    agent_output: str = ""
-    log_lines: list[str] = field(default_factory=list)
-    answered: bool = True
-    seconds: float = 0.0
-    rebooted: bool = False
-    version_after_reboot: str | None = None
 
 
 def parse_status(output: str) -> AgentStatus:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.lab.certificates import certificate_sha256, ensure_lab_certificate
+from harness.observations.syslog import SyslogRecord
 
 if TYPE_CHECKING:
     from harness.lab.services.base import LabEndpoints
@@ -52,29 +53,6 @@ _RFC5424_HEAD = re.compile(r"^([1-9]\d{0,2}) (\S+) (\S+) (\S+) (\S+) (\S+) ")
 _RFC3164_STAMP = re.compile(r"^([A-Z][a-z]{2}) ([ \d]\d) (\d\d):(\d\d):(\d\d) ")
 _ISO_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d))(?: |$)")
 _TAG = re.compile(r"^([\w./-]{1,48})(?:\[([^\]\s]{1,32})\])?: ?")
-
-
-@dataclass(frozen=True)
-class SyslogRecord:
-    """One message as the lab received it."""
-
-    received: float  # host time.time() when it arrived
-    peer: str  # "ip:port" of the sender as the lab saw it
-    transport: str  # "udp" | "tcp" | "tls"
-    encrypted: bool
-    syntax: str  # "rfc5424" | "rfc3164" | "unparsed"
-    facility: str | None
-    severity: str | None
-    timestamp: str | None  # ISO 8601 as the device stated it (RFC 3164 gets the receiver's year)
-    host: str | None
-    app: str | None
-    procid: str | None
-    message: str
-    raw: str
-
-    def summary(self) -> str:
-        when = self.timestamp or "no timestamp"
-        return f"[{self.transport} {when} {self.host or '-'} {self.app or '-'}] {self.message[:160]}"
 
 
 @dataclass(frozen=True)
