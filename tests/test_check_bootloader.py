@@ -1,6 +1,8 @@
-"""The bootloader lockdown check (FS38-05), both directions.
+"""The bootloader lockdown check (FS38-05), both directions: the watch (harness.probes.bootloader)
+and the judgement of what it saw (harness.checks.bootloader).
 
-Fast tests drive a scripted stand-in console (FakeBootloaderStream). The integration tests run the
+The judgement alone is tested on watches as data. Fast tests drive a scripted stand-in console
+(FakeBootloaderStream) through the watch. The integration tests run the
 real U-Boot 2023.01 from Debian's u-boot-qemu in qemu-system-aarch64: stock (bootdelay=2) must FAIL;
 with an environment on the second pflash that sets bootdelay=-2 and a bootcmd that hands over to a
 payload, it must PASS; bootdelay=-2 with a bootcmd that fails falls through to `=>` and must FAIL.
@@ -18,8 +20,11 @@ import pytest
 from support.uboot_board import LOCKED_ENV, UBOOT_BIN
 from support.uboot_board import make_env_flash as _make_env_flash
 
-from harness.checks.bootloader import check_bootloader_console
+from harness.checks.bootloader import judge_bootloader_watch, watch_evidence
 from harness.errors import DeviceDisconnected
+from harness.observations.bootloader import BootloaderWatch
+from harness.probes.bootloader import watch_bootloader
+from harness.results.outcome import Outcome
 from harness.results.verdicts import Verdict
 from harness.transports.console import Console
 from harness.transports.stream import ProcessStream
@@ -89,34 +94,87 @@ def fake_console(**kwargs: object) -> tuple[Console, FakeBootloaderStream]:
     return Console(stream, name="fake-bootloader", default_timeout=5), stream
 
 
+def watch_and_judge(console: Console, **kwargs) -> tuple[BootloaderWatch, Outcome]:
+    watch = watch_bootloader(console, **kwargs)
+    return watch, judge_bootloader_watch(watch)
+
+
+# --- the judgement alone, on watches as data ----------------------------------------------------
+
+
+def test_judgement_of_a_prompt_after_a_countdown_is_fail_naming_both():
+    watch = BootloaderWatch(
+        3, "prompt", "U-Boot command prompt '=>'", "Hit any key to stop autoboot", keys_sent=4, printed=True
+    )
+    outcome = judge_bootloader_watch(watch)
+    assert outcome.verdict is Verdict.FAIL
+    assert outcome.reason == (
+        "interactive bootloader console reachable: U-Boot command prompt '=>' "
+        "after interrupting 'Hit any key to stop autoboot'"
+    )
+    assert outcome.findings == (outcome.reason,)
+
+
+def test_judgement_of_a_prompt_without_keys_says_autoboot_fell_through():
+    outcome = judge_bootloader_watch(BootloaderWatch(3, "prompt", "GRUB command line 'grub>'", printed=True))
+    assert outcome.verdict is Verdict.FAIL
+    assert "without any key press" in outcome.reason
+
+
+def test_judgement_of_a_handover_or_output_without_prompt_is_pass():
+    handover = judge_bootloader_watch(BootloaderWatch(3, "handover", "Linux decompressor", printed=True))
+    assert handover.verdict is Verdict.PASS and "no autoboot countdown; Linux decompressor" in handover.reason
+    window = judge_bootloader_watch(BootloaderWatch(2, "window", countdown="autoboot in 3s", printed=True))
+    assert window.verdict is Verdict.PASS and "countdown did not stop" in window.reason
+
+
+def test_judgement_of_silence_or_a_closed_console_is_inconclusive():
+    silent = judge_bootloader_watch(BootloaderWatch(2, "window"))
+    assert silent.verdict is Verdict.INCONCLUSIVE and "no output on the console within 2 s" in silent.reason
+    closed = judge_bootloader_watch(BootloaderWatch(2, "closed", printed=True, closed_because="EOF"))
+    assert closed.verdict is Verdict.INCONCLUSIVE and closed.reason.endswith("closed during the watch: EOF")
+
+
+def test_evidence_names_verdict_keys_and_timeline():
+    watch = BootloaderWatch(
+        2, "window", keys_sent=3, printed=True, events=["  0.10 s  U-Boot banner"], tail="x"
+    )
+    text = watch_evidence(watch, judge_bootloader_watch(watch))
+    assert text.startswith("verdict: PASS\nreason: no bootloader prompt within 2 s")
+    assert "keys sent: 3\ntimeline:\n    0.10 s  U-Boot banner\nlast console text:\nx\n" in text
+
+
+# --- the watch on a stand-in console ----------------------------------------------------------
+
+
 def test_interruptible_countdown_is_fail_naming_the_prompt():
     console, stream = fake_console()
-    result = check_bootloader_console(console, window_s=3)
+    watch, result = watch_and_judge(console, window_s=3)
     assert result.verdict is Verdict.FAIL
-    assert result.reached == "U-Boot command prompt '=>'"
+    assert watch.reached == "U-Boot command prompt '=>'"
     assert "Hit any key to stop autoboot" in result.reason
     assert stream.received  # keys were really pressed
 
 
 def test_keys_only_during_countdown_still_reach_prompt():
     console, stream = fake_console()
-    result = check_bootloader_console(console, window_s=3, keys_from_power_on=False)
+    watch, result = watch_and_judge(console, window_s=3, keys_from_power_on=False)
     assert result.verdict is Verdict.FAIL
     assert stream.received[:1] == b" "
 
 
 def test_ignored_keys_and_handover_is_pass():
     console, _ = fake_console(listens=False, countdown_s=0.3)
-    result = check_bootloader_console(console, window_s=3)
+    watch, result = watch_and_judge(console, window_s=3)
     assert result.verdict is Verdict.PASS
     assert "countdown did not stop" in result.reason
-    assert result.keys_sent > 0
+    assert watch.keys_sent > 0
 
 
 def test_no_countdown_no_prompt_is_pass_at_window_end():
     console, _ = fake_console(countdown_s=0, handover="Loading firmware\r\n")
     started = time.monotonic()
-    result = check_bootloader_console(console, window_s=1.0)
+    watch, result = watch_and_judge(console, window_s=1.0)
     assert result.verdict is Verdict.PASS
     assert "no autoboot countdown" in result.reason
     assert time.monotonic() - started < 2.5
@@ -134,20 +192,20 @@ def test_no_countdown_no_prompt_is_pass_at_window_end():
 )
 def test_other_bootloader_prompts_are_named(prompt, name):
     console, _ = fake_console(prompt=prompt)
-    result = check_bootloader_console(console, window_s=3)
-    assert result.verdict is Verdict.FAIL, result.evidence()
-    assert result.reached == name
+    watch, result = watch_and_judge(console, window_s=3)
+    assert result.verdict is Verdict.FAIL, watch_evidence(watch, result)
+    assert watch.reached == name
 
 
 def test_prompt_text_followed_by_more_output_is_not_a_prompt():
     console, _ = fake_console(prompt="\r\n=> not really, still booting\r\n", listens=True, countdown_s=0.2)
-    result = check_bootloader_console(console, window_s=1.0)
+    watch, result = watch_and_judge(console, window_s=1.0)
     assert result.verdict is Verdict.PASS
 
 
 def test_silent_console_is_inconclusive():
     console, _ = fake_console(silent=True)
-    result = check_bootloader_console(console, window_s=0.5)
+    watch, result = watch_and_judge(console, window_s=0.5)
     assert result.verdict is Verdict.INCONCLUSIVE
     assert "no output" in result.reason
 
@@ -164,7 +222,7 @@ class FakeClosingStream(FakeBootloaderStream):
 
 def test_console_closing_is_inconclusive():
     stream = FakeClosingStream(listens=False, countdown_s=0.1, handover="")
-    result = check_bootloader_console(Console(stream, name="fake", default_timeout=2), window_s=2)
+    watch, result = watch_and_judge(Console(stream, name="fake", default_timeout=2), window_s=2)
     assert result.verdict is Verdict.INCONCLUSIVE
     assert "closed" in result.reason
 
@@ -213,9 +271,9 @@ def uboot_console(env_flash: Path | None = None) -> Console:
 @needs_uboot
 def test_stock_uboot_is_fail():
     with uboot_console() as console:
-        result = check_bootloader_console(console, window_s=15)
-    assert result.verdict is Verdict.FAIL, result.evidence()
-    assert result.reached == "U-Boot command prompt '=>'"
+        watch, result = watch_and_judge(console, window_s=15)
+    assert result.verdict is Verdict.FAIL, watch_evidence(watch, result)
+    assert watch.reached == "U-Boot command prompt '=>'"
     assert "Hit any key to stop autoboot" in result.reason
 
 
@@ -223,21 +281,21 @@ def test_stock_uboot_is_fail():
 @needs_uboot
 def test_stock_uboot_is_fail_with_keys_only_during_countdown():
     with uboot_console() as console:
-        result = check_bootloader_console(
+        watch, result = watch_and_judge(
             console, window_s=15, keys_from_power_on=False, interrupt_keys=["\x03"]
         )
-    assert result.verdict is Verdict.FAIL, result.evidence()
+    assert result.verdict is Verdict.FAIL, watch_evidence(watch, result)
 
 
 @pytest.mark.integration
 @needs_uboot
 def test_uboot_with_bootdelay_minus_2_is_pass(tmp_path):
     with uboot_console(make_env_flash(tmp_path, LOCKED_ENV)) as console:
-        result = check_bootloader_console(console, window_s=15)
-    assert result.verdict is Verdict.PASS, result.evidence()
+        watch, result = watch_and_judge(console, window_s=15)
+    assert result.verdict is Verdict.PASS, watch_evidence(watch, result)
     assert "U-Boot starting an application" in result.reason
-    assert result.keys_sent > 0  # keys were pressed from power-on and ignored
-    assert "U-Boot banner" in "\n".join(result.events)
+    assert watch.keys_sent > 0  # keys were pressed from power-on and ignored
+    assert "U-Boot banner" in "\n".join(watch.events)
 
 
 @pytest.mark.integration
@@ -245,8 +303,8 @@ def test_uboot_with_bootdelay_minus_2_is_pass(tmp_path):
 def test_uboot_falling_through_to_prompt_after_failed_bootcmd_is_fail(tmp_path):
     env = {"bootdelay": "-2", "bootcmd": "load virtio 0:1 0x40200000 /boot/Image"}
     with uboot_console(make_env_flash(tmp_path, env)) as console:
-        result = check_bootloader_console(console, window_s=15, keys_from_power_on=False)
-    assert result.verdict is Verdict.FAIL, result.evidence()
+        watch, result = watch_and_judge(console, window_s=15, keys_from_power_on=False)
+    assert result.verdict is Verdict.FAIL, watch_evidence(watch, result)
     assert "without any key press" in result.reason
 
 
@@ -257,5 +315,5 @@ def test_uboot_with_bootdelay_0_is_fail_for_keys_held_from_power_on(tmp_path):
     waiting stops it, a key sent after seeing the line is too late. Hence keys_from_power_on."""
     env = {**LOCKED_ENV, "bootdelay": "0"}
     with uboot_console(make_env_flash(tmp_path, env)) as console:
-        result = check_bootloader_console(console, window_s=15)
-    assert result.verdict is Verdict.FAIL, result.evidence()
+        watch, result = watch_and_judge(console, window_s=15)
+    assert result.verdict is Verdict.FAIL, watch_evidence(watch, result)

@@ -1,8 +1,9 @@
 """FS38-05: debug ports are locked down: no interruptible bootloader, no undeclared USB debug function.
 
 The decisions live in harness.checks.bootloader and harness.checks.usb_interfaces (tested both
-ways against real U-Boot in QEMU and real products' USB descriptors); these tests apply them to
-the device under test as its profile describes it.
+ways against real U-Boot in QEMU and real products' USB descriptors); these tests gather the
+evidence (harness.probes.bootloader watches the console) and apply them to the device under test
+as its profile describes it.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import pytest
 
 from harness.capabilities import UsbAttachment
-from harness.checks.bootloader import check_bootloader_console
+from harness.checks.bootloader import judge_bootloader_watch, watch_evidence
 from harness.checks.usb_interfaces import check_usb_interfaces
-from harness.plugin.conclusions import inconclusive, not_applicable
+from harness.plugin.conclusions import conclude, not_applicable
+from harness.probes.bootloader import watch_bootloader
 from harness.results.verdicts import Verdict
 
 pytestmark = pytest.mark.requirement("FS38-05", "EN303645-5.6-4", "CLP13_8.2")
@@ -36,13 +38,12 @@ def test_bootloader_console_cannot_be_interrupted(unbooted_device, evidence):
     _skip_if_absent(device, "bootloader_console")
     console = device.watch_from_power_on()  # needs power control: INCONCLUSIVE naming it otherwise
     try:
-        result = check_bootloader_console(console, window_s=BOOTLOADER_WINDOW_S)
+        watch = watch_bootloader(console, window_s=BOOTLOADER_WINDOW_S)
     finally:
         device.strategy.forget()  # whatever the keys did, look at the device before using it again
-    evidence.write_text("bootloader-watch.txt", result.evidence())
-    if result.verdict is Verdict.INCONCLUSIVE:
-        inconclusive(result.reason)
-    assert result.verdict is Verdict.PASS, result.reason
+    outcome = judge_bootloader_watch(watch)
+    evidence.write_text("bootloader-watch.txt", watch_evidence(watch, outcome))
+    conclude(outcome)
 
 
 @pytest.mark.requirement("TS103701-5.6-4-2a", "TS103701-5.6-4-2b", "TS103701-5.6-3-2d")

@@ -6,25 +6,16 @@ boot arguments and flash access: a FAIL naming what was reached. A device whose 
 straight on to the operating system, ignoring keys, is a PASS. A console that stays silent proves
 nothing (no power, wrong port): INCONCLUSIVE.
 
-The check watches the cleaned console text (see harness.transports.console) from power-on, so the caller
-opens the console first and then powers the device on (or starts QEMU).
+The console is watched, and keys pressed, by harness.probes.bootloader (with the patterns below);
+this module judges what that watch saw.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from harness.errors import DeviceDisconnected, DeviceTimeout
-from harness.results.verdicts import Verdict
-from harness.transports.console import Console
-
-# Keys people press to stop autoboot: any key (space), Ctrl-C (U-Boot, RedBoot), ESC (GRUB, UEFI).
-DEFAULT_INTERRUPT_KEYS: tuple[str, ...] = (" ", "\x03", "\x1b")
-KEY_INTERVAL_S = 0.05  # a held-down key repeats about this fast
-SETTLE_S = 0.3  # a prompt is a prompt only if the console then stays quiet
-TAIL_CHARACTERS = 400
+from harness.observations.bootloader import BootloaderWatch
+from harness.results.outcome import Outcome
 
 
 @dataclass(frozen=True)
@@ -77,148 +68,44 @@ BOOTLOADER_BANNERS: tuple[ConsolePattern, ...] = (
 )
 
 
-@dataclass
-class BootloaderAssessment:
-    """The verdict, what was reached, and a timeline (seconds since the watch began) as evidence."""
-
-    verdict: Verdict
-    reason: str
-    reached: str | None = None
-    events: list[str] = field(default_factory=list)
-    keys_sent: int = 0
-    transcript_tail: str = ""
-
-    def evidence(self) -> str:
-        lines = [
-            f"verdict: {self.verdict}",
-            f"reason: {self.reason}",
-            f"keys sent: {self.keys_sent}",
-            "timeline:",
-        ]
-        lines += [f"  {event}" for event in self.events]
-        lines += ["last console text:", self.transcript_tail]
-        return "\n".join(lines) + "\n"
-
-
-class _Watch:
-    """State of one watch: the timeline, the text seen, the keys to press."""
-
-    def __init__(self, console: Console, keys: Sequence[str]) -> None:
-        self.console = console
-        self.keys = [key for key in keys if key] or list(DEFAULT_INTERRUPT_KEYS)
-        self.start = time.monotonic()
-        self.events: list[str] = []
-        self.seen = ""
-        self.keys_sent = 0
-        self.unmatched = ""  # text after the last match, known after a timed-out wait
-
-    def note(self, event: str) -> None:
-        self.events.append(f"{time.monotonic() - self.start:6.2f} s  {event}")
-
-    def press_key(self) -> None:
-        self.console.send(self.keys[self.keys_sent % len(self.keys)])
-        self.keys_sent += 1
-
-    def wait(self, patterns: Sequence[ConsolePattern], timeout: float) -> ConsolePattern | None:
-        """The pattern that matched within `timeout`, else None (DeviceDisconnected passes through)."""
-        try:
-            index = self.console.expect([p.regex for p in patterns], timeout=max(0.0, timeout))
-        except DeviceTimeout:
-            self.unmatched = self.console.before
-            return None
-        match = self.console.match
-        self.seen += self.console.before + (match.group(0) if match else "")
-        self.unmatched = ""
-        return patterns[index]
-
-    def settled(self) -> bool:
-        """Nothing but whitespace arrives within SETTLE_S: what matched last is really a prompt."""
-        return self.wait([ConsolePattern("more output", r"\S")], SETTLE_S) is None
-
-    def result(self, verdict: Verdict, reason: str, reached: str | None = None) -> BootloaderAssessment:
-        self.note(f"verdict {verdict}: {reason}")
-        tail = (self.seen + self.unmatched)[-TAIL_CHARACTERS:]
-        return BootloaderAssessment(verdict, reason, reached, self.events, self.keys_sent, tail)
-
-
-def check_bootloader_console(
-    console: Console,
-    *,
-    window_s: float,
-    interrupt_keys: Sequence[str] = DEFAULT_INTERRUPT_KEYS,
-    keys_from_power_on: bool = True,
-) -> BootloaderAssessment:
-    """Watch a console from power-on for `window_s` seconds and try to stop autoboot.
-
-    Keys are pressed (cycling through `interrupt_keys`) every KEY_INTERVAL_S while a countdown is
-    shown, and from the start if `keys_from_power_on` (a bootloader with bootdelay=0 still listens
-    for one instant without showing a countdown). Key pressing stops at the first prompt-like text
-    or when the operating system takes over. The watch ends early at a settled bootloader prompt
-    (FAIL) or an OS handover (PASS); at the end of the window without either, some console output
-    is a PASS and silence is INCONCLUSIVE.
-    """
-    watch = _Watch(console, interrupt_keys)
-    deadline = watch.start + window_s
-    pressing = keys_from_power_on
-    countdown_seen: str | None = None
-    patterns = [
-        *BOOTLOADER_PROMPTS,
-        GRUB_EDITABLE_MENU,
-        GRUB_PASSWORD,
-        *OS_HANDOVER,
-        *COUNTDOWNS,
-        *BOOTLOADER_BANNERS,
-    ]
-    try:
-        while (remaining := deadline - time.monotonic()) > 0:
-            found = watch.wait(patterns, min(remaining, KEY_INTERVAL_S) if pressing else remaining)
-            if found is None:
-                if pressing and time.monotonic() < deadline:
-                    watch.press_key()
-                continue
-            if found in BOOTLOADER_PROMPTS:
-                pressing = False
-                if watch.settled():
-                    how = (
-                        f"after interrupting '{countdown_seen}'" if countdown_seen else "without a countdown"
-                    )
-                    if watch.keys_sent == 0:
-                        how = "without any key press (autoboot fell through to the prompt)"
-                    watch.note(f"{found.name} reached and stayed")
-                    return watch.result(
-                        Verdict.FAIL,
-                        f"interactive bootloader console reachable: {found.name} {how}",
-                        found.name,
-                    )
-                watch.note(f"{found.name}-like text, but output continued")
-            elif found is GRUB_EDITABLE_MENU:
-                watch.note(f"{found.name}: pressing 'c'")
-                pressing = False
-                console.send("c")
-            elif found is GRUB_PASSWORD:
-                pressing = False
-                watch.note("GRUB asks for a superuser password: its command line is locked")
-            elif found in OS_HANDOVER:
-                watch.note(f"{found.name}: the bootloader has handed over")
-                why = "countdown did not stop on key presses" if countdown_seen else "no autoboot countdown"
-                return watch.result(
-                    Verdict.PASS, f"booted on without a bootloader prompt ({why}; {found.name})"
-                )
-            elif found in COUNTDOWNS:
-                if countdown_seen is None:
-                    countdown_seen = (console.match.group(0) if console.match else found.name).strip()
-                    watch.note(f"{found.name}: {countdown_seen!r}, pressing keys")
-                pressing = True
-                watch.press_key()
-            else:
-                watch.note(f"{found.name}: {(console.match.group(0) if console.match else '').strip()!r}")
-    except DeviceDisconnected as error:
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        return watch.result(Verdict.INCONCLUSIVE, f"the console closed during the watch: {first_line}")
-    if not (watch.seen + watch.unmatched).strip():
-        return watch.result(
-            Verdict.INCONCLUSIVE,
-            f"no output on the console within {window_s:g} s: is the device powered on, is this its console?",
+def judge_bootloader_watch(watch: BootloaderWatch) -> Outcome:
+    """FAIL at a bootloader prompt that stayed; PASS when the OS took over, or when the console
+    printed without a prompt for the whole window; INCONCLUSIVE when it closed or stayed silent."""
+    why = "countdown did not stop on key presses" if watch.countdown else "no autoboot countdown"
+    details = {"reached": watch.reached, "countdown": watch.countdown, "keys_sent": watch.keys_sent}
+    if watch.ended_by == "prompt":
+        how = f"after interrupting '{watch.countdown}'" if watch.countdown else "without a countdown"
+        if watch.keys_sent == 0:
+            how = "without any key press (autoboot fell through to the prompt)"
+        finding = f"interactive bootloader console reachable: {watch.reached} {how}"
+        return Outcome.failed([finding], details=details)
+    if watch.ended_by == "handover":
+        return Outcome.passed(
+            f"booted on without a bootloader prompt ({why}; {watch.reached})", details=details
         )
-    why = "countdown did not stop on key presses" if countdown_seen else "no autoboot countdown"
-    return watch.result(Verdict.PASS, f"no bootloader prompt within {window_s:g} s ({why})")
+    if watch.ended_by == "closed":
+        return Outcome.inconclusive(
+            f"the console closed during the watch: {watch.closed_because}",
+            ["the console, until the bootloader was decided"],
+            details=details,
+        )
+    if not watch.printed:
+        return Outcome.inconclusive(
+            f"no output on the console within {watch.window_s:g} s: is the device powered on, is this its console?",
+            ["console output from power-on"],
+            details=details,
+        )
+    return Outcome.passed(f"no bootloader prompt within {watch.window_s:g} s ({why})", details=details)
+
+
+def watch_evidence(watch: BootloaderWatch, outcome: Outcome) -> str:
+    """The evidence file: the verdict and reason, the keys sent, the timeline, the last console text."""
+    lines = [
+        f"verdict: {outcome.verdict}",
+        f"reason: {outcome.reason}",
+        f"keys sent: {watch.keys_sent}",
+        "timeline:",
+    ]
+    lines += [f"  {event}" for event in watch.events]
+    lines += ["last console text:", watch.tail]
+    return "\n".join(lines) + "\n"
