@@ -8,15 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.checks.usb_interfaces import (
-    DEBUG_KINDS,
-    KINDS,
-    Interface,
-    UsbDevice,
-    assess_usb,
-    check_usb_interfaces,
-    classify,
-)
+from harness.analysis.usb import DEBUG_KINDS, KINDS, Interface, UsbDevice, classify
+from harness.checks.usb_interfaces import assess_usb, check_usb_interfaces
 from harness.drivers.usb import format_devices, list_usb_devices
 from harness.results.verdicts import Verdict
 
@@ -121,16 +114,14 @@ def test_unknown_vendor_interface_is_vendor_specific_not_debug():
 
 
 def test_check_passes_and_fails_on_an_attached_device():
-    """The check's own logic, with a stand-in lister returning a real product's descriptors."""
+    """The check's own logic, on a real product's descriptors as if attached."""
+    ec25_attached = [product("quectel-ec25"), product("sandisk-cruzer-blade")], ""
 
-    def fake_lister_with_ec25() -> tuple[list[UsbDevice], str]:
-        return [product("quectel-ec25"), product("sandisk-cruzer-blade")], ""
-
-    failed = check_usb_interfaces(0x2C7C, 0x0125, {"modem-at", "modem-network"}, fake_lister_with_ec25)
+    failed = check_usb_interfaces(0x2C7C, 0x0125, {"modem-at", "modem-network"}, ec25_attached)
     assert failed.verdict is Verdict.FAIL
     assert "DM/DIAG" in failed.reason and "modem-nmea" in failed.reason
     allowed = {"modem-at", "modem-nmea", "modem-ppp", "modem-network", "modem-diagnostic"}
-    passed = check_usb_interfaces(0x2C7C, 0x0125, allowed, fake_lister_with_ec25)
+    passed = check_usb_interfaces(0x2C7C, 0x0125, allowed, ec25_attached)
     assert passed.verdict is Verdict.PASS, passed.reason
 
 
@@ -145,7 +136,7 @@ def test_pyusb_with_no_device_attached_gives_reason():
 
 def test_check_is_not_applicable_with_the_device_absent():
     """Real pyusb: the EC25 is not attached here, so the verdict is NOT_APPLICABLE with why."""
-    result = check_usb_interfaces(0x2C7C, 0x0125, {"modem-at"})
+    result = check_usb_interfaces(0x2C7C, 0x0125, {"modem-at"}, list_usb_devices())
     assert result.verdict is Verdict.NOT_APPLICABLE
     assert "2c7c:0125 is not attached" in result.reason
 
@@ -159,7 +150,7 @@ def test_no_libusb_backend_is_reported(monkeypatch):
     monkeypatch.setattr(usb.core, "find", no_backend)
     devices, reason = list_usb_devices()
     assert devices == [] and "libusb-1.0-0" in reason
-    result = check_usb_interfaces(0x0483, 0xDF11, set())
+    result = check_usb_interfaces(0x0483, 0xDF11, set(), (devices, reason))
     assert result.verdict is Verdict.NOT_APPLICABLE and "no libusb backend" in result.reason
 
 

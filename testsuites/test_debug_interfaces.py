@@ -53,7 +53,11 @@ def test_usb_exposes_no_undeclared_debug_function(unbooted_device, evidence):
     _skip_if_absent(device, "usb")
     usb = device.require(UsbAttachment, "find the device's USB interfaces")
     result = check_usb_interfaces(
-        usb.vendor_id, usb.product_id, set(usb.allowed_kinds), declared=usb.declared_interfaces
+        usb.vendor_id,
+        usb.product_id,
+        set(usb.allowed_kinds),
+        usb.attached(),
+        declared=usb.declared_interfaces,
     )
     evidence.write_text(
         "usb-interfaces.txt",

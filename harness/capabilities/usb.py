@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from harness.analysis.usb import UsbDevice
 
 
 class UsbAttachment(Protocol):
@@ -14,3 +17,7 @@ class UsbAttachment(Protocol):
     product_id: int
     allowed_kinds: frozenset[str]
     declared_interfaces: dict[int, str]  # interface number -> kind, as the maker declares
+
+    def attached(self) -> tuple[list[UsbDevice], str]:
+        """The USB devices the lab host sees now, or none and the reason (no backend, no permission)."""
+        ...

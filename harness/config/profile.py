@@ -689,7 +689,7 @@ class UsbSettings(StrictModel):
 
 
 def _known_usb_kinds(kinds: list[str]) -> list[str]:
-    from harness.checks.usb_interfaces import KINDS
+    from harness.analysis.usb import KINDS
 
     for kind in kinds:
         if kind not in KINDS:

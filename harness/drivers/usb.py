@@ -1,6 +1,6 @@
 """What is attached: serial ports (pyserial) and USB devices (pyusb), debug interfaces flagged.
 
-The classification (harness.checks.usb_interfaces) works on plain descriptor values, so it is
+The classification (harness.analysis.usb) works on plain descriptor values, so it is
 tested on descriptors of real products without the hardware; pyusb only supplies those values
 when a device is attached.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from harness.checks.usb_interfaces import Finding, Interface, UsbDevice, classify, classify_interface
+from harness.analysis.usb import Finding, Interface, UsbDevice, classify, classify_interface
 
 __all__ = [
     "Finding",

@@ -7,8 +7,10 @@ layout its public manual gives is used, so a module's diagnostic port is judged 
 
 from __future__ import annotations
 
+from harness.analysis.usb import UsbDevice
 from harness.capabilities import UsbAttachment
 from harness.device.registry import BuildContext, provides
+from harness.drivers.usb import list_usb_devices
 from harness.modems.profiles import for_usb
 
 
@@ -23,6 +25,10 @@ class DeclaredUsb(UsbAttachment):
         if not self.declared_interfaces and module is not None and module.usb is not None:
             self.declared_interfaces = dict(module.usb.interfaces)
             self.description += f" ({module.vendor} {module.model}: interfaces as its manual gives them)"
+
+    def attached(self) -> tuple[list[UsbDevice], str]:
+        """What pyusb sees on the lab host."""
+        return list_usb_devices()
 
 
 @provides(UsbAttachment)

@@ -20,7 +20,7 @@ NOT_RUN_ON_HARDWARE = "not run against hardware here: from the public AT command
 class UsbLayout:
     vendor_id: int
     product_id: int | None
-    interfaces: dict[int, str]  # interface number -> kind id of harness.checks.usb_interfaces
+    interfaces: dict[int, str]  # interface number -> kind id of harness.analysis.usb
 
 
 @dataclass(frozen=True)
