@@ -6,66 +6,15 @@ boot arguments and flash access: a FAIL naming what was reached. A device whose 
 straight on to the operating system, ignoring keys, is a PASS. A console that stays silent proves
 nothing (no power, wrong port): INCONCLUSIVE.
 
-The console is watched, and keys pressed, by harness.probes.bootloader (with the patterns below);
-this module judges what that watch saw.
+The console is watched, and keys pressed, by harness.probes.bootloader (which knows the prompts,
+countdowns and handovers of U-Boot, barebox, GRUB, RedBoot, CFE and UEFI); this module judges
+what that watch saw.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from harness.observations.bootloader import BootloaderWatch
 from harness.results.outcome import Outcome
-
-
-@dataclass(frozen=True)
-class ConsolePattern:
-    name: str
-    regex: str
-
-
-# Interactive bootloader prompts; \Z: the prompt is the last thing the console printed.
-BOOTLOADER_PROMPTS: tuple[ConsolePattern, ...] = (
-    ConsolePattern("U-Boot command prompt '=>'", r"(?:\A|\n)=>[ \t]*\Z"),
-    ConsolePattern("U-Boot command prompt 'U-Boot>'", r"U-Boot>[ \t]*\Z"),
-    ConsolePattern("U-Boot command prompt (Marvell)", r"Marvell>>[ \t]*\Z"),
-    ConsolePattern(
-        "U-Boot command prompt (Atheros/Qualcomm)", r"(?:\A|\n)(?:ath|ar7240|ar7100|IPQ\w*)[>#][ \t]*\Z"
-    ),
-    ConsolePattern("barebox shell", r"barebox@[^\n]*:/\S*[ \t]*\Z"),
-    ConsolePattern("GRUB command line 'grub>'", r"grub>[ \t]*\Z"),
-    ConsolePattern("GRUB rescue shell", r"grub rescue>[ \t]*\Z"),
-    ConsolePattern("RedBoot prompt", r"RedBoot>[ \t]*\Z"),
-    ConsolePattern("CFE prompt", r"CFE>[ \t]*\Z"),
-    ConsolePattern("UEFI shell", r"Shell>[ \t]*\Z"),
-)
-# Autoboot countdowns: the moment a key press is listened for.
-COUNTDOWNS: tuple[ConsolePattern, ...] = (
-    ConsolePattern("U-Boot countdown", r"Hit any key to stop autoboot"),
-    ConsolePattern("barebox countdown", r"Hit m for menu or any other key to stop autoboot"),
-    ConsolePattern(
-        "autoboot countdown",
-        r"(?i)(?:hit|press|type) [^\n]{0,30}to (?:stop|abort|interrupt) (?:auto-?boot|boot)",
-    ),
-    ConsolePattern("autoboot countdown", r"(?i)auto-?boot(?:ing)? in \d+ ?s"),
-    ConsolePattern("GRUB menu timeout", r"will be (?:executed|booted) automatically in \d+ ?s"),
-)
-# A GRUB menu that offers editing: pressing `c` should reach `grub>`; a password request is locked.
-GRUB_EDITABLE_MENU = ConsolePattern("GRUB menu offering edit/command line", r"`c' for a command[- ]line")
-GRUB_PASSWORD = ConsolePattern("GRUB superuser password request", r"Enter username:[ \t]*\Z")
-# The bootloader has handed over: keys can no longer reach it.
-OS_HANDOVER: tuple[ConsolePattern, ...] = (
-    ConsolePattern("U-Boot starting the kernel", r"Starting kernel \.\.\."),
-    ConsolePattern("U-Boot starting an application", r"## Starting application at 0x[0-9a-fA-F]+"),
-    ConsolePattern("Linux decompressor", r"(?:Uncompressing|Decompressing) Linux"),
-    ConsolePattern("EFI stub booting Linux", r"EFI stub: Booting Linux"),
-    ConsolePattern("Linux login prompt", r"login:[ \t]*\Z"),
-)
-BOOTLOADER_BANNERS: tuple[ConsolePattern, ...] = (
-    ConsolePattern("U-Boot banner", r"U-Boot (?:SPL )?\d{4}\.\d{2}[^\n]*\n"),
-    ConsolePattern("barebox banner", r"barebox \d{4}\.\d{2}[^\n]*\n"),
-    ConsolePattern("GRUB banner", r"GNU GRUB +version [^\n]*\n"),
-)
 
 
 def judge_bootloader_watch(watch: BootloaderWatch) -> Outcome:

@@ -10,16 +10,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from harness.checks.bootloader import (
-    BOOTLOADER_BANNERS,
-    BOOTLOADER_PROMPTS,
-    COUNTDOWNS,
-    GRUB_EDITABLE_MENU,
-    GRUB_PASSWORD,
-    OS_HANDOVER,
-    ConsolePattern,
-)
 from harness.errors import DeviceDisconnected, DeviceTimeout
 from harness.observations.bootloader import BootloaderWatch, WatchEnd
 from harness.transports.console import Console
@@ -29,6 +21,56 @@ DEFAULT_INTERRUPT_KEYS: tuple[str, ...] = (" ", "\x03", "\x1b")
 KEY_INTERVAL_S = 0.05  # a held-down key repeats about this fast
 SETTLE_S = 0.3  # a prompt is a prompt only if the console then stays quiet
 TAIL_CHARACTERS = 400
+
+
+@dataclass(frozen=True)
+class ConsolePattern:
+    name: str
+    regex: str
+
+
+# Interactive bootloader prompts; \Z: the prompt is the last thing the console printed.
+BOOTLOADER_PROMPTS: tuple[ConsolePattern, ...] = (
+    ConsolePattern("U-Boot command prompt '=>'", r"(?:\A|\n)=>[ \t]*\Z"),
+    ConsolePattern("U-Boot command prompt 'U-Boot>'", r"U-Boot>[ \t]*\Z"),
+    ConsolePattern("U-Boot command prompt (Marvell)", r"Marvell>>[ \t]*\Z"),
+    ConsolePattern(
+        "U-Boot command prompt (Atheros/Qualcomm)", r"(?:\A|\n)(?:ath|ar7240|ar7100|IPQ\w*)[>#][ \t]*\Z"
+    ),
+    ConsolePattern("barebox shell", r"barebox@[^\n]*:/\S*[ \t]*\Z"),
+    ConsolePattern("GRUB command line 'grub>'", r"grub>[ \t]*\Z"),
+    ConsolePattern("GRUB rescue shell", r"grub rescue>[ \t]*\Z"),
+    ConsolePattern("RedBoot prompt", r"RedBoot>[ \t]*\Z"),
+    ConsolePattern("CFE prompt", r"CFE>[ \t]*\Z"),
+    ConsolePattern("UEFI shell", r"Shell>[ \t]*\Z"),
+)
+# Autoboot countdowns: the moment a key press is listened for.
+COUNTDOWNS: tuple[ConsolePattern, ...] = (
+    ConsolePattern("U-Boot countdown", r"Hit any key to stop autoboot"),
+    ConsolePattern("barebox countdown", r"Hit m for menu or any other key to stop autoboot"),
+    ConsolePattern(
+        "autoboot countdown",
+        r"(?i)(?:hit|press|type) [^\n]{0,30}to (?:stop|abort|interrupt) (?:auto-?boot|boot)",
+    ),
+    ConsolePattern("autoboot countdown", r"(?i)auto-?boot(?:ing)? in \d+ ?s"),
+    ConsolePattern("GRUB menu timeout", r"will be (?:executed|booted) automatically in \d+ ?s"),
+)
+# A GRUB menu that offers editing: pressing `c` should reach `grub>`; a password request is locked.
+GRUB_EDITABLE_MENU = ConsolePattern("GRUB menu offering edit/command line", r"`c' for a command[- ]line")
+GRUB_PASSWORD = ConsolePattern("GRUB superuser password request", r"Enter username:[ \t]*\Z")
+# The bootloader has handed over: keys can no longer reach it.
+OS_HANDOVER: tuple[ConsolePattern, ...] = (
+    ConsolePattern("U-Boot starting the kernel", r"Starting kernel \.\.\."),
+    ConsolePattern("U-Boot starting an application", r"## Starting application at 0x[0-9a-fA-F]+"),
+    ConsolePattern("Linux decompressor", r"(?:Uncompressing|Decompressing) Linux"),
+    ConsolePattern("EFI stub booting Linux", r"EFI stub: Booting Linux"),
+    ConsolePattern("Linux login prompt", r"login:[ \t]*\Z"),
+)
+BOOTLOADER_BANNERS: tuple[ConsolePattern, ...] = (
+    ConsolePattern("U-Boot banner", r"U-Boot (?:SPL )?\d{4}\.\d{2}[^\n]*\n"),
+    ConsolePattern("barebox banner", r"barebox \d{4}\.\d{2}[^\n]*\n"),
+    ConsolePattern("GRUB banner", r"GNU GRUB +version [^\n]*\n"),
+)
 
 
 class _Watch:
