@@ -6,6 +6,8 @@ packages` writes). Hardened: every signed-update test PASSes. `unsigned-updates-
 derived package is installed, so exactly the four invalid-package tests FAIL (each one delivered
 while the device runs an older version: a package installed by the previous test is undone by a
 power cycle first, which this image allows). `rollback-accepted`: exactly the rollback test FAILs.
+The update cryptography is judged on the maker's own package: ECDSA P-256 / SHA-256 for the
+hardened maker PASSes, the vulnerable one's RSA-1024 / SHA-1 (`weak-update-signing`) FAILs.
 No test ends INCONCLUSIVE.
 """
 
@@ -52,6 +54,14 @@ def _verdicts(run: dict[str, dict]) -> dict[str, str]:
 
 def test_hardened_passes_with_the_makers_packages(runs) -> None:
     assert _verdicts(runs["hardened"]) == dict.fromkeys(FUNCTIONAL, "PASS"), runs["hardened"]
+    cryptography = runs["hardened"]["test_update_cryptography_is_current"]
+    assert cryptography["verdict"] == "PASS" and "ecdsa-with-SHA256" in cryptography["reason"], cryptography
+
+
+def test_the_weak_makers_cryptography_fails(runs) -> None:
+    cryptography = runs["vulnerable"]["test_update_cryptography_is_current"]
+    assert cryptography["verdict"] == "FAIL", cryptography
+    assert "RSA-1024" in cryptography["reason"] and "SHA-1" in cryptography["reason"]
 
 
 def test_vulnerable_fails_every_derived_package_and_the_rollback(runs) -> None:

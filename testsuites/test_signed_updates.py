@@ -25,11 +25,13 @@ from typing import Any
 
 import pytest
 
+from harness.analysis.update_signature import read_signatures
 from harness.capabilities import Power, UpdateChannel, UpdateSigning
 from harness.checks.signed_updates import assess_installation, assess_manifest, assess_rejection
+from harness.checks.update_cryptography import judge_update_cryptography
 from harness.errors import ConfigError
 from harness.observations.update_delivery import DeliveryOutcome
-from harness.plugin.conclusions import inconclusive, not_applicable
+from harness.plugin.conclusions import conclude, inconclusive, not_applicable
 from harness.probes.update_agent import REFERENCE_AGENT, UpdateAgent
 from harness.updates import crafting
 from harness.updates.crafting import CraftedPackage, craft_package
@@ -38,13 +40,14 @@ from harness.updates.manifest import UpdateManifest, load_manifest
 from harness.updates.signing import SigningIdentity, create_identity
 from harness.updates.versions import is_newer
 
-AUTHENTICITY_REFS = (  # not 5.3-7: no test judges the signature's cryptography itself
+AUTHENTICITY_REFS = (  # not 5.3-7: test_update_cryptography_is_current judges the cryptography
     "EN303645-5.3-9",
     "EN303645-5.3-10",
     "EN18031-SUM-2",
     "CLP13_6.11",
 )
 UPDATE_SERVICE = "updates"
+SIGNATURE_SEARCH_BYTES = 64 << 20  # of a larger package, its first and last 64 MiB are searched
 
 
 @dataclass
@@ -265,6 +268,36 @@ def test_rollback_rejected(update_lab, profile, evidence):
     findings = assess_rejection(outcome, package.description)
     _record(evidence, package, outcome, findings, update_lab)
     assert not findings, "; ".join(findings)
+
+
+def _package_bytes(path: Path) -> bytes:
+    """A package's bytes to search for signatures: all of it, or its two ends when it is huge."""
+    size = path.stat().st_size
+    with path.open("rb") as package:
+        if size <= 2 * SIGNATURE_SEARCH_BYTES:
+            return package.read()
+        head = package.read(SIGNATURE_SEARCH_BYTES)
+        package.seek(size - SIGNATURE_SEARCH_BYTES)
+        return head + package.read()
+
+
+@pytest.mark.requirement("FS38-03", "EN303645-5.3-7", "EN18031-SUM-2")
+@pytest.mark.requirement("TS103701-5.3-7-1c", "TS103701-5.3-7-1d")
+def test_update_cryptography_is_current(update_lab, profile, evidence):
+    """The valid package's signatures use at least 112-bit keys and digests without known attacks."""
+    if update_lab.maker is not None:
+        path = Path(update_lab.maker.valid.file)
+        name, data = path.name, _package_bytes(path)
+    else:
+        package = _crafted(crafting.VALID, update_lab, profile)
+        name, data = package.filename, package.data
+    signatures = read_signatures(data)
+    outcome = judge_update_cryptography(signatures, name)
+    evidence.write_json(
+        "update-cryptography.json",
+        {"package": name, "signatures": [asdict(s) for s in signatures], "assessment": outcome.as_dict()},
+    )
+    conclude(outcome)
 
 
 @pytest.mark.conceptual

@@ -29,7 +29,7 @@ from harness.emulation.variants import (
     get_variant,
 )
 from harness.errors import HarnessSetupError
-from harness.updates.signing import UPDATE_SIGNING_DIR, UPDATE_TRUST_ANCHOR, create_identity
+from harness.updates.signing import CURRENT, UPDATE_SIGNING_DIR, UPDATE_TRUST_ANCHOR, WEAK, create_identity
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 OVERLAY_DIR = PACKAGE_DIR / "overlay"
@@ -177,7 +177,9 @@ def _build(
 
         fs = assemble_tree(variant, staging, libraries, tree, modules, password_hash)
         # The update trust anchor goes in; the signing key stays in the cache, outside the image.
-        fs.file(UPDATE_TRUST_ANCHOR, create_identity(output / UPDATE_SIGNING_DIR).ca_certificate.read_bytes())
+        strength = WEAK if variant.has("weak-update-signing") else CURRENT
+        identity = create_identity(output / UPDATE_SIGNING_DIR, strength=strength)
+        fs.file(UPDATE_TRUST_ANCHOR, identity.ca_certificate.read_bytes())
         size = fs.write_cpio(output / "initrd.cpio")
         appended = evasive.appended_archive(variant.weaknesses)
         if appended:  # the kernel unpacks concatenated archives, each compressed its own way

@@ -36,6 +36,7 @@ WEAKNESSES: dict[str, str] = {
     "debug-service": "an unauthenticated adb-like debug shell listens on TCP port 5555",
     "unsigned-updates-accepted": "the update agent installs packages without checking signature or integrity",
     "rollback-accepted": "the update agent installs packages older than the running version",
+    "weak-update-signing": "the maker signs updates with RSA-1024 and SHA-1, a key and a digest with known attacks",
 }
 WEAKNESSES.update(SIP_WEAKNESSES)
 WEAKNESSES.update(LOG_EXPORT_WEAKNESSES)

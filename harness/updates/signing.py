@@ -21,6 +21,24 @@ _CA_KEY = "ca.key"
 # initramfs) and where the device finds its trust anchor.
 UPDATE_SIGNING_DIR = "update-signing"
 UPDATE_TRUST_ANCHOR = "etc/hilsec/update-ca.pem"
+_DIGEST_FILE = "digest"  # the digest cms_sign uses with this identity (sha256 when absent)
+
+
+@dataclass(frozen=True)
+class KeyStrength:
+    """How an identity's keys are made and what digest its signatures use."""
+
+    genpkey: tuple[str, ...]  # openssl genpkey arguments
+    digest: str
+    description: str
+
+
+CURRENT = KeyStrength(
+    ("-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"), "sha256", "ECDSA P-256, SHA-256"
+)
+# The weak-update-signing knob's maker: a key size and a digest with known feasible attacks.
+WEAK = KeyStrength(("-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"), "sha1", "RSA-1024, SHA-1")
+SIGNING_DIGESTS = ("sha1", "sha224", "sha256", "sha384", "sha512")
 _LEAF_EXTENSIONS = (
     "basicConstraints=critical,CA:FALSE\n"
     "keyUsage=critical,digitalSignature\n"
@@ -66,7 +84,9 @@ def openssl(*args: str, data: bytes | None = None) -> bytes:
     return done.stdout
 
 
-def create_identity(directory: Path, *, name: str = "hilsec reference") -> SigningIdentity:
+def create_identity(
+    directory: Path, *, name: str = "hilsec reference", strength: KeyStrength = CURRENT
+) -> SigningIdentity:
     """A new CA + code-signing leaf in `directory` (reused if already complete)."""
     identity = SigningIdentity(directory)
     if identity.exists():
@@ -75,21 +95,21 @@ def create_identity(directory: Path, *, name: str = "hilsec reference") -> Signi
     ca_key, leaf_csr = directory / _CA_KEY, directory / "signer.csr"
     extensions = directory / "signer.ext"
     extensions.write_text(_LEAF_EXTENSIONS)
-    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(ca_key))
+    digest = f"-{strength.digest}"
+    openssl("genpkey", *strength.genpkey, "-out", str(ca_key))
     openssl(
-        "req", "-x509", "-new", "-key", str(ca_key), "-subj", f"/CN={name} update CA",
+        "req", "-x509", "-new", "-key", str(ca_key), digest, "-subj", f"/CN={name} update CA",
         "-days", "3650", "-addext", "basicConstraints=critical,CA:TRUE",
         "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", str(identity.ca_certificate),
     )  # fmt: skip
-    openssl(
-        "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(identity.signer_key)
-    )
-    openssl("req", "-new", "-key", str(identity.signer_key), "-subj", f"/CN={name} update signer",
+    openssl("genpkey", *strength.genpkey, "-out", str(identity.signer_key))
+    openssl("req", "-new", "-key", str(identity.signer_key), digest, "-subj", f"/CN={name} update signer",
             "-out", str(leaf_csr))  # fmt: skip
     openssl(
-        "x509", "-req", "-in", str(leaf_csr), "-CA", str(identity.ca_certificate), "-CAkey", str(ca_key),
+        "x509", "-req", "-in", str(leaf_csr), digest, "-CA", str(identity.ca_certificate), "-CAkey", str(ca_key),
         "-CAcreateserial", "-days", "3650", "-extfile", str(extensions), "-out", str(identity.signer_certificate),
     )  # fmt: skip
+    (directory / _DIGEST_FILE).write_text(strength.digest + "\n")
     for path in (ca_key, identity.signer_key):
         path.chmod(0o600)
     leaf_csr.unlink()
@@ -107,9 +127,15 @@ def cms_sign(content: bytes, identity: SigningIdentity, workdir: Path) -> bytes:
     workdir.mkdir(parents=True, exist_ok=True)
     source = workdir / "to-sign.bin"
     source.write_bytes(content)
+    chosen = identity.directory / _DIGEST_FILE
+    digest = chosen.read_text().strip() if chosen.is_file() else CURRENT.digest
+    if digest not in SIGNING_DIGESTS:
+        raise HarnessSetupError(
+            f"{chosen}: unknown digest {digest[:20]!r}; use one of {', '.join(SIGNING_DIGESTS)}"
+        )
     try:
         return openssl(
-            "cms", "-sign", "-binary", "-nosmimecap", "-outform", "DER", "-in", str(source),
+            "cms", "-sign", "-binary", "-nosmimecap", "-md", digest, "-outform", "DER", "-in", str(source),
             "-signer", str(identity.signer_certificate), "-inkey", str(identity.signer_key),
         )  # fmt: skip
     finally:
