@@ -4,6 +4,11 @@ pytest-timeout and -p no:hilsec, each run through pytester as a pytest user woul
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -203,3 +208,75 @@ def test_a_checkout_registers_the_plugin_as_hilsec_unless_blocked() -> None:
     blocked = _FakePluginManager(blocked=True)
     assert not register_from_checkout(blocked, is_installed=False) and not blocked.registered
     assert not register_from_checkout(_FakePluginManager(), is_installed=True)
+
+
+INTERRUPTED_SUITE = """
+import time
+from pathlib import Path
+import pytest
+
+@pytest.mark.requirement("FS38-01")
+def test_pass():
+    pass
+
+@pytest.mark.requirement("FS38-01")
+def test_assert_fails():
+    assert 1 == 2, "accepted admin:admin"
+
+@pytest.mark.requirement("FS38-04")
+def test_waits():
+    Path("started").write_text("")
+    time.sleep(60)
+
+@pytest.mark.requirement("FS38-05")
+def test_after():
+    pass
+"""
+INTERRUPT_WAIT_S = 60.0
+
+
+@pytest.mark.parametrize(
+    ("sig", "workers"),
+    [(signal.SIGINT, 0), (signal.SIGTERM, 0), (signal.SIGTERM, 2)],
+    ids=["ctrl-c", "sigterm", "sigterm-to-the-group-with-xdist"],
+)
+def test_an_interrupted_run_still_writes_the_report_of_what_finished(
+    pytester: pytest.Pytester, sig: signal.Signals, workers: int
+) -> None:
+    """A cancelled CI job signals the whole process group; every worker then stops as on Ctrl-C."""
+    pytester.makepyfile(test_suite=INTERRUPTED_SUITE)
+    report = pytester.path / "r"
+    xdist = ["-n", str(workers), "--dist", "loadfile"] if workers else []  # one worker runs them in order
+    process = pytester.popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *xdist, "--report-dir", str(report), "test_suite.py"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + INTERRUPT_WAIT_S
+        while not (pytester.path / "started").exists() and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()[0]
+            time.sleep(0.1)
+        assert (pytester.path / "started").exists(), "the waiting test never started"
+        started = time.monotonic()
+        time.sleep(0.5)  # the other worker finishes its tests
+        os.killpg(process.pid, sig)
+        output = process.communicate(timeout=INTERRUPT_WAIT_S)[0].decode(errors="replace")
+        assert time.monotonic() - started < 30, "the run did not stop promptly"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
+    data = _results(report)
+    verdicts = _verdicts(data)
+    assert verdicts == {
+        "test_pass": "PASS",
+        "test_assert_fails": "FAIL",
+        "test_waits": "INCONCLUSIVE",
+        "test_after": "INCONCLUSIVE",
+    }, output
+    reasons = {t["nodeid"].split("::")[-1]: t["reason"] for t in data["tests"]}
+    assert "interrupted" in reasons["test_waits"] and "interrupted" in reasons["test_after"]
+    assert _requirements(data)["FS38-01"] == "FAIL"
+    for name in ("report.html", "junit.xml", "evidence/SHA256SUMS"):
+        assert (report / name).is_file(), name

@@ -27,6 +27,7 @@ from harness import __version__
 from harness.capabilities import MissingCapability
 from harness.errors import ConfigError, DeviceError, HarnessSetupError
 from harness.plugin.conclusions import Inconclusive
+from harness.plugin.interrupts import sigterm_as_interrupt
 from harness.plugin.records import TestRecord, verdict_of
 from harness.results.evidence import Evidence
 from harness.results.redact import redact_text
@@ -127,6 +128,9 @@ def _option_path(config: pytest.Config, option: str, ini: str) -> Path | None:
     return path
 
 
+_RESTORE_SIGTERM = pytest.StashKey[Any]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -152,6 +156,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     state.test_timeout_s = config.getoption("hilsec_test_timeout") or _DEFAULT_TEST_TIMEOUT_S
     config.stash[STATE] = state
+    if not config.option.collectonly:
+        config.stash[_RESTORE_SIGTERM] = sigterm_as_interrupt()
     if state.profile_path is not None or state.lab_path is not None:
         from harness.config import load_lab_config, load_profile
 
@@ -275,6 +281,7 @@ def _hold_devices(config: pytest.Config, state: HilsecState) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    config.stash.get(_RESTORE_SIGTERM, lambda: None)()
     state = config.stash.get(STATE, None)
     for assignment in state.assignments if state is not None else []:
         assignment.release()

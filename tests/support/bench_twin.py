@@ -96,6 +96,29 @@ class UsbUartStandIn:
         self._thread = threading.Thread(target=self._copy, name="usb-uart-stand-in", daemon=True)
         self._thread.start()
 
+    def reenumerate(self, *, away_s: float = 0.5) -> str:
+        """The adapter drops off USB and comes back as a new device node (ttyUSB0 -> ttyUSB1):
+        the old lab side goes away (a program holding it reads EIO), a new one appears after
+        `away_s`. Returns the new `lab_path`."""
+        self._stop_copying()
+        for fd in (self._lab_master, self._lab_slave):
+            os.close(fd)
+        time.sleep(away_s)
+        self._lab_master, self._lab_slave = os.openpty()
+        tty.setraw(self._lab_slave, termios.TCSANOW)
+        os.set_blocking(self._lab_master, False)
+        self.lab_path = os.ttyname(self._lab_slave)
+        self._thread = threading.Thread(target=self._copy, name="usb-uart-stand-in", daemon=True)
+        self._thread.start()
+        return self.lab_path
+
+    def _stop_copying(self) -> None:
+        if self._thread.is_alive():
+            os.write(self._stop_write, b"x")
+            self._thread.join(timeout=5)
+        while select.select([self._stop_read], [], [], 0)[0]:  # the copier may be restarted
+            os.read(self._stop_read, 1)
+
     def _copy(self) -> None:
         peers = {self._board_master: self._lab_master, self._lab_master: self._board_master}
         while True:
@@ -121,9 +144,7 @@ class UsbUartStandIn:
         self.dropped += len(data) - written
 
     def close(self) -> None:
-        if self._thread.is_alive():
-            os.write(self._stop_write, b"x")
-            self._thread.join(timeout=5)
+        self._stop_copying()
         for fd in (self._board_master, self._board_slave, self._lab_master, self._lab_slave):
             try:
                 os.close(fd)

@@ -25,13 +25,14 @@ class StandInBoard:
     """The board side of a USB-UART stand-in, answering like a small Linux board would."""
 
     def __init__(self, state: str = "login", *, boot_seconds: float = 1.0, lockout_after: int = 0,
-                 lockout_seconds: float = 0.0) -> None:  # fmt: skip
+                 lockout_seconds: float = 0.0, reboot_loop: bool = False) -> None:  # fmt: skip
         self.uart = UsbUartStandIn()
         self.fd = os.open(self.uart.board_path, os.O_RDWR | os.O_NOCTTY)
         os.set_blocking(self.fd, False)
         self.state = state
         self.boot_seconds = boot_seconds
         self.lockout_after, self.lockout_seconds = lockout_after, lockout_seconds
+        self.reboot_loop = reboot_loop  # every boot panics and starts again: a boot loop
         self.failures = 0
         self.locked_until = 0.0
         self.boots = 0
@@ -59,6 +60,14 @@ class StandInBoard:
         with self._lock:
             self.state = "off"
 
+    def emit(self, data: bytes) -> None:
+        """Bytes on the line from the board's side (noise, a flood), whatever its state."""
+        with self._lock:
+            try:
+                os.write(self.fd, data)
+            except BlockingIOError:
+                pass
+
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
@@ -79,7 +88,13 @@ class StandInBoard:
             with self._lock:
                 if self.state == "booting":
                     now = time.monotonic()
-                    if now >= self._boot_ends:
+                    if now >= self._boot_ends and self.reboot_loop:
+                        self.boots += 1
+                        self._boot_ends = now + self.boot_seconds
+                        self._say(
+                            "Kernel panic - not syncing: VFS: Unable to mount root fs\r\nRebooting in 0 seconds..\r\n"
+                        )
+                    elif now >= self._boot_ends:
                         self.state = "login"
                         self._say("\r\nstand-in board\r\nboard login: ")
                     elif now >= next_message:
