@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from harness.errors import HarnessSetupError
 from harness.util.ports import free_port
+from harness.util.processes import stop_process
 
 if TYPE_CHECKING:
     from harness.transports.stream import ByteStream
@@ -125,9 +126,8 @@ def probe_boot(
                     break
                 time.sleep(0.1)
         finally:
-            if probe.poll() is None:
-                probe.kill()
-            probe.wait(timeout=STOP_TIMEOUT_S)
+            if stop_process(probe, STOP_TIMEOUT_S, graceful=False) is None:
+                raise subprocess.TimeoutExpired(probe.args, STOP_TIMEOUT_S)
         return booted
 
 
@@ -289,12 +289,8 @@ class QemuMachine:
             try:
                 process.wait(timeout=STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                process.terminate()
-                try:
-                    process.wait(timeout=STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=STOP_TIMEOUT_S)
+                if stop_process(process, STOP_TIMEOUT_S) is None:
+                    raise subprocess.TimeoutExpired(process.args, STOP_TIMEOUT_S) from None
         self._process = None
         self._close_log()
 

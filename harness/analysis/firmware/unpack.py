@@ -45,6 +45,7 @@ from typing import BinaryIO
 
 from harness.util.cpio import MAGICS as CPIO_MAGICS
 from harness.util.cpio import CpioReader
+from harness.util.processes import stop_process
 
 CHUNK = 1 << 20
 SCAN_WINDOW = 16 << 20  # files bigger than this are scanned in windows that overlap by SCAN_OVERLAP
@@ -630,8 +631,7 @@ def _run_extractor(kind: str, source: Path, out: Path, budget: _Budget) -> None:
         elif time.monotonic() > budget.deadline:
             problem = f"took longer than {budget.limits.seconds:.0f} s"
         if problem:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            stop_process(process, group=True, graceful=False)
             raise LimitReached(f"{kind} {problem}")
     reader.join(timeout=5)
     written, count = _usage(out)
