@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import HarnessSetupError
+from harness.util.deadlines import wait_until
 from harness.util.ports import free_port
 from harness.util.processes import stop_process
 
@@ -426,18 +427,20 @@ class QemuMachine:
         self._process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
         )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
+        process = self._process
+
+        def listening() -> bool:
+            if process.poll() is not None:
                 tail = self._log_tail()
                 self._process = None
                 self._close_log()
                 if "host forwarding rule" in tail or "Address already in use" in tail:
                     raise _PortInUse(tail)
                 raise HarnessSetupError(f"QEMU exited at start; {self.log_path}:\n{tail}")
-            if self._sockets_ready():
-                return
-            time.sleep(0.02)
+            return self._sockets_ready()
+
+        if wait_until(listening, START_TIMEOUT_S, 0.02):
+            return
         tail = self._log_tail()
         self.power_off()
         raise HarnessSetupError(f"QEMU did not open its sockets in {START_TIMEOUT_S:.0f} s:\n{tail}")

@@ -28,6 +28,7 @@ from comp128.comp128v1 import Comp128v1
 from harness.cell import gsmtap, l3
 from harness.cell.virtual_um import UmSocket, VirtualUm
 from harness.emulation.module.datalink import DataLink, LinkError
+from harness.util.deadlines import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -177,12 +178,7 @@ class MobileStation:
         self.status = "idle"
 
     def wait_registered(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.status == "registered":
-                return True
-            time.sleep(0.05)
-        return self.status == "registered"
+        return wait_until(lambda: self.status == "registered", timeout, 0.05)
 
     def _event(self, what: str, detail: str = "") -> None:
         with self._lock:
