@@ -306,11 +306,6 @@ class QemuMachine:
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    @property
-    def accel_used(self) -> str | None:
-        """ "tcg" or "kvm" once powered on."""
-        return self._accel_used
-
     # -- access --------------------------------------------------------------------------------
     def serial_stream(self) -> ByteStream:
         """A new stream on the guest's ttyS0 (the first connection after power_on starts the guest)."""

@@ -192,9 +192,3 @@ def genuine_configuration(command_template: str, value_template: str, secret: st
     mark = marker()
     body = command_template.format(value=value_template.format(marker=mark), secret=secret or "")
     return MtSms(sender, body.encode(), 0x00, label="the genuine configuration SMS"), mark
-
-
-def deliver_all(
-    cell: TestCell, imsi: str, messages: list[CraftedMessage], timeout: float
-) -> list[SmsDelivery]:
-    return [cell.send_sms(imsi, message.sms, timeout) for message in messages]

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from harness.results.evidence import evidence_path_problem
-from harness.results.redact import MASK, redact_text
+from harness.results.redact import redact_text
 from harness.results.verdicts import Verdict, rollup
 
 TEST_VERDICTS = (Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE)
 ASSESSMENT_KINDS = ("functional", "conceptual")
-REDACTED = MASK  # the mask the console and evidence writers use too
 SCHEMA_VERSION = 1
 
 # Prefixes of cross-reference IDs as tests write them in markers, and the scheme each names.

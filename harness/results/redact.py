@@ -14,7 +14,6 @@ import shutil
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from os import PathLike
-from typing import AnyStr
 
 import regex
 
@@ -145,16 +144,6 @@ class StreamRedactor:
             if match.partial and match.end() == len(text) and match.end() > match.start():
                 return match.start()
         return len(text)
-
-
-def redact_any(value: AnyStr, secrets: Iterable[str]) -> AnyStr:
-    """`redact_text` for text, the same for bytes (each secret's UTF-8 form, decorated or not)."""
-    if isinstance(value, str):
-        return redact_text(value, secrets)
-    usable = _usable(secrets)
-    for pattern in (_bytes_pattern(s) for s in usable):
-        value = pattern.sub(MASK_BYTES, value)
-    return value
 
 
 _LONGEST_DECORATION = 2 + 64 + 2  # an OSC sequence at its longest

@@ -161,7 +161,6 @@ def _jffs2_crc(head: bytes) -> int:
 
 
 COMPRESSIONS = ("gzip", "xz", "zstd", "lz4", "lz4-legacy", "bzip2", "lzma")
-TOOL_FORMATS = ("squashfs", "ext", "ubi", "ubifs", "jffs2")
 
 
 # --- the unpacker -------------------------------------------------------------------------------
