@@ -17,7 +17,8 @@ from os import PathLike
 
 import regex
 
-MASK = "********"
+from harness.util.text import MASK
+
 MASK_BYTES = MASK.encode()
 MAX_DECORATIONS = 8  # escape sequences or control characters between two characters of a secret
 
