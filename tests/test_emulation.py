@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from harness.emulation import builder, elf, kernel, lz4legacy
-from harness.emulation.cpio import CpioWriter, read_newc
 from harness.emulation.debs import PackageRef, parse_policy
 from harness.emulation.initramfs import InitramfsTree, resolve_in_root, resolve_libraries
 from harness.emulation.variants import VARIANTS, WEAKNESSES, Variant, get_variant
 from harness.errors import HarnessSetupError
+from harness.util.cpio import NEWC_MAGIC, CpioWriter, read_cpio
 
 PACKAGES = [PackageRef("busybox-static", "1:1.35.0-4"), PackageRef("openssl", "3.0.22-1")]
 
@@ -32,7 +32,7 @@ def test_cpio_round_trip_with_device_nodes_and_symlinks() -> None:
     writer.close()
     blob = buffer.getvalue()
     assert len(blob) % 4 == 0
-    entries = {name: (mode, data) for name, mode, data in read_newc(blob)}
+    entries = {m.name: (m.mode, m.data) for m in read_cpio(blob, magics=(NEWC_MAGIC,))}
     assert stat.S_ISCHR(entries["dev/console"][0])
     assert entries["init"] == (stat.S_IFREG | 0o755, b"#!/bin/sh\n")
     assert stat.S_ISLNK(entries["bin/sh"][0]) and entries["bin/sh"][1] == b"busybox"
@@ -63,10 +63,10 @@ def test_initramfs_tree_creates_parents_and_writes_sorted(tmp_path: Path) -> Non
     fs.symlink("lib64/ld.so", "/lib/x86_64-linux-gnu/ld.so")
     fs.directory("tmp", 0o1777)
     fs.write_cpio(tmp_path / "i.cpio")
-    names = [name for name, _, _ in read_newc((tmp_path / "i.cpio").read_bytes())]
+    names = [m.name for m in read_cpio((tmp_path / "i.cpio").read_bytes(), magics=(NEWC_MAGIC,))]
     assert names.index("usr") < names.index("usr/share") < names.index("usr/share/udhcpc/default.script")
     assert "lib64" in names
-    modes = {name: mode for name, mode, _ in read_newc((tmp_path / "i.cpio").read_bytes())}
+    modes = {m.name: m.mode for m in read_cpio((tmp_path / "i.cpio").read_bytes(), magics=(NEWC_MAGIC,))}
     assert modes["tmp"] & 0o7777 == 0o1777
 
 

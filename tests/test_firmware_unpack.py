@@ -19,8 +19,8 @@ from harness.analysis.firmware import UnpackLimits, scan_firmware
 from harness.analysis.firmware.passwords import libcrypt_hash
 from harness.analysis.firmware.secrets import find_api_tokens, find_private_keys
 from harness.checks.secure_storage import judge_image_scan
-from harness.emulation.cpio import CpioWriter
 from harness.results.verdicts import Verdict
+from harness.util.cpio import CpioWriter
 
 CREDENTIALS = [("root", "admin"), ("support", "support"), ("admin", "password")]
 TOOL_TIMEOUT_S = 120

@@ -11,7 +11,7 @@ from harness.analysis.firmware import scan_firmware
 from harness.analysis.firmware.passwords import openssl_crypt, weak_password_findings
 from harness.analysis.firmware.secrets import find_private_keys, find_shared_secrets
 from harness.checks.secure_storage import parse_device_listing, readable_secret_findings
-from harness.emulation.cpio import CpioWriter
+from harness.util.cpio import CpioWriter
 
 CREDENTIALS = [("root", "admin"), ("admin", "password"), ("root", "")]
 

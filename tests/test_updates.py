@@ -20,11 +20,11 @@ from harness.updates.package import (
     SIGNATURE,
     SwDescription,
     parse_description,
-    read_cpio,
     write_cpio,
 )
 from harness.updates.signing import cms_verify, create_identity
 from harness.updates.versions import is_newer, newer_version, older_version, parse_version
+from harness.util.cpio import read_cpio
 
 ROOT = Path(__file__).resolve().parent.parent
 HARDWARE = "hilsec-reference-qemu:1.0"
@@ -34,6 +34,10 @@ HARDWARE = "hilsec-reference-qemu:1.0"
 def identities(tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("keys")
     return create_identity(base / "trusted"), create_identity(base / "untrusted", name="attacker")
+
+
+def _files(archive: bytes) -> dict[str, bytes]:
+    return {member.name: member.data for member in read_cpio(archive)}
 
 
 def _craft(kind: str, identities, tmp_path: Path) -> crafting.CraftedPackage:
@@ -51,7 +55,7 @@ def _craft(kind: str, identities, tmp_path: Path) -> crafting.CraftedPackage:
 def test_cpio_crc_round_trip_and_checksum() -> None:
     archive = write_cpio([("a", b"hello"), ("b", b"")])
     assert archive.startswith(b"070702")
-    assert read_cpio(archive) == [("a", b"hello"), ("b", b"")]
+    assert [(m.name, m.data) for m in read_cpio(archive)] == [("a", b"hello"), ("b", b"")]
     damaged = archive.replace(b"hello", b"jello")
     with pytest.raises(ValueError, match="checksum"):
         read_cpio(damaged)
@@ -76,9 +80,8 @@ def test_identity_is_a_ca_and_a_code_signing_leaf(identities) -> None:
 def test_valid_package_layout_and_signature(identities, tmp_path: Path) -> None:
     trusted, untrusted = identities
     package = _craft(crafting.VALID, identities, tmp_path)
-    entries = read_cpio(package.data)
-    assert [name for name, _ in entries] == [DESCRIPTION, SIGNATURE, crafting.PAYLOAD_NAME]
-    files = dict(entries)
+    assert [m.name for m in read_cpio(package.data)] == [DESCRIPTION, SIGNATURE, crafting.PAYLOAD_NAME]
+    files = _files(package.data)
     fields = parse_description(files[DESCRIPTION])
     assert fields["version"] == ["1.0.4"] and fields["hardware-compatibility"] == [HARDWARE]
     assert package.version == "1.0.4" and package.should_install
@@ -88,16 +91,16 @@ def test_valid_package_layout_and_signature(identities, tmp_path: Path) -> None:
 
 def test_each_invalid_package_has_exactly_its_defect(identities, tmp_path: Path) -> None:
     trusted, untrusted = identities
-    valid = dict(read_cpio(_craft(crafting.VALID, identities, tmp_path).data))
+    valid = _files(_craft(crafting.VALID, identities, tmp_path).data)
 
-    unsigned = dict(read_cpio(_craft(crafting.UNSIGNED, identities, tmp_path).data))
+    unsigned = _files(_craft(crafting.UNSIGNED, identities, tmp_path).data)
     assert SIGNATURE not in unsigned and unsigned[crafting.PAYLOAD_NAME] == valid[crafting.PAYLOAD_NAME]
 
-    foreign = dict(read_cpio(_craft(crafting.UNTRUSTED_SIGNER, identities, tmp_path).data))
+    foreign = _files(_craft(crafting.UNTRUSTED_SIGNER, identities, tmp_path).data)
     assert cms_verify(foreign[DESCRIPTION], foreign[SIGNATURE], untrusted.ca_certificate, tmp_path)
     assert not cms_verify(foreign[DESCRIPTION], foreign[SIGNATURE], trusted.ca_certificate, tmp_path)
 
-    tampered = dict(read_cpio(_craft(crafting.TAMPERED_PAYLOAD, identities, tmp_path).data))
+    tampered = _files(_craft(crafting.TAMPERED_PAYLOAD, identities, tmp_path).data)
     assert cms_verify(tampered[DESCRIPTION], tampered[SIGNATURE], trusted.ca_certificate, tmp_path)
     assert tampered[DESCRIPTION] == valid[DESCRIPTION]
     assert tampered[crafting.PAYLOAD_NAME] != valid[crafting.PAYLOAD_NAME]
@@ -107,7 +110,7 @@ def test_each_invalid_package_has_exactly_its_defect(identities, tmp_path: Path)
         read_cpio(_craft(crafting.TRUNCATED, identities, tmp_path).data)
 
     rollback = _craft(crafting.ROLLBACK, identities, tmp_path)
-    entries = dict(read_cpio(rollback.data))
+    entries = _files(rollback.data)
     assert rollback.version == "1.0.2" and not rollback.should_install
     assert cms_verify(entries[DESCRIPTION], entries[SIGNATURE], trusted.ca_certificate, tmp_path)
 

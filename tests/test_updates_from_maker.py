@@ -21,8 +21,9 @@ from harness.errors import ConfigError
 from harness.updates import crafting
 from harness.updates.crafting import craft_package
 from harness.updates.derive import derive_package, maker_copy, swu_entries
-from harness.updates.package import DESCRIPTION, SIGNATURE, read_cpio
+from harness.updates.package import DESCRIPTION, SIGNATURE
 from harness.updates.signing import cms_verify, create_identity
+from harness.util.cpio import read_cpio
 
 HARDWARE = "board:1.0"
 BENCH_PROFILE = Path(__file__).parent / "data" / "benches" / "uboot-qemu-arm64-stock.yaml"
@@ -41,13 +42,17 @@ def maker(tmp_path_factory: pytest.TempPathFactory):
     return identity, path, create_identity(base / "harness", name="hilsec untrusted")
 
 
+def _files(archive: bytes) -> dict[str, bytes]:
+    return {member.name: member.data for member in read_cpio(archive)}
+
+
 def _verifies(entries: dict[str, bytes], ca: Path, workdir: Path) -> bool:
     return SIGNATURE in entries and cms_verify(entries[DESCRIPTION], entries[SIGNATURE], ca, workdir)
 
 
 def test_each_derived_package_differs_in_one_respect(maker, tmp_path: Path) -> None:
     identity, valid, untrusted = maker
-    original = dict(read_cpio(valid.read_bytes()))
+    original = _files(valid.read_bytes())
     assert _verifies(original, identity.ca_certificate, tmp_path)
 
     def derived(kind: str) -> bytes:
@@ -60,15 +65,15 @@ def test_each_derived_package_differs_in_one_respect(maker, tmp_path: Path) -> N
         assert valid.name in package.description
         return package.data
 
-    unsigned = dict(read_cpio(derived(crafting.UNSIGNED)))
+    unsigned = _files(derived(crafting.UNSIGNED))
     assert SIGNATURE not in unsigned and unsigned == {k: v for k, v in original.items() if k != SIGNATURE}
 
-    replaced = dict(read_cpio(derived(crafting.UNTRUSTED_SIGNER)))
+    replaced = _files(derived(crafting.UNTRUSTED_SIGNER))
     assert replaced[DESCRIPTION] == original[DESCRIPTION] and replaced[SIGNATURE] != original[SIGNATURE]
     assert not _verifies(replaced, identity.ca_certificate, tmp_path)
     assert _verifies(replaced, untrusted.ca_certificate, tmp_path)  # a well-formed signature, wrong key
 
-    tampered = dict(read_cpio(derived(crafting.TAMPERED_PAYLOAD)))  # cpio checksums still valid
+    tampered = _files(derived(crafting.TAMPERED_PAYLOAD))  # cpio checksums still valid
     assert _verifies(tampered, identity.ca_certificate, tmp_path)  # signature kept ...
     assert tampered[crafting.PAYLOAD_NAME] != original[crafting.PAYLOAD_NAME]  # ... payload changed
     assert len(tampered[crafting.PAYLOAD_NAME]) == len(original[crafting.PAYLOAD_NAME])

@@ -43,6 +43,7 @@ from harness.cell.model import (
     Subscriber,
 )
 from harness.errors import HarnessSetupError
+from harness.util.deadlines import wait_until
 from harness.util.text import bounded, one_line
 
 TIMEOUT_S = 10.0
@@ -234,13 +235,13 @@ class ScpiCallbox(TestCell):
         self._note("cell up", f"{self._network.describe()}; {self._security.describe()}")
 
     def _wait_cell_on(self) -> None:
-        deadline = time.monotonic() + self.cell_on_timeout
-        while not self._query(f"SOURce:{SIGN}:CELL:STATe:ALL?").upper().replace(" ", "").startswith("ON,ADJ"):
-            if time.monotonic() > deadline:
-                raise HarnessSetupError(
-                    f"the callbox's GSM cell did not come on within {self.cell_on_timeout:.0f} s"
-                )
-            time.sleep(POLL_S)
+        def on() -> bool:
+            return self._query(f"SOURce:{SIGN}:CELL:STATe:ALL?").upper().replace(" ", "").startswith("ON,ADJ")
+
+        if not wait_until(on, self.cell_on_timeout, POLL_S):
+            raise HarnessSetupError(
+                f"the callbox's GSM cell did not come on within {self.cell_on_timeout:.0f} s"
+            )
 
     def _apply(self) -> None:
         n, s = self._network, self._security

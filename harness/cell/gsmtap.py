@@ -28,7 +28,6 @@ SDCCH8 = 0x08
 TCH_F = 0x09
 ACCH = 0x80  # flag: the slow associated control channel (SACCH) of the channel
 ARFCN_UPLINK = 0x4000
-ARFCN_PCS = 0x8000
 ARFCN_MASK = 0x3FFF
 # The best signal: osmo-bts-virtual drops a RACH below min-qual-rach (signal 0 got no answer).
 BEST_SIGNAL_DBM = 63

@@ -204,12 +204,6 @@ def tmsi_reallocation_complete(*, sequence: int) -> bytes:
     return _with_sequence(MM.MMTMSIReallocationComplete(), sequence)
 
 
-def imsi_detach_indication(*, sequence: int, classmark1: int, kind: int, value: str) -> bytes:
-    message = MM.MMIMSIDetachIndication(val={"ID": _mobile_identity(kind, value)})
-    _set_octets(message, "MSCm1", bytes([classmark1]))
-    return _with_sequence(message, sequence)
-
-
 def ciphering_mode_complete(imeisv: str | None = None) -> bytes:
     """CIPHERING MODE COMPLETE (44.018 9.1.10), with the IMEISV when the network asked for it."""
     if imeisv is None:

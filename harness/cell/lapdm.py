@@ -14,9 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FRAME_SDCCH = 23
-FRAME_SACCH = 21  # after the layer-1 header
 N201_SDCCH = 20
-N201_SACCH = 18
 FILL = 0x2B
 
 # Control field values with P/F cleared.

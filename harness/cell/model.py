@@ -4,7 +4,7 @@ delivery outcomes and the events the network saw."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 CIPHER_NAMES = {0: "A5/0 (no ciphering)", 1: "A5/1", 2: "A5/2", 3: "A5/3", 4: "A5/4"}
@@ -133,9 +133,6 @@ class MtSms:
             "udh": self.udh.hex(),
             "user_data_octets": len(self.user_data),
         }
-
-    def with_user_data(self, user_data: bytes) -> MtSms:
-        return replace(self, user_data=user_data)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field, field_serializer, model_validator
 
 from harness.config.base import NonEmptyStr, StrictModel, problem
+from harness.util.text import MASK
 
 
 class SmsConfiguration(StrictModel):
@@ -40,7 +41,7 @@ class SmsConfiguration(StrictModel):
 
     @field_serializer("secret")
     def _mask_secret(self, secret: str | None) -> str | None:
-        return "********" if secret else secret
+        return MASK if secret else secret
 
     @model_validator(mode="after")
     def _placeholders(self) -> SmsConfiguration:

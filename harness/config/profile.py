@@ -24,13 +24,11 @@ from harness.config.base import (
     problem,
 )
 from harness.config.cellular import SmsConfiguration
-
-MASK = "********"
+from harness.util.text import MASK
 
 # URL schemes pyserial's serial_for_url understands (besides plain device names).
 SERIAL_URL_SCHEMES = ("rfc2217", "socket", "loop", "spy", "hwgrep", "alt", "cp2110")
 
-REFERENCE_VARIANTS = ("hardened", "vulnerable")
 
 CVE_PATTERN = re.compile(r"^CVE-\d{4}-\d{4,}$")
 

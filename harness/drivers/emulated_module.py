@@ -85,9 +85,6 @@ class EmulatedModuleAtPort(AtPort):
             "cellular_module_radio": radio,
         }
 
-    def module_log(self) -> list[str]:
-        return list(self.core.log) if self.core is not None else []
-
 
 @provides(AtPort, order=10)
 def _emulated_module(ctx: BuildContext) -> EmulatedModuleAtPort | None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 from harness.capabilities import Capture, LabAddressing
 from harness.device.registry import BuildContext, provides
 from harness.errors import HarnessSetupError
+from harness.util.deadlines import wait_until
 from harness.util.processes import stop_process
 
 START_TIMEOUT_S = 10.0
@@ -60,15 +60,17 @@ class InterfaceCapture(Capture):
         self._process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         log.close()
         self.description = f"{tool} on interface {self.interface}"
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
+        process = self._process
+
+        def capturing() -> bool:
+            if process.poll() is not None:
                 raise HarnessSetupError(
                     f"{tool} on {self.interface} exited: {self.log_path.read_text(errors='replace')[-500:]}"
                 )
-            if self.path.exists() and self.path.stat().st_size >= PCAP_HEADER_BYTES:
-                return
-            time.sleep(0.05)
+            return self.path.exists() and self.path.stat().st_size >= PCAP_HEADER_BYTES
+
+        if wait_until(capturing, START_TIMEOUT_S, 0.05):
+            return
         self.stop()
         raise HarnessSetupError(f"{tool} on {self.interface} wrote no capture within {START_TIMEOUT_S:.0f} s")
 

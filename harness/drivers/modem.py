@@ -270,14 +270,6 @@ class AtModem:
             access = ACT_NAMES.get(fields[3], fields[3]) if len(fields) > 3 else None
         return Registration(cs, eps, operator, access)
 
-    def wait_registered(self, timeout: float) -> Registration:
-        deadline = time.monotonic() + timeout
-        while True:
-            current = self.registration()
-            if current.registered or time.monotonic() >= deadline:
-                return current
-            time.sleep(0.5)
-
     # --- radio access technology --------------------------------------------------------------
     def rat_setting(self) -> RatSetting:
         return self.profile.rat if self.profile is not None and self.profile.rat is not None else WS46
@@ -292,9 +284,6 @@ class AtModem:
         fields = _csv(values[0])
         value = fields[setting.index] if len(fields) > setting.index else ""
         return RadioAccess(setting.allowed(value), setting.query, f"{setting.prefix} {values[0]}")
-
-    def set_radio_access(self, mode: str) -> AtResponse:
-        return self.send(self.rat_setting().set_command.format(mode=mode), check=True)
 
     # --- SMS, PDU mode ------------------------------------------------------------------------
     def sms_pdu_mode(self, *, indicate: bool = True) -> None:

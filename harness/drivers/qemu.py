@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import HarnessSetupError
+from harness.util.deadlines import wait_until
 from harness.util.ports import free_port
+from harness.util.processes import stop_process
 
 if TYPE_CHECKING:
     from harness.transports.stream import ByteStream
@@ -125,9 +127,8 @@ def probe_boot(
                     break
                 time.sleep(0.1)
         finally:
-            if probe.poll() is None:
-                probe.kill()
-            probe.wait(timeout=STOP_TIMEOUT_S)
+            if stop_process(probe, STOP_TIMEOUT_S, graceful=False) is None:
+                raise subprocess.TimeoutExpired(probe.args, STOP_TIMEOUT_S)
         return booted
 
 
@@ -289,12 +290,8 @@ class QemuMachine:
             try:
                 process.wait(timeout=STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                process.terminate()
-                try:
-                    process.wait(timeout=STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=STOP_TIMEOUT_S)
+                if stop_process(process, STOP_TIMEOUT_S) is None:
+                    raise subprocess.TimeoutExpired(process.args, STOP_TIMEOUT_S) from None
         self._process = None
         self._close_log()
 
@@ -308,11 +305,6 @@ class QemuMachine:
 
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
-
-    @property
-    def accel_used(self) -> str | None:
-        """ "tcg" or "kvm" once powered on."""
-        return self._accel_used
 
     # -- access --------------------------------------------------------------------------------
     def serial_stream(self) -> ByteStream:
@@ -430,18 +422,20 @@ class QemuMachine:
         self._process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
         )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
+        process = self._process
+
+        def listening() -> bool:
+            if process.poll() is not None:
                 tail = self._log_tail()
                 self._process = None
                 self._close_log()
                 if "host forwarding rule" in tail or "Address already in use" in tail:
                     raise _PortInUse(tail)
                 raise HarnessSetupError(f"QEMU exited at start; {self.log_path}:\n{tail}")
-            if self._sockets_ready():
-                return
-            time.sleep(0.02)
+            return self._sockets_ready()
+
+        if wait_until(listening, START_TIMEOUT_S, 0.02):
+            return
         tail = self._log_tail()
         self.power_off()
         raise HarnessSetupError(f"QEMU did not open its sockets in {START_TIMEOUT_S:.0f} s:\n{tail}")

@@ -30,6 +30,8 @@ from harness.emulation.variants import (
 )
 from harness.errors import HarnessSetupError
 from harness.updates.signing import CURRENT, UPDATE_SIGNING_DIR, UPDATE_TRUST_ANCHOR, WEAK, create_identity
+from harness.util.deadlines import wait_until
+from harness.util.files import try_flock
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 OVERLAY_DIR = PACKAGE_DIR / "overlay"
@@ -38,6 +40,7 @@ DEFAULT_CACHE = Path("~/.cache/hilsec/images")
 BASE_APPEND = "console=ttyS0,115200 quiet panic=-1"
 MANIFEST = "image.json"
 LOCK_TIMEOUT_S = 900.0
+LOCK_POLL_S = 0.2
 PASSWORD_HASH_TIMEOUT_S = 30.0
 
 Progress = Callable[[str], None]
@@ -363,18 +366,10 @@ class _cache_lock:
 
     def __enter__(self) -> None:
         self.handle = self.path.open("a")
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    self.handle.close()
-                    raise HarnessSetupError(
-                        f"image cache {self.path} stayed locked {self.timeout:.0f} s"
-                    ) from None
-                time.sleep(0.2)
+        handle = self.handle
+        if not wait_until(lambda: try_flock(handle.fileno()), self.timeout, LOCK_POLL_S):
+            handle.close()
+            raise HarnessSetupError(f"image cache {self.path} stayed locked {self.timeout:.0f} s")
 
     def __exit__(self, *exc: object) -> None:
         if self.handle:

@@ -27,7 +27,6 @@ from harness.emulation.sip_ua import IMSI
 
 SIM_IMSI = IMSI  # test PLMN 001-01: not a real subscriber
 SIM_KI = "8d1f0a2b3c4d5e6f708192a3b4c5d6e7"  # the emulated SIM's test key (COMP128v1)
-SIM_MSISDN = "4917099001234"
 MANAGEMENT_NUMBER = "+491700000001"  # the operator's management number the firmware trusts
 SMS_PIN = "8461"  # the device's SMS command PIN: provisioned at boot (hilsec.sms_pin), never in the image
 AT_PORT = "/dev/ttyS1"
@@ -42,9 +41,6 @@ CELLULAR_WEAKNESSES: dict[str, str] = {
     "sms-class0-silent-to-app": "class-0 (flash) and type-0 (silent) SMS are stored and announced to the "
     "application, which acts on them",
 }
-MODULE_WEAKNESSES = frozenset(
-    {"gsm-null-cipher-accepted", "imsi-disclosed-before-auth", "sms-class0-silent-to-app"}
-)
 
 
 def cellular_device_config(weaknesses: Iterable[str]) -> dict[str, str]:

@@ -41,14 +41,6 @@ class ElfInfo:
     runpath: tuple[str, ...]
 
 
-def is_elf(path: Path) -> bool:
-    try:
-        with path.open("rb") as handle:
-            return handle.read(4) == ELF_MAGIC
-    except OSError:
-        return False
-
-
 def _header(data: bytes) -> tuple[int, int, int, int, int, int, int]:
     if data[:4] != ELF_MAGIC or data[4] != 2 or data[5] != 1:
         raise NotElfError("not a 64-bit little-endian ELF file")

@@ -21,8 +21,8 @@ import shutil
 import subprocess
 from collections.abc import Iterable
 
-from harness.emulation.cpio import CpioWriter
 from harness.errors import HarnessSetupError
+from harness.util.cpio import CpioWriter
 
 EVASIVE_WEAKNESSES: dict[str, str] = {
     "appended-archive-key": "a second (zstd) cpio appended to the initramfs holds a DER private key",

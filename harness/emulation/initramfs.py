@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.emulation import elf
-from harness.emulation.cpio import CpioWriter
 from harness.errors import HarnessSetupError
+from harness.util.cpio import CpioWriter
 
 LIBRARY_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64", "lib", "usr/lib")
 MAX_SYMLINK_HOPS = 40

@@ -9,7 +9,6 @@ from __future__ import annotations
 import struct
 
 LEGACY_MAGIC = 0x184C2102
-MAX_BLOCK_OUTPUT = 8 << 20
 
 
 def decompress_block(src: bytes | memoryview, out: bytearray) -> None:

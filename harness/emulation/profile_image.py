@@ -24,14 +24,3 @@ def image_for_profile(
         weaknesses=qemu.weaknesses,
         hardenings=qemu.hardening,
     )
-
-
-def profile_initrd(profile: Any, lab: Any) -> Path | None:
-    """The initrd an emulated device boots: the reference image's, or the profile's own qemu.initrd."""
-    qemu = profile.console.qemu
-    if qemu is not None and qemu.reference_image:
-        image = image_for_profile(profile, lab)
-        return image.initrd if image is not None else None
-    if qemu is not None and qemu.initrd is not None:
-        return Path(qemu.initrd)
-    return None

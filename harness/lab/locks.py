@@ -9,7 +9,6 @@ that is refused or waits can name the holder. Another session on the same host w
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import getpass
 import hashlib
 import json
@@ -17,11 +16,12 @@ import os
 import re
 import socket
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HilsecError
+from harness.util.deadlines import wait_until
+from harness.util.files import try_flock
 
 DEFAULT_LOCK_DIR = Path("/run/lock/hilsec") if Path("/run/lock").is_dir() else Path("/tmp/hilsec-locks")
 POLL_S = 0.5
@@ -59,20 +59,13 @@ class DeviceLock:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-        deadline = time.monotonic() + max(0.0, wait_s)
         try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        waited = f" after waiting {wait_s:.0f} s" if wait_s > 0 else ""
-                        raise DeviceBusy(
-                            f"device {self.key} is in use{waited}: held by {self.holder()} "
-                            "(pass --hilsec-wait SECONDS to wait for it)"
-                        ) from None
-                    time.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
+            if not wait_until(lambda: try_flock(fd), wait_s, POLL_S):
+                waited = f" after waiting {wait_s:.0f} s" if wait_s > 0 else ""
+                raise DeviceBusy(
+                    f"device {self.key} is in use{waited}: held by {self.holder()} "
+                    "(pass --hilsec-wait SECONDS to wait for it)"
+                )
         except BaseException:
             os.close(fd)
             raise

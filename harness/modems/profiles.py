@@ -61,10 +61,6 @@ class ModuleProfile:
     commands: dict[str, VendorCommand] = field(default_factory=dict)
     note: str = NOT_RUN_ON_HARDWARE
 
-    @property
-    def has_2g(self) -> bool:
-        return GSM in self.radio_access
-
 
 def _modes(**values: tuple[str, ...]) -> dict[str, frozenset[str]]:
     return {key.removeprefix("m"): frozenset(rats) for key, rats in values.items()}
@@ -252,12 +248,3 @@ def for_usb(vendor_id: int, product_id: int) -> ModuleProfile | None:
         ):
             return module
     return None
-
-
-def usb_layouts() -> dict[tuple[int, int], dict[int, str]]:
-    """(VID, PID) -> interface kinds, for every profile whose manual gives both."""
-    return {
-        (m.usb.vendor_id, m.usb.product_id): dict(m.usb.interfaces)
-        for m in PROFILES.values()
-        if m.usb is not None and m.usb.product_id is not None and m.usb.interfaces
-    }

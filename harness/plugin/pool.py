@@ -10,13 +10,13 @@ An emulated device needs no lock: each session boots its own.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
 from harness.lab.locks import DEFAULT_LOCK_DIR, POLL_S, DeviceBusy, DeviceLock
+from harness.util.deadlines import wait_until
 
 
 @dataclass
@@ -96,30 +96,29 @@ def acquire(devices: list[Assignment], count: int, wait_s: float, lab: Any) -> l
     for device in devices:
         key = lock_key(device.profile, device.lab)
         device.lock = DeviceLock(key, directory) if key else None
-    deadline = time.monotonic() + max(0.0, wait_s)
-    try:
-        while True:
-            for device in devices:
-                if len(held) == count:
-                    return held
-                if device in held:
-                    continue
-                try:
-                    if device.lock is not None:
-                        device.lock.acquire(0.0)
-                    held.append(device)
-                except DeviceBusy:
-                    continue
+
+    def all_held() -> bool:
+        """Take free devices until `count` are held; True once they are."""
+        for device in devices:
             if len(held) == count:
-                return held
-            if time.monotonic() >= deadline:
-                busy = [d for d in devices if d not in held and d.lock is not None]
-                holders = "; ".join(f"{d.name} ({d.lock.key}) held by {d.lock.holder()}" for d in busy)
-                waited = f" after waiting {wait_s:.0f} s" if wait_s > 0 else ""
-                raise DeviceBusy(
-                    f"no free device{waited}: {holders} (pass --hilsec-wait SECONDS to wait for it)"
-                )
-            time.sleep(POLL_S)
+                return True
+            if device in held:
+                continue
+            try:
+                if device.lock is not None:
+                    device.lock.acquire(0.0)
+                held.append(device)
+            except DeviceBusy:
+                continue
+        return len(held) == count
+
+    try:
+        if wait_until(all_held, wait_s, POLL_S):
+            return held
+        busy = [d for d in devices if d not in held and d.lock is not None]
+        holders = "; ".join(f"{d.name} ({d.lock.key}) held by {d.lock.holder()}" for d in busy)
+        waited = f" after waiting {wait_s:.0f} s" if wait_s > 0 else ""
+        raise DeviceBusy(f"no free device{waited}: {holders} (pass --hilsec-wait SECONDS to wait for it)")
     except BaseException:
         for device in held:
             device.release()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from harness.capabilities import TestCell
 from harness.cell.model import CellSecurity, MtSms, NetworkIdentity, SmsDelivery
 from harness.checks.gsm import CellPhase
+from harness.util.deadlines import wait_until
 
 LOCATION_UPDATE_WAIT_S = 30.0  # a device that sees a new cell updates within seconds
 SETTLE_S = 4.0  # after its location update: accept, TMSI reallocation, release
@@ -51,12 +52,12 @@ def false_cells(genuine: NetworkIdentity) -> list[FalseCell]:
 
 
 def _wait_location_update(cell: TestCell, since: float, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(e.kind == "location-updating-request" and e.direction == "uplink" for e in cell.events(since)):
-            return True
-        time.sleep(0.2)
-    return False
+    def heard() -> bool:
+        return any(
+            e.kind == "location-updating-request" and e.direction == "uplink" for e in cell.events(since)
+        )
+
+    return wait_until(heard, timeout, 0.2)
 
 
 def run_false_cells(cell: TestCell, imsi: str, *, attach_timeout: float, sms_timeout: float,
@@ -191,9 +192,3 @@ def genuine_configuration(command_template: str, value_template: str, secret: st
     mark = marker()
     body = command_template.format(value=value_template.format(marker=mark), secret=secret or "")
     return MtSms(sender, body.encode(), 0x00, label="the genuine configuration SMS"), mark
-
-
-def deliver_all(
-    cell: TestCell, imsi: str, messages: list[CraftedMessage], timeout: float
-) -> list[SmsDelivery]:
-    return [cell.send_sms(imsi, message.sms, timeout) for message in messages]

@@ -13,6 +13,7 @@ from harness.errors import DeviceDisconnected, DeviceError
 from harness.results.redact import redact_text
 from harness.transports.console import Console, LoginSettings
 from harness.transports.stream import ProcessStream, TelnetStream
+from harness.util.text import MASK
 
 SSH_CLIENT_OPTIONS = (
     "-o", "StrictHostKeyChecking=no",
@@ -103,7 +104,7 @@ def try_ftp_login(
         return LoginAttempt(username, False, service_present=False, detail=f"FTP connect failed: {err}")
     try:
         lines.append(f"> USER {username}")
-        lines.append("> PASS ********")
+        lines.append(f"> PASS {MASK}")
         answer = client.login(username, password)
         lines.append(f"< {answer}")
         return LoginAttempt(username, True, detail="logged in")

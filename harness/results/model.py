@@ -10,15 +10,14 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from harness.results.evidence import evidence_path_problem
-from harness.results.redact import MASK, redact_text
+from harness.results.redact import redact_text
 from harness.results.verdicts import Verdict, rollup
 
 TEST_VERDICTS = (Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE)
 ASSESSMENT_KINDS = ("functional", "conceptual")
-REDACTED = MASK  # the mask the console and evidence writers use too
 SCHEMA_VERSION = 1
 
 # Prefixes of cross-reference IDs as tests write them in markers, and the scheme each names.
@@ -122,23 +121,17 @@ class RunResult:
         secrets = [s for s in secrets if s]
         if not secrets:
             return self
+
+        def change(text: str) -> str:
+            return redact(text, secrets)
+
         return RunResult(
-            device=_redact_value(self.device, secrets),
+            device=_map_value(self.device, change, keys=False),
             started=self.started,
             finished=self.finished,
             harness_version=self.harness_version,
-            tests=[
-                dataclasses.replace(
-                    t,
-                    nodeid=redact(t.nodeid, secrets),
-                    reason=redact(t.reason, secrets),
-                    evidence=[redact(p, secrets) for p in t.evidence],
-                )
-                for t in self.tests
-            ],
-            requirements=[
-                dataclasses.replace(r, tests=[redact(n, secrets) for n in r.tests]) for r in self.requirements
-            ],
+            tests=[_map_fields(t, change, ("nodeid", "reason"), ("evidence",)) for t in self.tests],
+            requirements=[_map_fields(r, change, (), ("tests",)) for r in self.requirements],
         )
 
     def visible(self) -> RunResult:
@@ -150,48 +143,44 @@ class RunResult:
 
     def map_text(self, change: Callable[[str], str]) -> RunResult:
         """A copy with `change` applied to every string (device fields and keys included)."""
-
-        def each(values: list[str]) -> list[str]:
-            return [change(v) for v in values]
-
         return RunResult(
             device=_map_value(self.device, change),
             started=change(self.started),
             finished=change(self.finished),
             harness_version=change(self.harness_version),
             tests=[
-                dataclasses.replace(
-                    t,
-                    nodeid=change(t.nodeid),
-                    requirements=each(t.requirements),
-                    crossrefs=each(t.crossrefs),
-                    reason=change(t.reason),
-                    evidence=each(t.evidence),
-                    kind=change(t.kind),
+                _map_fields(
+                    t, change, ("nodeid", "reason", "kind"), ("requirements", "crossrefs", "evidence")
                 )
                 for t in self.tests
             ],
             requirements=[
-                dataclasses.replace(
-                    r,
-                    id=change(r.id),
-                    title=change(r.title),
-                    source=change(r.source),
-                    tests=each(r.tests),
-                    crossrefs=each(r.crossrefs),
-                )
+                _map_fields(r, change, ("id", "title", "source"), ("tests", "crossrefs"))
                 for r in self.requirements
             ],
         )
 
 
-def _map_value(value: Any, change: Callable[[str], str]) -> Any:
+_Record = TypeVar("_Record", "TestResult", "RequirementResult")
+
+
+def _map_fields(
+    record: _Record, change: Callable[[str], str], texts: tuple[str, ...], lists: tuple[str, ...]
+) -> _Record:
+    """A copy of `record` with `change` applied to its text fields `texts` and list fields `lists`."""
+    changed = {name: change(getattr(record, name)) for name in texts}
+    changed.update({name: [change(v) for v in getattr(record, name)] for name in lists})
+    return dataclasses.replace(record, **changed)
+
+
+def _map_value(value: Any, change: Callable[[str], str], *, keys: bool = True) -> Any:
+    """`value` (JSON-like) with `change` applied to every string in it; mapping keys too if `keys`."""
     if isinstance(value, str):
         return change(value)
     if isinstance(value, Mapping):
-        return {change(str(k)): _map_value(v, change) for k, v in value.items()}
+        return {(change(str(k)) if keys else k): _map_value(v, change, keys=keys) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_map_value(v, change) for v in value]
+        return [_map_value(v, change, keys=keys) for v in value]
     return value
 
 
@@ -411,16 +400,6 @@ def _verdict(value: Any, where: str, allowed: Sequence[Verdict]) -> Verdict:
     if value not in names:
         raise ResultFormatError(where, f"{value!r} is not one of {', '.join(names)}")
     return Verdict(value)
-
-
-def _redact_value(value: Any, secrets: list[str]) -> Any:
-    if isinstance(value, str):
-        return redact(value, secrets)
-    if isinstance(value, Mapping):
-        return {k: _redact_value(v, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redact_value(v, secrets) for v in value]
-    return value
 
 
 _JSON_NAMES = {dict: "JSON object", list: "JSON array", str: "string"}

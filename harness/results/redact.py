@@ -14,11 +14,11 @@ import shutil
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from os import PathLike
-from typing import AnyStr
 
 import regex
 
-MASK = "********"
+from harness.util.text import MASK
+
 MASK_BYTES = MASK.encode()
 MAX_DECORATIONS = 8  # escape sequences or control characters between two characters of a secret
 
@@ -145,16 +145,6 @@ class StreamRedactor:
             if match.partial and match.end() == len(text) and match.end() > match.start():
                 return match.start()
         return len(text)
-
-
-def redact_any(value: AnyStr, secrets: Iterable[str]) -> AnyStr:
-    """`redact_text` for text, the same for bytes (each secret's UTF-8 form, decorated or not)."""
-    if isinstance(value, str):
-        return redact_text(value, secrets)
-    usable = _usable(secrets)
-    for pattern in (_bytes_pattern(s) for s in usable):
-        value = pattern.sub(MASK_BYTES, value)
-    return value
 
 
 _LONGEST_DECORATION = 2 + 64 + 2  # an OSC sequence at its longest

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from harness.errors import HarnessSetupError
 from harness.secureboot.firmware import FirmwareFiles
+from harness.util.processes import stop_process
 
 QEMU_BINARY = "qemu-system-x86_64"
 DEFAULT_TIMEOUT_S = 20.0
@@ -101,11 +102,7 @@ def boot_esp(
                 if decided_at is None and stop_when(clean_console(bytes(raw))):
                     decided_at = time.monotonic()
     finally:
-        process.kill()
-        try:
-            process.wait(timeout=KILL_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            pass
+        stop_process(process, KILL_TIMEOUT_S, graceful=False)
         if process.stdout is not None:
             process.stdout.close()
         log_path.write_bytes(bytes(raw))

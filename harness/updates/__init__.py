@@ -2,7 +2,7 @@
 
 from harness.updates.crafting import INVALID_KINDS, KINDS, CraftedPackage, craft_package
 from harness.updates.manifest import UpdateManifest, load_manifest
-from harness.updates.package import SwDescription, build_package, read_cpio
+from harness.updates.package import SwDescription, build_package
 from harness.updates.signing import SigningIdentity, create_identity, load_identity
 
 __all__ = [
@@ -17,5 +17,4 @@ __all__ = [
     "create_identity",
     "load_identity",
     "load_manifest",
-    "read_cpio",
 ]

@@ -15,11 +15,13 @@ import secrets
 from pathlib import Path
 
 from harness.updates.crafting import TAMPERED_PAYLOAD, TRUNCATED, UNSIGNED, UNTRUSTED_SIGNER, CraftedPackage
-from harness.updates.package import CRC_MAGIC, DESCRIPTION, NEWC_MAGIC, read_cpio, write_cpio
+from harness.updates.package import DESCRIPTION, write_cpio
 from harness.updates.signing import SigningIdentity, cms_sign
+from harness.util.cpio import CRC_MAGIC, NEWC_MAGIC, read_cpio
 
 DERIVED_KINDS = (UNSIGNED, UNTRUSTED_SIGNER, TAMPERED_PAYLOAD, TRUNCATED)
 TAMPER_BYTES = 16
+SWU_MAGICS = (CRC_MAGIC, NEWC_MAGIC)  # the cpio formats SWUpdate reads
 
 WHAT_IS_WRONG = {
     UNSIGNED: "the maker's package with its signature stripped",
@@ -40,11 +42,11 @@ def _flip_middle(data: bytes) -> bytes:
 
 def swu_entries(data: bytes) -> list[tuple[str, bytes]] | None:
     """The files of an SWUpdate archive (sw-description first), or None for another format."""
-    if data[:6] not in (CRC_MAGIC, NEWC_MAGIC):
+    if data[:6] not in SWU_MAGICS:
         return None
     try:
-        entries = read_cpio(data)
-    except (ValueError, UnicodeDecodeError):
+        entries = [(member.name, member.data) for member in read_cpio(data, magics=SWU_MAGICS)]
+    except ValueError:
         return None
     return entries if entries and entries[0][0] == DESCRIPTION else None
 

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import stat
 from dataclasses import dataclass, field
 
-CRC_MAGIC = b"070702"
-NEWC_MAGIC = b"070701"
-TRAILER = "TRAILER!!!"
+from harness.util.cpio import CRC_MAGIC, CpioWriter
+
 DESCRIPTION = "sw-description"
 SIGNATURE = "sw-description.sig"
-HEADER_FIELDS = 13
 
 
 @dataclass(frozen=True)
@@ -58,50 +55,14 @@ def parse_description(text: bytes) -> dict[str, list[str]]:
     return fields
 
 
-def _pad(length: int) -> bytes:
-    return b"\0" * (-length % 4)
-
-
 def write_cpio(entries: list[tuple[str, bytes]], *, magic: bytes = CRC_MAGIC) -> bytes:
     """A cpio archive (crc or newc) of regular files, then the trailer; reproducible (mtime 0)."""
     out = io.BytesIO()
-    for inode, (name, data) in enumerate([*entries, (TRAILER, b"")], start=1):
-        is_trailer = name == TRAILER
-        encoded = name.encode() + b"\0"
-        checksum = sum(data) & 0xFFFFFFFF if magic == CRC_MAGIC else 0
-        mode = 0 if is_trailer else stat.S_IFREG | 0o644
-        values = (0 if is_trailer else inode, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(encoded), checksum)
-        header = magic + b"".join(b"%08X" % value for value in values)
-        out.write(header + encoded + _pad(len(header) + len(encoded)))
-        out.write(data + _pad(len(data)))
+    writer = CpioWriter(out, magic=magic)
+    for name, data in entries:
+        writer.add_file(name, data)
+    writer.close()
     return out.getvalue()
-
-
-def read_cpio(archive: bytes) -> list[tuple[str, bytes]]:
-    """The files of a crc/newc archive in order; ValueError if it is damaged or truncated."""
-    entries: list[tuple[str, bytes]] = []
-    offset = 0
-    header_size = 6 + 8 * HEADER_FIELDS
-    while True:
-        header = archive[offset : offset + header_size]
-        if len(header) < header_size:
-            raise ValueError(f"truncated cpio header at offset {offset}")
-        if header[:6] not in (CRC_MAGIC, NEWC_MAGIC):
-            raise ValueError(f"bad cpio magic {header[:6]!r} at offset {offset}")
-        values = [int(header[6 + 8 * i : 14 + 8 * i], 16) for i in range(HEADER_FIELDS)]
-        size, name_size, checksum = values[6], values[11], values[12]
-        name_start = offset + header_size
-        name = archive[name_start : name_start + name_size - 1].decode()
-        data_start = name_start + name_size + len(_pad(header_size + name_size))
-        data = archive[data_start : data_start + size]
-        if len(data) < size:
-            raise ValueError(f"cpio entry {name!r} truncated")
-        if header[:6] == CRC_MAGIC and sum(data) & 0xFFFFFFFF != checksum:
-            raise ValueError(f"cpio entry {name!r} fails its checksum")
-        if name == TRAILER:
-            return entries
-        entries.append((name, data))
-        offset = data_start + size + len(_pad(size))
 
 
 def build_package(

@@ -1,4 +1,4 @@
-"""Writing report files so that a failure never leaves a broken file behind.
+"""Writing report files so that a failure never leaves a broken file behind; taking a file lock.
 
 A writer that dies half-way (a character the encoder refuses, a full disk) used to leave a 0-byte
 results.json or replace a good report.html with an empty one. `write_atomically` writes a
@@ -7,6 +7,7 @@ temporary file beside the target and renames it over the target only once it is 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from pathlib import Path
@@ -30,3 +31,12 @@ def write_atomically(
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def try_flock(fd: int) -> bool:
+    """Take an exclusive flock on `fd` if it is free (True); False while another holder has it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True

@@ -19,11 +19,16 @@ OUTPUT_IN_ERROR = 500  # the end of a failed lab command's output, quoted in its
 
 
 def stop_process(
-    process: subprocess.Popen, timeout: float = STOP_TIMEOUT_S, *, group: bool = False
+    process: subprocess.Popen,
+    timeout: float = STOP_TIMEOUT_S,
+    *,
+    group: bool = False,
+    graceful: bool = True,
 ) -> int | None:
-    """SIGTERM, wait, SIGKILL, wait; `group` signals the process group (started with a session of
-    its own). Returns the exit status, or None if even SIGKILL did not end it in time."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+    """SIGTERM, wait, SIGKILL, wait (without `graceful`: SIGKILL, wait); `group` signals the
+    process group (started with a session of its own). Returns the exit status, or None if even
+    SIGKILL did not end it in time."""
+    for sig in (signal.SIGTERM, signal.SIGKILL) if graceful else (signal.SIGKILL,):
         if process.poll() is not None:
             return process.returncode
         try:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+MASK = "********"  # what a secret (a password, a key) is shown as, wherever it would appear
+
 # C0 controls but tab and newline, DEL, C1 controls (0x9b is an 8-bit CSI), bidirectional overrides
 # and isolates (text shown in a different order than stored), line and paragraph separators, and
 # lone surrogates (which no UTF-8 writer accepts).

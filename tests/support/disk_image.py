@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from harness.emulation.cpio import CpioWriter
+from harness.util.cpio import CpioWriter
 
 BUSYBOX = "/bin/busybox"
 BOOT_LABEL = "hilsec"

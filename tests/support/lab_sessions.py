@@ -22,15 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessSetupError
+from harness.util.ports import free_port
 
 PROTOCOL_FLAGS = {"dtls1": "-dtls1", "dtls1_2": "-dtls1_2", "tls1_2": "-tls1_2", "tls1_3": "-tls1_3"}
-
-
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    """A port the kernel just handed out on 127.0.0.1 (UDP or TCP)."""
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class LoopbackCapture:
@@ -359,8 +353,7 @@ def build_reference_captures(outdir: Path, workdir: Path | None = None) -> dict[
         "tls12_anon.pcap": ("tls1_2", "AECDH-AES128-SHA:@SECLEVEL=0", None, None),
     }
     for name, (protocol, cipher, mtu, servername) in sessions.items():
-        kind = socket.SOCK_DGRAM if protocol.startswith("dtls") else socket.SOCK_STREAM
-        port = free_port(kind)
+        port = free_port("udp" if protocol.startswith("dtls") else "tcp")
         record(
             name,
             f"port {port}",
@@ -368,13 +361,13 @@ def build_reference_captures(outdir: Path, workdir: Path | None = None) -> dict[
                 p, n, credentials, cipher=c, mtu=m, servername=s
             ),
         )
-    server_port, relay_port = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_STREAM)
+    server_port, relay_port = free_port("tcp"), free_port("tcp")
     record(
         "tls12_split.pcap",
         f"tcp port {server_port} or tcp port {relay_port}",
         lambda: split_tls_session("tls1_2", server_port, relay_port, credentials),
     )
-    udp_port, decoy_port, tcp_port = free_port(), free_port(), free_port(socket.SOCK_STREAM)
+    udp_port, decoy_port, tcp_port = free_port("udp"), free_port("udp"), free_port("tcp")
 
     def plaintext() -> None:
         plaintext_udp(udp_port, [b"temp=21.5;hum=40;imei=356938035643809", b"temp=21.6"])

@@ -15,19 +15,6 @@ LINKTYPE_LINUX_SLL = 113
 LINKTYPE_IPV4 = 228
 LINKTYPE_IPV6 = 229
 LINKTYPE_LINUX_SLL2 = 276
-SUPPORTED_LINKTYPES = frozenset(
-    (
-        LINKTYPE_NULL,
-        LINKTYPE_ETHERNET,
-        LINKTYPE_RAW_BSD,
-        LINKTYPE_RAW,
-        LINKTYPE_LOOP,
-        LINKTYPE_LINUX_SLL,
-        LINKTYPE_IPV4,
-        LINKTYPE_IPV6,
-        LINKTYPE_LINUX_SLL2,
-    )
-)
 
 TCP = 6
 UDP = 17
@@ -39,9 +26,7 @@ MAX_FRAGMENT_FLOWS = 1024
 # (protocol, src, sport, dst, dport, payload, length, tcp_flags, tcp_seq, continuation)
 Segment = tuple[int, bytes, int, bytes, int, bytes, int, int, int, bool]
 
-TCP_FIN = 0x01
 TCP_SYN = 0x02
-TCP_RST = 0x04
 TCP_ACK = 0x10
 
 

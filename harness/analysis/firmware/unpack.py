@@ -43,6 +43,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from harness.util.cpio import MAGICS as CPIO_MAGICS
+from harness.util.cpio import CpioReader
+from harness.util.processes import stop_process
+
 CHUNK = 1 << 20
 SCAN_WINDOW = 16 << 20  # files bigger than this are scanned in windows that overlap by SCAN_OVERLAP
 SCAN_OVERLAP = 64 << 10
@@ -127,7 +131,7 @@ def identify(head: bytes) -> str | None:
         return "lz4-legacy"
     if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] == b"\x31\x41\x59\x26\x53\x59":
         return "bzip2"
-    if head.startswith((b"070701", b"070702", b"070707")):
+    if head.startswith(CPIO_MAGICS):
         return "cpio"
     if head.startswith((b"hsqs", b"sqsh")):
         return "squashfs"
@@ -157,7 +161,6 @@ def _jffs2_crc(head: bytes) -> int:
 
 
 COMPRESSIONS = ("gzip", "xz", "zstd", "lz4", "lz4-legacy", "bzip2", "lzma")
-TOOL_FORMATS = ("squashfs", "ext", "ubi", "ubifs", "jffs2")
 
 
 # --- the unpacker -------------------------------------------------------------------------------
@@ -265,46 +268,20 @@ class Unpacker:
         source = path
         if offset:
             source = self._new_scratch_file()
-            _copy_range(handle, offset, size - offset, source, self._budget)
+            handle.seek(offset)
+            _copy_stream(handle, source, size - offset, self._budget)
         yield from self._with_tool(source, kind, part, depth)
         return None
 
     # -- readers --
 
     def _cpio(self, handle: BinaryIO, offset: int, part: str, depth: int) -> Iterator[ImageFile]:
-        position = offset
-        while True:
-            header = handle.read(110)
-            if len(header) < 6:
-                raise ValueError("cpio archive cut short")
-            magic = header[:6]
-            if magic in (b"070701", b"070702"):
-                if len(header) < 110:
-                    raise ValueError("cpio header cut short")
-                fields = [int(header[6 + i * 8 : 14 + i * 8], 16) for i in range(13)]
-                mode, filesize, namesize = fields[1], fields[6], fields[11]
-                name_pad = -(110 + namesize) % 4
-                data_pad = -filesize % 4
-                header_len = 110
-            elif magic == b"070707":
-                handle.seek(position + 76)
-                header = header[:76]
-                mode = int(header[18:24], 8)
-                namesize = int(header[59:65], 8)
-                filesize = int(header[65:76], 8)
-                name_pad = data_pad = 0
-                header_len = 76
-            else:
-                raise ValueError(f"bad cpio magic {magic!r} at offset {position}")
-            name = handle.read(namesize)[:-1].decode("utf-8", errors="replace")
-            handle.read(name_pad)
-            data_start = position + header_len + namesize + name_pad
-            position = data_start + filesize + data_pad
-            if name == "TRAILER!!!":
-                return position
-            if stat.S_ISREG(mode) and filesize:
-                yield from self._file(handle, data_start, filesize, f"{part}:/{name.lstrip('./')}", depth)
-            handle.seek(position)
+        archive = CpioReader(handle, offset)
+        for entry in archive:
+            if stat.S_ISREG(entry.mode) and entry.size:
+                name = f"{part}:/{entry.name.lstrip('./')}"
+                yield from self._file(handle, entry.data_start, entry.size, name, depth)
+        return archive.end
 
     def _tar(self, path: Path, offset: int, part: str, depth: int) -> Iterator[ImageFile]:
         with open(path, "rb") as raw:
@@ -345,7 +322,8 @@ class Unpacker:
         head = handle.read(min(size, 4096))
         if identify(head) is not None:
             out = self._new_scratch_file()
-            _copy_range(handle, start, size, out, self._budget)
+            handle.seek(start)
+            _copy_stream(handle, out, size, self._budget)
             yield from self._blob(out, name, depth=depth + 1, expected=False)
             out.unlink(missing_ok=True)
             return
@@ -497,20 +475,8 @@ class _Window:
         self.close()
 
 
-def _copy_range(handle: BinaryIO, start: int, size: int, out: Path, budget: _Budget) -> None:
-    handle.seek(start)
-    with open(out, "wb") as target:
-        left = size
-        while left > 0:
-            chunk = handle.read(min(CHUNK, left))
-            if not chunk:
-                break
-            budget.spend(len(chunk))
-            target.write(chunk)
-            left -= len(chunk)
-
-
 def _copy_stream(stream: BinaryIO, out: Path, size: int, budget: _Budget) -> None:
+    """Up to `size` bytes from the stream's position into `out`, each counted against the budget."""
     with open(out, "wb") as target:
         left = size
         while left > 0:
@@ -664,8 +630,7 @@ def _run_extractor(kind: str, source: Path, out: Path, budget: _Budget) -> None:
         elif time.monotonic() > budget.deadline:
             problem = f"took longer than {budget.limits.seconds:.0f} s"
         if problem:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            stop_process(process, group=True, graceful=False)
             raise LimitReached(f"{kind} {problem}")
     reader.join(timeout=5)
     written, count = _usage(out)

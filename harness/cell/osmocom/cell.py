@@ -42,6 +42,7 @@ from harness.cell.osmocom.smpp import SmppSender
 from harness.cell.radio_monitor import RadioMonitor
 from harness.cell.virtual_um import VirtualUm
 from harness.errors import HarnessSetupError
+from harness.util.deadlines import wait_until
 from harness.util.processes import stop_process
 
 START_TIMEOUT_S = 30.0
@@ -222,14 +223,18 @@ class OsmocomCell(TestCell):
         )  # fmt: skip
         program.log = log
         self._programs[name] = program
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not port_open(self.namespace.name, program.vty_port):
-            if program.process.poll() is not None:
-                raise HarnessSetupError(f"{binary} exited at start (status {program.process.returncode}):\n"
+        process = program.process
+
+        def vty_open() -> bool:
+            if port_open(self.namespace.name, program.vty_port):
+                return True
+            if process.poll() is not None:
+                raise HarnessSetupError(f"{binary} exited at start (status {process.returncode}):\n"
                                         f"{self._log_tail(name)}")  # fmt: skip
-            if time.monotonic() > deadline:
-                raise HarnessSetupError(f"{binary}: its VTY did not open in {START_TIMEOUT_S:.0f} s")
-            time.sleep(0.02)
+            return False
+
+        if not wait_until(vty_open, START_TIMEOUT_S, 0.02):
+            raise HarnessSetupError(f"{binary}: its VTY did not open in {START_TIMEOUT_S:.0f} s")
 
     def _start_bts(self) -> None:
         if self.bts == "trx" and self.trx_command:

@@ -25,7 +25,6 @@ from harness.lab.side import LabSide
 ESM_TRANSACTION_MODE = 0x02
 ESM_UDHI = 0x40
 TON_INTERNATIONAL, TON_ALPHANUMERIC, TON_UNKNOWN = 1, 5, 0
-DELIVERY_FAILURE = 0xFE
 
 
 def smpp_data_coding(dcs: int) -> int:

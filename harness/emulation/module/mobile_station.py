@@ -41,7 +41,6 @@ RETRY_AFTER_FAILURE_S = 3.0  # T3211 is 15 s; the emulation retries sooner so th
 NO_KEY = 7  # ciphering key sequence number "no key available"
 RA_LOCATION_UPDATE = 0x00  # 0000xxxx with NECI = 1
 RA_ANSWER_TO_PAGING = 0x80  # 100xxxxx, any channel
-CHANNEL_TYPES = {1: None}  # TCH/F assignment is not used by this station
 CLASSMARK1 = 0x50  # R99, ES IND, A5/1 available, RF power class 1
 CLASSMARK2 = bytes([0x50, 0x18, 0x02])  # as CM1; SS screening 1, MT SMS capable; A5/3 available
 EVENT_LIMIT = 2000
@@ -175,14 +174,6 @@ class MobileStation:
         self._want_registration.clear()
         self.registered_lai = None
         self.status = "idle"
-
-    def wait_registered(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.status == "registered":
-                return True
-            time.sleep(0.05)
-        return self.status == "registered"
 
     def _event(self, what: str, detail: str = "") -> None:
         with self._lock:

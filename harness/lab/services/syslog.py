@@ -40,7 +40,6 @@ HANDSHAKE_TIMEOUT_S = 10.0
 IDLE_TIMEOUT_S = 3600.0  # a quiet device keeps its TLS session; a dead one is dropped eventually
 _FRAME_LENGTH_DIGITS = 10
 
-TRANSPORTS = ("udp", "tcp", "tls")
 _FACILITIES = (
     "kern user mail daemon auth syslog lpr news uucp cron authpriv ftp ntp audit alert clock "
     "local0 local1 local2 local3 local4 local5 local6 local7"

@@ -22,6 +22,7 @@ from pathlib import Path
 from harness.errors import HarnessSetupError
 from harness.lab.certificates import ensure_lab_certificate
 from harness.lab.services.base import LabEndpoints
+from harness.util.deadlines import wait_until
 from harness.util.ports import free_port
 from harness.util.processes import stop_process
 
@@ -89,16 +90,18 @@ class DtlsPeer:
         )
         self._copier.start()
         self._started_at = time.monotonic()
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._copier.join(timeout=2)
+        process, copier = self._proc, self._copier
+
+        def bound() -> bool:
+            if process.poll() is not None:
+                copier.join(timeout=2)
                 raise HarnessSetupError(
                     f"openssl s_server exited: {self.log_path.read_text(errors='replace')[-500:]}"
                 )
-            if _udp_port_bound(self.host, self.port):
-                return
-            time.sleep(0.05)
+            return _udp_port_bound(self.host, self.port)
+
+        if wait_until(bound, _START_TIMEOUT_S, 0.05):
+            return
         raise HarnessSetupError(
             f"openssl s_server did not bind {self.host}:{self.port} in {_START_TIMEOUT_S} s"
         )
