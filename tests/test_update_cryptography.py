@@ -18,8 +18,8 @@ from harness.analysis.update_signature import MAX_CANDIDATES, SIGNED_DATA_OID, S
 from harness.checks.update_cryptography import judge_update_cryptography, key_strength
 from harness.results.verdicts import Verdict
 from harness.updates.crafting import VALID, craft_package
-from harness.updates.package import read_cpio
 from harness.updates.signing import CURRENT, WEAK, KeyStrength, cms_sign, create_identity
+from harness.util.cpio import read_cpio
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")
 
@@ -89,7 +89,7 @@ def test_a_crafted_swupdate_package_carries_its_identitys_strength(tmp_path: Pat
     package = craft_package(
         VALID, running_version="1.0.1", hardware="hilsec-ref:1.0", workdir=tmp_path / "w", trusted=weak
     )
-    entries = dict(read_cpio(package.data))
+    entries = {member.name: member.data for member in read_cpio(package.data)}
     assert "sw-description.sig" in entries
     found = read_signatures(package.data)
     assert len(found) == 1 and found[0].digest == "sha1" and found[0].key_bits == 1024
