@@ -18,7 +18,6 @@ from harness.checks.sip import (
     NO_LISTENER,
     REJECTED,
     UNDETERMINED,
-    DirectRequestOutcome,
     EncryptedSignalling,
     SipExposureAssessment,
     SubscriberIdentity,
@@ -29,6 +28,7 @@ from harness.checks.sip import (
 )
 from harness.lab.services.registry import LabEndpoints
 from harness.lab.services.sip_registrar import REFERENCE_SIP_PASSWORD, REFERENCE_SIP_USER, KamailioRegistrar
+from harness.observations.sip import DirectRequestOutcome
 from harness.probes.sip import send_direct_request
 from harness.results.verdicts import Verdict
 

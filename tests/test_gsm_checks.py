@@ -14,13 +14,13 @@ from harness.cell.model import CellEvent, SmsDelivery
 from harness.cell.radio_monitor import RadioMonitor
 from harness.cell.virtual_um import VirtualUm
 from harness.checks.gsm import (
-    CellPhase,
     CraftedSms,
     PositiveControl,
     assess_crafted_sms,
     assess_false_base_station,
     assess_radio_access,
 )
+from harness.observations.cell import CellPhase
 from harness.results.verdicts import Verdict
 
 RECORDED = Path(__file__).parent / "data" / "gsmtap-false-base-station.txt"

@@ -8,14 +8,9 @@ from pathlib import Path
 import pytest
 from support import uefi_stores
 
-from harness.checks.secure_boot import (
-    BootOutcome,
-    PlatformState,
-    is_decisive,
-    judge,
-    observe_boot,
-    platform_failure,
-)
+from harness.analysis.boot_console import is_decisive, observe_boot
+from harness.checks.secure_boot import judge, platform_failure
+from harness.observations.secure_boot import BootOutcome, PlatformState
 from harness.results.verdicts import Verdict
 from harness.secureboot import tamper
 from harness.secureboot.varstore import read_platform

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from harness.cell.model import CellEvent, SmsDelivery
+from harness.observations.cell import CellPhase
 from harness.results.outcome import Outcome
 
 # Radio access technologies that expose the device to 2G false base stations (no mutual auth).
@@ -73,18 +74,6 @@ def assess_radio_access(*, allowed: frozenset[str] | None, command: str, answer:
 
 
 # --- FS38-GSM-01: over the air -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CellPhase:
-    """One configuration of the cell and what happened while it was up."""
-
-    name: str  # "genuine", "downgrade", "IMSI catcher"
-    cell: str  # the network and security, described
-    events: tuple[CellEvent, ...]
-    attached: bool  # the network had the subscriber attached in this phase's location area
-    probe: SmsDelivery | None = None  # a silent SMS sent to the device while the phase was up
-    false: bool = True
 
 
 @dataclass

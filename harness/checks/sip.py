@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from harness.analysis.sip import SipMessage
+from harness.observations.sip import DirectRequestOutcome
 from harness.results.verdicts import Verdict
 
 # Headers where a UA puts who it is; any other header is searched too (named as found).
@@ -198,18 +199,6 @@ def decide_identity_exposure(
 
 
 # --- FS38-SIP-02: a request sent straight to the device's SIP port -----------------------------
-
-
-@dataclass
-class DirectRequestOutcome:
-    """What the device answered to one request the lab sent to it directly."""
-
-    method: str
-    transport: str
-    target: str
-    statuses: list[int] = field(default_factory=list)
-    connection: str = "answered"  # "answered" | "refused" | "closed" | "silent"
-    detail: str = ""
 
 
 ACCEPTED = "accepted"
