@@ -11,16 +11,9 @@ INCONCLUSIVE too.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from harness.observations.secure_boot import BootObservation, BootOutcome, PlatformState
-from harness.results.verdicts import Verdict
-
-
-@dataclass(frozen=True)
-class Judgement:
-    verdict: Verdict
-    reason: str
+from harness.results.outcome import Outcome
 
 
 def platform_failure(platform: PlatformState | None, signed: BootObservation | None) -> str | None:
@@ -36,35 +29,39 @@ def platform_failure(platform: PlatformState | None, signed: BootObservation | N
     return "; ".join(reasons) or None
 
 
-def judge(
+def judge_secure_boot(
     signed: BootObservation,
     tampered: Sequence[tuple[str, BootObservation]],
     platform: PlatformState | None = None,
-) -> Judgement:
+) -> Outcome:
     """The verdict from the platform's state, the signed chain's attempt and each unverifiable
     image's attempt. A platform that does not enforce FAILs whatever the images did."""
     off = platform_failure(platform, signed)
     if off:
         booted = [name for name, seen in tampered if seen.outcome is BootOutcome.BOOTED]
         also = f"; unverifiable images booted: {', '.join(booted)}" if booted else ""
-        return Judgement(Verdict.FAIL, f"secure boot is not enforced: {off}{also}")
+        findings = [f"secure boot is not enforced: {off}"] + [
+            f"unverifiable image {name} booted" for name in booted
+        ]
+        return Outcome.failed(findings, f"secure boot is not enforced: {off}{also}")
     if not tampered:
-        return Judgement(Verdict.INCONCLUSIVE, "no image with an unverifiable signature was tried")
+        return Outcome.inconclusive(
+            "no image with an unverifiable signature was tried", ["a boot attempt with an unverifiable image"]
+        )
     booted = [f"{name} ({seen.line})" for name, seen in tampered if seen.outcome is BootOutcome.BOOTED]
     if booted:
-        return Judgement(
-            Verdict.FAIL, "image(s) whose signature does not verify booted: " + "; ".join(booted)
-        )
+        return Outcome.failed(booted, "image(s) whose signature does not verify booted: " + "; ".join(booted))
     if signed.outcome is not BootOutcome.BOOTED:
         what = f"it was refused: {signed.line}" if signed.line else "no kernel output within the time limit"
-        return Judgement(
-            Verdict.INCONCLUSIVE, f"the signed boot chain did not boot ({what}), so refusals prove nothing"
+        return Outcome.inconclusive(
+            f"the signed boot chain did not boot ({what}), so refusals prove nothing",
+            ["a boot of the signed chain on the same platform"],
         )
     undecided = [name for name, seen in tampered if seen.outcome is BootOutcome.UNDECIDED]
     if undecided:
-        return Judgement(
-            Verdict.INCONCLUSIVE,
+        return Outcome.inconclusive(
             "neither a boot nor a refusal on the console for: " + ", ".join(undecided),
+            [f"a boot or a refusal on the console for {name}" for name in undecided],
         )
     refused = "; ".join(f"{name} refused ({seen.line})" for name, seen in tampered)
-    return Judgement(Verdict.PASS, f"signed chain booted ({signed.line}); {refused}")
+    return Outcome.passed(f"signed chain booted ({signed.line}); {refused}")
