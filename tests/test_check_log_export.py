@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from harness.checks.log_export import SecurityEvent, assess_log_export
+from harness.checks.log_export import SecurityEvent, judge_log_export
 from harness.lab.services.syslog import parse_syslog
 from harness.observations.syslog import SyslogRecord
+from harness.results.verdicts import Verdict
 
 T0 = 1_800_000_000.0
 CONSOLE = SecurityEvent("failed console login for 'root'", T0, ("root",), excludes=("10.0.2.2",))
@@ -40,22 +41,21 @@ SSH_TLS = record(
 
 
 def test_every_event_exported_over_tls_passes():
-    result = assess_log_export([CONSOLE, SSH], [CONSOLE_TLS, SSH_TLS])
-    assert result.findings == []
-    assert result.exported_securely == [CONSOLE.name, SSH.name]
-    assert result.encrypted_records == 2 and result.plaintext_records == 0
+    result = judge_log_export([CONSOLE, SSH], [CONSOLE_TLS, SSH_TLS])
+    assert result.findings == () and result.verdict is Verdict.PASS
+    assert result.details["exported_securely"] == [CONSOLE.name, SSH.name]
+    assert result.details["encrypted_records"] == 2 and result.details["plaintext_records"] == 0
 
 
 def test_not_applicable_events_are_listed_not_failed():
-    result = assess_log_export(
-        [CONSOLE], [CONSOLE_TLS], not_applicable={"rejected update": "no update agent"}
-    )
-    assert result.findings == [] and result.not_applicable == ["rejected update: no update agent"]
+    result = judge_log_export([CONSOLE], [CONSOLE_TLS], not_applicable={"rejected update": "no update agent"})
+    assert result.findings == () and result.details["not_applicable"] == ["rejected update: no update agent"]
 
 
 def test_each_missing_event_is_named():
-    result = assess_log_export([CONSOLE, SSH], [], wait_s=20)
-    assert len(result.findings) == 2
+    result = judge_log_export([CONSOLE, SSH], [], wait_s=20)
+    assert len(result.findings) == 2 and result.verdict is Verdict.FAIL
+    assert result.reason == "; ".join(result.findings)
     assert result.findings[0].startswith("failed console login for 'root' was not exported")
     assert "'root', '10.0.2.2'" in result.findings[1] and "within 20 s" in result.findings[1]
 
@@ -64,7 +64,7 @@ def test_record_before_the_event_or_of_another_event_does_not_count():
     early = record(
         b"<36>1 2026-11-22T10:00:00+00:00 ref login 1 - - invalid password for 'root'", received=T0 - 60
     )
-    result = assess_log_export([CONSOLE, SSH], [early, SSH_TLS])
+    result = judge_log_export([CONSOLE, SSH], [early, SSH_TLS])
     assert [f.split(" was ")[0] for f in result.findings] == [CONSOLE.name]
 
 
@@ -79,7 +79,7 @@ def test_plaintext_export_fails_securely_and_names_transport_and_sender():
         "udp",
         peer="10.0.2.15:514",
     )
-    result = assess_log_export([CONSOLE], [udp])
+    result = judge_log_export([CONSOLE], [udp])
     assert len(result.findings) == 1
     assert "plaintext (not securely): 1 record(s) over UDP from 10.0.2.15" in result.findings[0]
     assert "invalid password for 'root'" in result.findings[0]
@@ -87,17 +87,17 @@ def test_plaintext_export_fails_securely_and_names_transport_and_sender():
 
 def test_any_plaintext_record_fails_even_when_events_also_went_over_tls():
     noise = record(b"<13>Nov 22 10:00:05 telemetry: seq=3", "tcp")
-    result = assess_log_export([CONSOLE, SSH], [CONSOLE_TLS, SSH_TLS, noise])
+    result = judge_log_export([CONSOLE, SSH], [CONSOLE_TLS, SSH_TLS, noise])
     assert len(result.findings) == 1 and "over TCP" in result.findings[0]
 
 
 def test_event_without_timestamp_fails():
     untimed = record(b"<36>login[128]: invalid password for 'root' on 'ttyS0'")
-    result = assess_log_export([CONSOLE], [untimed])
-    assert result.findings == [
+    result = judge_log_export([CONSOLE], [untimed])
+    assert result.findings == (
         f"{CONSOLE.name} was exported without a timestamp: [tls no timestamp - login] "
-        "invalid password for 'root' on 'ttyS0'"
-    ]
+        "invalid password for 'root' on 'ttyS0'",
+    )
 
 
 def test_update_rejection_matched_by_failure_words():
@@ -110,4 +110,4 @@ def test_update_rejection_matched_by_failure_words():
     checking = record(b"<13>1 2026-11-22T10:00:00Z ref hilsec-update - - - checking update x.swu (45 bytes)")
     rejected = record(b"<11>1 2026-11-22T10:00:00Z ref hilsec-update - - - rejected update x.swu: damaged")
     assert not update.matches(checking) and update.matches(rejected)
-    assert assess_log_export([update], [checking]).findings[0].startswith("rejected update was not exported")
+    assert judge_log_export([update], [checking]).findings[0].startswith("rejected update was not exported")

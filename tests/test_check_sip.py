@@ -18,17 +18,15 @@ from harness.checks.sip import (
     NO_LISTENER,
     REJECTED,
     UNDETERMINED,
-    DirectRequestOutcome,
     EncryptedSignalling,
-    SipExposureAssessment,
     SubscriberIdentity,
-    assess_direct_request,
-    assess_sip_exposure,
-    decide_identity_exposure,
+    judge_direct_request,
+    judge_identity_exposure,
     mask,
 )
 from harness.lab.services.registry import LabEndpoints
 from harness.lab.services.sip_registrar import REFERENCE_SIP_PASSWORD, REFERENCE_SIP_USER, KamailioRegistrar
+from harness.observations.sip import DirectRequestOutcome
 from harness.probes.sip import send_direct_request
 from harness.results.verdicts import Verdict
 
@@ -58,20 +56,17 @@ def _with_route(message_bytes: bytes, source: str = "10.0.2.15"):
 
 def test_imsi_and_imei_in_headers_are_found_and_named() -> None:
     data = register(IMSI, f"node/1.0 IMEI/{IMEI}", "urn:gsma:imei:49015420-323751-8")
-    result = assess_sip_exposure(_with_route(data), "10.0.2.15", IDENTITY)
-    found = {(f.kind, f.header) for f in result.findings}
+    result = judge_identity_exposure(_with_route(data), "10.0.2.15", IDENTITY, EncryptedSignalling())
+    found = {(f["kind"], f["header"]) for f in result.details["identity_findings"]}
     assert ("IMSI", "From") in found and ("IMSI", "To") in found and ("IMSI", "Contact") in found
     assert ("IMEI", "User-Agent") in found and ("IMEI", "Contact") in found
-    assert (
-        "IMSI in plaintext SIP header From of 'REGISTER sip:lab.hilsec.test SIP/2.0'"
-        in result.findings[0].describe()
-    )
+    assert "IMSI in plaintext SIP header From of 'REGISTER sip:lab.hilsec.test SIP/2.0'" in result.findings[0]
 
 
 def test_fail_reason_names_every_header_in_one_short_clause() -> None:
     data = register(IMSI, f"node/1.0 IMEI/{IMEI}", "urn:gsma:imei:49015420-323751-8")
-    result = assess_sip_exposure(_with_route(data), "10.0.2.15", IDENTITY)
-    verdict, reason = decide_identity_exposure(result, EncryptedSignalling(), IDENTITY)
+    result = judge_identity_exposure(_with_route(data), "10.0.2.15", IDENTITY, EncryptedSignalling())
+    verdict, reason = result.verdict, result.reason
     assert verdict == Verdict.FAIL and reason.count("REGISTER") == 1 and len(reason) < 300
     assert "IMSI in plaintext SIP headers From, To, Contact" in reason
     assert "IMEI in plaintext SIP headers Contact, User-Agent" in reason
@@ -79,21 +74,26 @@ def test_fail_reason_names_every_header_in_one_short_clause() -> None:
 
 def test_pseudonymous_registration_passes() -> None:
     data = register("node-7f3a", "node/1.0", "urn:uuid:5f0c6e1a-3b7d-4c2e-9a41-7d2b8e6f1c03")
-    result = assess_sip_exposure(_with_route(data), "10.0.2.15", IDENTITY)
-    assert result.findings == [] and result.device_messages == 1 and result.headers_checked > 5
+    result = judge_identity_exposure(_with_route(data), "10.0.2.15", IDENTITY, EncryptedSignalling())
+    assert result.verdict is Verdict.PASS and result.findings == ()
+    assert result.details["device_messages"] == 1 and result.details["headers_checked"] > 5
 
 
 def test_identities_found_by_form_without_a_declaration() -> None:
     data = register(f"{IMSI}@ims.mnc001.mcc001.3gppnetwork.org", "x", "urn:gsma:imei:49015420-323751-8")
-    kinds = {
-        f.kind for f in assess_sip_exposure(_with_route(data), "10.0.2.15", SubscriberIdentity()).findings
-    }
+    result = judge_identity_exposure(
+        _with_route(data), "10.0.2.15", SubscriberIdentity(), EncryptedSignalling()
+    )
+    kinds = {f["kind"] for f in result.details["identity_findings"]}
     assert kinds == {"IMSI", "IMEI"}
 
 
 def test_only_messages_the_device_sent_count() -> None:
     data = register(IMSI, "x", "urn:uuid:1")
-    assert assess_sip_exposure(_with_route(data, "10.0.2.2"), "10.0.2.15", IDENTITY).device_messages == 0
+    result = judge_identity_exposure(
+        _with_route(data, "10.0.2.2"), "10.0.2.15", IDENTITY, EncryptedSignalling()
+    )
+    assert result.details["device_messages"] == 0 and result.verdict is Verdict.INCONCLUSIVE
 
 
 def test_mask_keeps_the_identity_out_of_reports() -> None:
@@ -105,8 +105,10 @@ TLS_FLOW = "tcp 10.0.2.15:40000 -> 10.0.2.2:45061 (TLSv1.3)"
 
 def test_identity_in_clear_fails_even_when_tls_is_also_used() -> None:
     data = register(IMSI, "x", "urn:uuid:1")
-    result = assess_sip_exposure(_with_route(data), "10.0.2.15", IDENTITY)
-    verdict, reason = decide_identity_exposure(result, EncryptedSignalling((TLS_FLOW,), 1), IDENTITY)
+    result = judge_identity_exposure(
+        _with_route(data), "10.0.2.15", IDENTITY, EncryptedSignalling((TLS_FLOW,), 1)
+    )
+    verdict, reason = result.verdict, result.reason
     assert verdict == Verdict.FAIL and "IMSI in plaintext SIP headers From" in reason
 
 
@@ -114,23 +116,28 @@ def test_signalling_only_over_tls_passes_without_a_declared_identity() -> None:
     """Nothing readable on the path: the verdict does not depend on knowing what to look for."""
     for encrypted in (EncryptedSignalling((TLS_FLOW,), 2), EncryptedSignalling((TLS_FLOW,)),
                       EncryptedSignalling((), 1)):  # fmt: skip
-        verdict, reason = decide_identity_exposure(SipExposureAssessment(), encrypted, SubscriberIdentity())
+        result = judge_identity_exposure([], "10.0.2.15", SubscriberIdentity(), encrypted)
+        verdict, reason = result.verdict, result.reason
         assert verdict == Verdict.PASS and "over TLS" in reason, encrypted
 
 
 def test_no_sip_seen_at_all_is_inconclusive() -> None:
-    verdict, reason = decide_identity_exposure(SipExposureAssessment(), EncryptedSignalling(), IDENTITY)
-    assert verdict == Verdict.INCONCLUSIVE and "no SIP" in reason
+    result = judge_identity_exposure([], "10.0.2.15", IDENTITY, EncryptedSignalling())
+    assert result.verdict == Verdict.INCONCLUSIVE and "no SIP" in result.reason
+    missing = judge_identity_exposure(
+        [], "10.0.2.15", IDENTITY, EncryptedSignalling(), tls_unavailable="no TLS key"
+    )
+    assert missing.reason == result.reason + " (no TLS key)"
 
 
 def test_plaintext_sip_needs_a_declared_identity_to_pass() -> None:
     data = register("node-7f3a", "node/1.0", "urn:uuid:1")
-    result = assess_sip_exposure(_with_route(data), "10.0.2.15", SubscriberIdentity())
-    assert decide_identity_exposure(result, EncryptedSignalling(), SubscriberIdentity())[0] == (
-        Verdict.INCONCLUSIVE
+    result = judge_identity_exposure(
+        _with_route(data), "10.0.2.15", SubscriberIdentity(), EncryptedSignalling()
     )
-    result = assess_sip_exposure(_with_route(data), "10.0.2.15", IDENTITY)
-    assert decide_identity_exposure(result, EncryptedSignalling(), IDENTITY)[0] == Verdict.PASS
+    assert result.verdict == Verdict.INCONCLUSIVE
+    result = judge_identity_exposure(_with_route(data), "10.0.2.15", IDENTITY, EncryptedSignalling())
+    assert result.verdict == Verdict.PASS
 
 
 @pytest.mark.parametrize(
@@ -148,7 +155,10 @@ def test_plaintext_sip_needs_a_declared_identity_to_pass() -> None:
     ],
 )
 def test_direct_request_decisions(outcome: DirectRequestOutcome, decision: str) -> None:
-    assert assess_direct_request(outcome)[0] == decision
+    judged = judge_direct_request(outcome)
+    assert judged.details["decision"] == decision
+    verdict = {ACCEPTED: Verdict.FAIL, REJECTED: Verdict.PASS, NO_LISTENER: Verdict.PASS}.get(decision)
+    assert judged.verdict is (verdict or Verdict.INCONCLUSIVE)
 
 
 def test_parser_agrees_with_tshark(tmp_path: Path) -> None:
@@ -250,7 +260,7 @@ def test_probe_against_a_real_sipp_listener_both_ways(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     closed = send_direct_request("127.0.0.1", port, timeout=2)
-    assert assess_direct_request(closed)[0] == NO_LISTENER
+    assert judge_direct_request(closed).details["decision"] == NO_LISTENER
     uas = subprocess.Popen(["sipp", "-sf", str(SCENARIOS / "accept-direct-calls.xml"), "-t", "t1", "-i", "127.0.0.1",
                             "-p", str(port), "-nostdin", "-timeout", "30s"], stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)  # fmt: skip
@@ -266,8 +276,8 @@ def test_probe_against_a_real_sipp_listener_both_ways(tmp_path: Path) -> None:
     finally:
         uas.terminate()
         uas.wait(timeout=10)
-    decision, explanation = assess_direct_request(outcome)
-    assert decision == ACCEPTED and 200 in outcome.statuses, explanation
+    judged = judge_direct_request(outcome)
+    assert judged.details["decision"] == ACCEPTED and 200 in outcome.statuses, judged.reason
 
 
 needs_socat = pytest.mark.skipif(shutil.which("socat") is None, reason="socat not installed")

@@ -13,9 +13,9 @@ import pytest
 from harness.checks.update_channel import (
     FallbackObservation,
     PatchLevelReading,
-    assess_fallback,
-    assess_patch_level,
     fallback_applicability,
+    judge_fallback,
+    judge_patch_level,
     lab_server_role,
     parse_patch_level,
     release_patch_fields,
@@ -66,19 +66,19 @@ def test_release_patch_fields() -> None:
 
 def test_patch_level_shown_and_consistent_passes() -> None:
     release = {"SECURITY_PATCH_LEVEL": LEVEL, "SECURITY_PATCH_APPLIED": APPLIED}
-    result = assess_patch_level(reading(REFERENCE_OUTPUT), today=TODAY, release_fields=release)
+    result = judge_patch_level(reading(REFERENCE_OUTPUT), today=TODAY, release_fields=release)
     assert result.verdict == Verdict.PASS, result.reason
     assert "2026-04-07" in result.reason and "release file" in result.reason
 
 
 def test_hidden_patch_level_fails() -> None:
-    result = assess_patch_level(reading("firmware=1.0.0-hardened\n"), today=TODAY)
+    result = judge_patch_level(reading("firmware=1.0.0-hardened\n"), today=TODAY)
     assert result.verdict == Verdict.FAIL
     assert "no security patch level" in result.reason and "no date" in result.reason
 
 
 def test_missing_command_fails() -> None:
-    result = assess_patch_level(reading("sh: hilsec-patchlevel: not found", status=127), today=TODAY)
+    result = judge_patch_level(reading("sh: hilsec-patchlevel: not found", status=127), today=TODAY)
     assert result.verdict == Verdict.FAIL
     assert "exit status 127" in result.reason and "not found" in result.reason
 
@@ -91,13 +91,13 @@ def test_missing_command_fails() -> None:
     ],
 )
 def test_implausible_dates_fail(output: str, expected: str) -> None:
-    result = assess_patch_level(reading(output), today=TODAY)
+    result = judge_patch_level(reading(output), today=TODAY)
     assert result.verdict == Verdict.FAIL and expected in result.reason
 
 
 def test_disagreement_with_release_file_fails() -> None:
     release = {"SECURITY_PATCH_LEVEL": dt.date(2026, 3, 9)}
-    result = assess_patch_level(reading(REFERENCE_OUTPUT), today=TODAY, release_fields=release)
+    result = judge_patch_level(reading(REFERENCE_OUTPUT), today=TODAY, release_fields=release)
     assert result.verdict == Verdict.FAIL and "SECURITY_PATCH_LEVEL=2026-03-09" in result.reason
 
 
@@ -117,12 +117,12 @@ def test_lab_server_role() -> None:
 
 def test_fallback_applicability() -> None:
     assert fallback_applicability(LAB_OPERATOR, LAB_MANUFACTURER) is None
-    verdict, reason = fallback_applicability(None, LAB_MANUFACTURER)
-    assert verdict == Verdict.NOT_APPLICABLE and "operator_update_server" in reason
-    verdict, reason = fallback_applicability(LAB_OPERATOR, None)
-    assert verdict == Verdict.INCONCLUSIVE and "manufacturer_update_server" in reason
-    verdict, reason = fallback_applicability("https://fota.operator.example/", LAB_MANUFACTURER)
-    assert verdict == Verdict.INCONCLUSIVE and "outside the lab" in reason
+    outcome = fallback_applicability(None, LAB_MANUFACTURER)
+    assert outcome.verdict == Verdict.NOT_APPLICABLE and "operator_update_server" in outcome.reason
+    outcome = fallback_applicability(LAB_OPERATOR, None)
+    assert outcome.verdict == Verdict.INCONCLUSIVE and "manufacturer_update_server" in outcome.reason
+    outcome = fallback_applicability("https://fota.operator.example/", LAB_MANUFACTURER)
+    assert outcome.verdict == Verdict.INCONCLUSIVE and "outside the lab" in outcome.reason
 
 
 def observation(**changes) -> FallbackObservation:
@@ -133,13 +133,13 @@ def observation(**changes) -> FallbackObservation:
 
 
 def test_fallback_reached_passes() -> None:
-    result = assess_fallback(observation(requests_after_block={MANUFACTURER: 1}, fallback_seconds=0.4))
+    result = judge_fallback(observation(requests_after_block={MANUFACTURER: 1}, fallback_seconds=0.4))
     assert result.verdict == Verdict.PASS, result.reason
     assert "manufacturer's server (10.0.2.2:2)" in result.reason
 
 
 def test_no_fallback_fails() -> None:
-    result = assess_fallback(
+    result = judge_fallback(
         observation(requests_after_block={MANUFACTURER: 0}, device_output=["server=none"])
     )
     assert result.verdict == Verdict.FAIL
@@ -148,7 +148,7 @@ def test_no_fallback_fails() -> None:
 
 
 def test_no_update_check_at_all_is_inconclusive() -> None:
-    result = assess_fallback(observation(baseline_server=None))
+    result = judge_fallback(observation(baseline_server=None))
     assert result.verdict == Verdict.INCONCLUSIVE and "reached neither" in result.reason
 
 

@@ -95,7 +95,7 @@ def release(version: str, date: str, **fields: Any) -> dict[str, Any]:
     return {"version": version, "date": date, **fields}
 
 
-IDS = sorted(checks.ASSESSMENTS)
+IDS = sorted(checks.BY_REQUIREMENT)
 
 
 # --- every check, three ways ---------------------------------------------------------------------
@@ -109,47 +109,48 @@ def test_every_conceptual_fs25_id_has_a_check() -> None:
 
 @pytest.mark.parametrize("rid", IDS)
 def test_good_evidence_passes(rid: str) -> None:
-    result = checks.ASSESSMENTS[rid](make_profile(GOOD))
+    result = checks.BY_REQUIREMENT[rid](make_profile(GOOD))
     assert result.verdict is Verdict.PASS, result.as_dict()
-    assert result.requirement == rid and result.judged
+    assert result.details["requirement"] == rid and result.details["judged"]
 
 
 @pytest.mark.parametrize("rid", IDS)
 def test_weak_evidence_fails(rid: str) -> None:
-    result = checks.ASSESSMENTS[rid](make_profile(WEAK))
+    result = checks.BY_REQUIREMENT[rid](make_profile(WEAK))
     assert result.verdict is Verdict.FAIL, result.as_dict()
 
 
 @pytest.mark.parametrize("rid", IDS)
 def test_missing_evidence_is_inconclusive_naming_a_field(rid: str) -> None:
-    result = checks.ASSESSMENTS[rid](make_profile())
+    result = checks.BY_REQUIREMENT[rid](make_profile())
     assert result.verdict is Verdict.INCONCLUSIVE, result.as_dict()
     assert all("not declared" in text or "shows no update" in text for text in result.missing), result.missing
     assert any("update_policy." in text or "_date" in text for text in result.missing)
 
 
 def test_nothing_judged_is_never_pass() -> None:
-    assert checks.Assessment("SSU-SEC-0030").verdict is Verdict.INCONCLUSIVE
+    outcome = checks.Tally("SSU-SEC-0030").outcome()
+    assert outcome.verdict is Verdict.INCONCLUSIVE and outcome.reason == "nothing was declared to judge"
 
 
 # --- the findings name the numbers ---------------------------------------------------------------
 
 
 def test_support_period_names_months_and_dates() -> None:
-    result = checks.assess_support_period(make_profile(WEAK))
+    result = checks.judge_support_period(make_profile(WEAK))
     assert (
         "support period 12 months from launch 2026-01-15 to end of support 2027-01-15, below 36"
         in result.reason
     )
-    short = checks.assess_support_period(make_profile(GOOD | {"end_of_support_date": "2029-01-14"}))
+    short = checks.judge_support_period(make_profile(GOOD | {"end_of_support_date": "2029-01-14"}))
     assert "35 months" in short.reason and short.verdict is Verdict.FAIL
 
 
 def test_support_period_from_the_declared_months_alone() -> None:
     only_months = {k: v for k, v in GOOD.items() if k not in ("launch_date", "end_of_support_date")}
-    assert checks.assess_support_period(make_profile(only_months)).verdict is Verdict.PASS
+    assert checks.judge_support_period(make_profile(only_months)).verdict is Verdict.PASS
     none = make_profile({"launch_date": "2026-01-15", "update_policy": {}})
-    assert checks.assess_support_period(none).missing == [
+    assert list(checks.judge_support_period(none).missing) == [
         "end_of_support_date is not declared",
         "update_policy.support_period_months is not declared",
     ]
@@ -160,45 +161,45 @@ def test_cadence_gap_tolerance_boundary() -> None:
         release("1.0", "2026-01-15"),
         release("1.1", "2026-02-21", security_only=True, cves=["CVE-2025-1001"]),
     ]
-    assert checks.assess_update_cadence(good(release_history=history)).verdict is Verdict.PASS  # 37 days
+    assert checks.judge_update_cadence(good(release_history=history)).verdict is Verdict.PASS  # 37 days
     history[1]["date"] = "2026-02-22"
-    result = checks.assess_update_cadence(good(release_history=history))
+    result = checks.judge_update_cadence(good(release_history=history))
     assert "38 days between launch 2026-01-15 and security release 1.1 (2026-02-22)" in result.reason
     assert "30-day cadence plus 7 days" in result.reason
 
 
 def test_cadence_longer_than_monthly_fails_and_names_it() -> None:
-    result = checks.assess_update_cadence(make_profile(WEAK))
+    result = checks.judge_update_cadence(make_profile(WEAK))
     assert "declared security update cadence 180 days, longer than monthly (31 days)" in result.findings
     assert any(text.startswith("171 days between") for text in result.findings)
 
 
 def test_cadence_undeclared_is_inconclusive_even_with_a_good_history() -> None:
-    result = checks.assess_update_cadence(good(security_update_cadence_days=None))
+    result = checks.judge_update_cadence(good(security_update_cadence_days=None))
     assert result.verdict is Verdict.INCONCLUSIVE
-    assert result.missing == ["update_policy.security_update_cadence_days is not declared"]
+    assert list(result.missing) == ["update_policy.security_update_cadence_days is not declared"]
 
 
 def test_cadence_with_no_security_release_is_inconclusive() -> None:
-    result = checks.assess_update_cadence(good(release_history=[release("1.0", "2026-01-15")]))
+    result = checks.judge_update_cadence(good(release_history=[release("1.0", "2026-01-15")]))
     assert result.verdict is Verdict.INCONCLUSIVE and "lists no security release" in result.reason
 
 
 def test_replacement_names_the_end_of_support() -> None:
-    assert "(support until 2027-01-15)" in checks.assess_replacement(make_profile(WEAK)).reason
+    assert "(support until 2027-01-15)" in checks.judge_replacement(make_profile(WEAK)).reason
 
 
 def test_rollout_order_names_the_inverted_models() -> None:
-    result = checks.assess_rollout_order(make_profile(WEAK))
-    assert result.findings == ["'M1' (9000 in use) gets security updates after 'M0' (100 in use)"]
+    result = checks.judge_rollout_order(make_profile(WEAK))
+    assert list(result.findings) == ["'M1' (9000 in use) gets security updates after 'M0' (100 in use)"]
     single = good(rollout_order=[{"model": MODEL, "installed_base": 5}])
-    assert checks.assess_rollout_order(single).verdict is Verdict.PASS
+    assert checks.judge_rollout_order(single).verdict is Verdict.PASS
     other = good(rollout_order=[{"model": "M9", "installed_base": 5}])
-    assert "does not list this device's model 'M1'" in checks.assess_rollout_order(other).reason
+    assert "does not list this device's model 'M1'" in checks.judge_rollout_order(other).reason
 
 
 def test_security_only_release_needs_cves_and_no_features() -> None:
-    reason = checks.assess_security_only_releases(make_profile(WEAK)).reason
+    reason = checks.judge_security_only_releases(make_profile(WEAK)).reason
     assert "release 1.1 (2026-03-02) is flagged security-only but lists no CVE" in reason
     assert "carries feature changes: new dashboard" in reason
     assert "CVE-2025-0003 fixed only in release 2.0 (2026-08-20), which is not security-only" in reason
@@ -206,7 +207,7 @@ def test_security_only_release_needs_cves_and_no_features() -> None:
 
 def test_a_cve_also_shipped_security_only_may_ride_in_a_feature_release() -> None:
     # GOOD's 2.0 bundles CVE-2025-0002 with features, but 1.2 shipped it alone first.
-    assert checks.assess_security_only_releases(make_profile(GOOD)).verdict is Verdict.PASS
+    assert checks.judge_security_only_releases(make_profile(GOOD)).verdict is Verdict.PASS
 
 
 def test_operator_testing_boundary_and_numbers() -> None:
@@ -214,13 +215,13 @@ def test_operator_testing_boundary_and_numbers() -> None:
         return [release("1.1", "2026-02-01", security_only=True, cves=["CVE-2025-1001"],
                         operator_received="2026-02-01", operator_approved=approved)]  # fmt: skip
 
-    assert checks.assess_operator_testing(good(release_history=history("2026-02-08"))).verdict is Verdict.PASS
-    result = checks.assess_operator_testing(good(release_history=history("2026-02-09")))
-    assert result.findings == [
+    assert checks.judge_operator_testing(good(release_history=history("2026-02-08"))).verdict is Verdict.PASS
+    result = checks.judge_operator_testing(good(release_history=history("2026-02-09")))
+    assert list(result.findings) == [
         "operator testing of security-only release 1.1 (2026-02-01) took 8 days "
         "(received 2026-02-01, approved 2026-02-09), more than 7"
     ]
-    assert "took 28 days" in checks.assess_operator_testing(make_profile(WEAK)).reason
+    assert "took 28 days" in checks.judge_operator_testing(make_profile(WEAK)).reason
 
 
 def test_operator_approval_missing_names_the_release_field() -> None:
@@ -229,52 +230,52 @@ def test_operator_approval_missing_names_the_release_field() -> None:
             "1.1", "2026-02-01", security_only=True, cves=["CVE-2025-1001"], operator_received="2026-02-01"
         )
     ]
-    result = checks.assess_operator_testing(good(release_history=history))
+    result = checks.judge_operator_testing(good(release_history=history))
     assert result.verdict is Verdict.INCONCLUSIVE
-    assert result.missing == [
+    assert list(result.missing) == [
         "update_policy.release_history[0].operator_approved is not declared (release 1.1 (2026-02-01))"
     ]
 
 
 def test_notification_channels_absent_is_not_empty() -> None:
-    assert checks.assess_notification_channels(make_profile(WEAK)).verdict is Verdict.FAIL
+    assert checks.judge_notification_channels(make_profile(WEAK)).verdict is Verdict.FAIL
     policy = {k: v for k, v in GOOD["update_policy"].items() if k != "notification_channels"}
     absent = make_profile(GOOD | {"update_policy": policy})
-    assert checks.assess_notification_channels(absent).missing == [
+    assert list(checks.judge_notification_channels(absent).missing) == [
         "update_policy.notification_channels is not declared"
     ]
 
 
 def test_labelling_names_the_unlabelled_release_and_the_missing_field() -> None:
-    assert checks.assess_security_labelling(make_profile(WEAK)).findings == [
+    assert list(checks.judge_security_labelling(make_profile(WEAK)).findings) == [
         "release 2.0 (2026-08-20) fixes CVE-2025-0003 but is not labelled a security update"
     ]
     history = [release("1.1", "2026-02-01", security_only=True, cves=["CVE-2025-1001"])]
-    result = checks.assess_security_labelling(good(release_history=history))
-    assert result.missing == [
+    result = checks.judge_security_labelling(good(release_history=history))
+    assert list(result.missing) == [
         "update_policy.release_history[0].labelled_security is not declared (release 1.1 (2026-02-01))"
     ]
 
 
 def test_content_information() -> None:
-    reason = checks.assess_content_information(make_profile(WEAK)).reason
+    reason = checks.judge_content_information(make_profile(WEAK)).reason
     assert "security_bulletin_url 'see the box' is not a web address" in reason
     assert "release 1.1 (2026-03-02) publishes nothing about what it fixes" in reason
-    result = checks.assess_content_information(good(security_bulletin_url=None))
-    assert result.missing == ["update_policy.security_bulletin_url is not declared"]
+    result = checks.judge_content_information(good(security_bulletin_url=None))
+    assert list(result.missing) == ["update_policy.security_bulletin_url is not declared"]
 
 
 def test_support_period_publication() -> None:
-    assert checks.assess_support_period_published(good(support_period_url="ftp://maker.example/x")).findings
-    result = checks.assess_support_period_published(good(support_period_url=None))
-    assert result.missing == ["update_policy.support_period_url is not declared"]
+    assert checks.judge_support_period_published(good(support_period_url="ftp://maker.example/x")).findings
+    result = checks.judge_support_period_published(good(support_period_url=None))
+    assert list(result.missing) == ["update_policy.support_period_url is not declared"]
 
 
 def test_en303645_5_3_items() -> None:
-    weak = checks.assess_en303645_5_3(make_profile(WEAK))
+    weak = checks.judge_en303645_5_3(make_profile(WEAK))
     assert "5.3-1: features.software_update is false" in weak.reason
     assert "5.3-13: update_policy.support_period_url 'ask your dealer'" in weak.reason
-    declared = checks.assess_en303645_5_3(make_profile(GOOD | {"features": {"software_update": True}}))
+    declared = checks.judge_en303645_5_3(make_profile(GOOD | {"features": {"software_update": True}}))
     assert declared.verdict is Verdict.PASS
     assert checks.EN303645_5_3_JUDGED == ("EN303645-5.3-1", "EN303645-5.3-13")
 
@@ -292,8 +293,8 @@ def test_declared_evidence_has_no_password() -> None:
 def test_reference_profiles(rid: str) -> None:
     hardened = load_profile(ROOT / "device_profiles/qemu-reference-hardened.yaml")
     vulnerable = load_profile(ROOT / "device_profiles/qemu-reference-vulnerable.yaml")
-    assert checks.ASSESSMENTS[rid](hardened).verdict is Verdict.PASS
-    assert checks.ASSESSMENTS[rid](vulnerable).verdict is Verdict.FAIL
+    assert checks.BY_REQUIREMENT[rid](hardened).verdict is Verdict.PASS
+    assert checks.BY_REQUIREMENT[rid](vulnerable).verdict is Verdict.FAIL
 
 
 def _run_suite(variant: str, report: Path) -> dict[str, Any]:

@@ -14,13 +14,14 @@ from harness.cell.model import CellEvent, SmsDelivery
 from harness.cell.radio_monitor import RadioMonitor
 from harness.cell.virtual_um import VirtualUm
 from harness.checks.gsm import (
-    CellPhase,
     CraftedSms,
     PositiveControl,
-    assess_crafted_sms,
-    assess_false_base_station,
-    assess_radio_access,
+    judge_crafted_sms,
+    judge_false_base_station,
+    judge_radio_access,
+    judge_sms_declarations,
 )
+from harness.observations.cell import CellPhase
 from harness.results.verdicts import Verdict
 
 RECORDED = Path(__file__).parent / "data" / "gsmtap-false-base-station.txt"
@@ -61,7 +62,7 @@ def test_the_recorded_hardened_exchange_decodes_and_passes() -> None:
     kinds = [e.kind for e in events]
     assert kinds[:3] == ["location-updating-request", "authentication-request", "authentication-response"]
     assert any(e.kind == "ciphering-mode-command" and e.detail.startswith("A5/3") for e in events)
-    outcome = assess_false_base_station(
+    outcome = judge_false_base_station(
         imsi=IMSI, phases=_phases(events), null_cipher_rejected=True, radio=RADIO
     )
     assert outcome.verdict is Verdict.PASS, outcome
@@ -70,7 +71,7 @@ def test_the_recorded_hardened_exchange_decodes_and_passes() -> None:
 
 def test_attaching_to_the_downgrade_cell_fails() -> None:
     phases = _phases(_recorded_events(), downgrade_attached=True)
-    outcome = assess_false_base_station(imsi=IMSI, phases=phases, null_cipher_rejected=True, radio=RADIO)
+    outcome = judge_false_base_station(imsi=IMSI, phases=phases, null_cipher_rejected=True, radio=RADIO)
     assert outcome.verdict is Verdict.FAIL and "attached to the downgrade cell" in outcome.reason
 
 
@@ -80,7 +81,7 @@ def test_an_imsi_given_to_the_catcher_fails_and_stays_masked() -> None:
     answered = CellEvent(
         catcher.when + 0.1, "identity-response", "uplink", catcher.connection, f"IMSI {IMSI}"
     )
-    outcome = assess_false_base_station(imsi=IMSI, phases=_phases([*events, answered]), null_cipher_rejected=True,
+    outcome = judge_false_base_station(imsi=IMSI, phases=_phases([*events, answered]), null_cipher_rejected=True,
                                         radio=RADIO)  # fmt: skip
     assert outcome.verdict is Verdict.FAIL and "disclosed its IMSI" in outcome.reason
     assert IMSI not in outcome.reason
@@ -88,7 +89,7 @@ def test_an_imsi_given_to_the_catcher_fails_and_stays_masked() -> None:
 
 def test_a_false_cell_the_device_never_tried_is_inconclusive() -> None:
     events = [e for e in _recorded_events() if not 1023 < e.when < 1033]
-    outcome = assess_false_base_station(
+    outcome = judge_false_base_station(
         imsi=IMSI, phases=_phases(events), null_cipher_rejected=True, radio=RADIO
     )
     assert outcome.verdict is Verdict.INCONCLUSIVE and "IMSI catcher" in outcome.reason
@@ -97,7 +98,7 @@ def test_a_false_cell_the_device_never_tried_is_inconclusive() -> None:
 def test_no_genuine_attach_is_inconclusive() -> None:
     phases = _phases(_recorded_events())
     phases[0] = replace(phases[0], attached=False)
-    outcome = assess_false_base_station(imsi=IMSI, phases=phases, null_cipher_rejected=True, radio=RADIO)
+    outcome = judge_false_base_station(imsi=IMSI, phases=phases, null_cipher_rejected=True, radio=RADIO)
     assert outcome.verdict is Verdict.INCONCLUSIVE and "genuine cell" in outcome.reason
 
 
@@ -112,7 +113,7 @@ def test_no_genuine_attach_is_inconclusive() -> None:
     ],
 )
 def test_radio_access_against_the_declaration(allowed, declared, rejected, verdict) -> None:
-    outcome = assess_radio_access(allowed=allowed, command="AT+WS46?", answer="+WS46: 12", declared=declared,
+    outcome = judge_radio_access(allowed=allowed, command="AT+WS46?", answer="+WS46: 12", declared=declared,
                                   null_cipher_rejected=rejected)  # fmt: skip
     assert outcome.verdict is verdict, outcome
 
@@ -124,7 +125,7 @@ def _crafted(*, authorised: bool = False, delivered: bool = True, app: bool = Tr
 
 
 def _assess(crafted, *, after="server=old", executed=(), log="sms from x: SERVER hsa1b2c3d4", control=True):
-    return assess_crafted_sms(
+    return judge_crafted_sms(
         declared_findings=[], control=PositiveControl(DELIVERED, True) if control else None, crafted=crafted,
         configuration_after=after, executed=executed, log_text=log, radio=RADIO,
     )  # fmt: skip
@@ -156,7 +157,14 @@ def test_an_unlogged_message_fails() -> None:
 def test_missing_evidence_is_inconclusive() -> None:
     assert _assess([_crafted()], control=False).verdict is Verdict.INCONCLUSIVE
     assert _assess([_crafted(delivered=False)]).verdict is Verdict.INCONCLUSIVE
-    failed_control = assess_crafted_sms(declared_findings=[], control=PositiveControl(DELIVERED, False),
+    failed_control = judge_crafted_sms(declared_findings=[], control=PositiveControl(DELIVERED, False),
                                         crafted=[_crafted()], configuration_after="", executed=(), log_text="hsa1b2c3d4",
                                         radio=RADIO)  # fmt: skip
     assert failed_control.verdict is Verdict.INCONCLUSIVE and "did not apply" in failed_control.reason
+
+
+def test_sms_declarations_alone_fail_a_declared_weakness_and_decide_nothing_else():
+    weak = judge_sms_declarations(False, True, False)
+    assert weak.verdict is Verdict.FAIL and "class-0/silent SMS are acted on" in weak.reason
+    unknown = judge_sms_declarations(True, True, False)
+    assert unknown.verdict is Verdict.INCONCLUSIVE and "cellular.sms_configuration" in unknown.reason

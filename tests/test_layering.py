@@ -275,3 +275,55 @@ def test_the_graph_skips_type_checking_and_function_imports(tmp_path):
     assert graph["harness.x.b"] == {"harness.x.a"}  # its own package harness.x is not an edge
     assert graph["harness.y"] == {"harness.x", "harness.x.b"}  # harness/x/__init__.py runs first
     assert cycles(graph) == [("harness.x.a", "harness.x.b")]
+
+
+# --- nothing below the checks imports a check -----------------------------------------------------
+
+# Who may import harness.checks: the checks themselves and the pytest plugin that runs suites
+# (testsuites/ lie outside harness/). Anything else importing a check is a driver, probe or
+# service reaching up for a data type, which belongs in harness/observations or harness/analysis.
+MAY_IMPORT_CHECKS = ("harness.checks", "harness.plugin")
+# Imports of a check from below that are known today, as (importer, imported) with why: none.
+KNOWN_UPWARD_IMPORTS: frozenset[tuple[str, str]] = frozenset()
+
+
+def upward_imports(root: Path = HARNESS) -> list[tuple[str, int, str]]:
+    """(module, line, name) of every import of harness.checks.* by a module outside the checks
+    and the plugin, anywhere in the module (also inside functions and TYPE_CHECKING blocks)."""
+    found: dict[tuple[str, int], str] = {}  # one name per import statement: the first, its module
+    for path in sorted(root.rglob("*.py")):
+        module = module_name(path, root)
+        if any(_within(module, allowed) for allowed in MAY_IMPORT_CHECKS):
+            continue
+        for line, name in imported_names(ast.parse(path.read_text()), module, path.name == "__init__.py"):
+            if _within(name, "harness.checks"):
+                found.setdefault((module, line), name)
+    return [(module, line, name) for (module, line), name in found.items()]
+
+
+def test_no_module_below_the_checks_imports_a_check():
+    found = [
+        f"{module}:{line} imports {name}"
+        for module, line, name in upward_imports()
+        if (module, name) not in KNOWN_UPWARD_IMPORTS
+    ]
+    assert not found, (
+        "only harness.checks and harness.plugin (and testsuites/) import checks; move the data type "
+        "to harness/observations or harness/analysis:\n" + "\n".join(found)
+    )
+
+
+def test_the_upward_import_finder_finds_them(tmp_path):
+    package = tmp_path / "harness"
+    for folder in ("checks", "probes", "plugin"):
+        (package / folder).mkdir(parents=True)
+        (package / folder / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "checks" / "x.py").write_text("from harness.checks import y\n")
+    (package / "plugin" / "run.py").write_text("from harness.checks.x import judge\n")
+    (package / "probes" / "p.py").write_text("import os\ndef f():\n    from ..checks.x import Thing\n")
+    (package / "probes" / "q.py").write_text("from harness import checks\n")
+    assert upward_imports(package) == [
+        ("harness.probes.p", 3, "harness.checks.x"),
+        ("harness.probes.q", 1, "harness.checks"),
+    ]

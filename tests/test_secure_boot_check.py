@@ -8,14 +8,9 @@ from pathlib import Path
 import pytest
 from support import uefi_stores
 
-from harness.checks.secure_boot import (
-    BootOutcome,
-    PlatformState,
-    is_decisive,
-    judge,
-    observe_boot,
-    platform_failure,
-)
+from harness.analysis.boot_console import is_decisive, observe_boot
+from harness.checks.secure_boot import judge_secure_boot, platform_failure
+from harness.observations.secure_boot import BootOutcome, PlatformState
 from harness.results.verdicts import Verdict
 from harness.secureboot import tamper
 from harness.secureboot.varstore import read_platform
@@ -57,7 +52,7 @@ def test_silence_is_undecided_and_a_kernel_without_login_is_not_yet_decisive():
 
 
 def test_refused_tampered_images_pass():
-    result = judge(
+    result = judge_secure_boot(
         observe_boot(SIGNED_CONSOLE),
         [
             ("modified-kernel", observe_boot(BAD_KERNEL_CONSOLE)),
@@ -68,19 +63,23 @@ def test_refused_tampered_images_pass():
 
 
 def test_a_booting_tampered_image_fails_and_is_named():
-    result = judge(observe_boot(SIGNED_CONSOLE), [("modified-kernel", observe_boot(TAMPERED_BOOTED_CONSOLE))])
+    result = judge_secure_boot(
+        observe_boot(SIGNED_CONSOLE), [("modified-kernel", observe_boot(TAMPERED_BOOTED_CONSOLE))]
+    )
     assert result.verdict is Verdict.FAIL and "modified-kernel" in result.reason
 
 
 def test_refusals_without_a_booting_signed_chain_prove_nothing():
-    result = judge(
+    result = judge_secure_boot(
         observe_boot(UNSIGNED_SHIM_CONSOLE), [("modified-kernel", observe_boot(BAD_KERNEL_CONSOLE))]
     )
     assert result.verdict is Verdict.INCONCLUSIVE
 
 
 def test_an_undecided_tampered_attempt_is_inconclusive():
-    result = judge(observe_boot(SIGNED_CONSOLE), [("modified-kernel", observe_boot("BdsDxe: loading\n"))])
+    result = judge_secure_boot(
+        observe_boot(SIGNED_CONSOLE), [("modified-kernel", observe_boot("BdsDxe: loading\n"))]
+    )
     assert result.verdict is Verdict.INCONCLUSIVE and "modified-kernel" in result.reason
 
 
@@ -134,7 +133,7 @@ REFUSED = [
 
 
 def test_enforcing_platform_with_refusals_passes() -> None:
-    assert judge(SIGNED_BOOT, REFUSED, ENFORCING).verdict is Verdict.PASS
+    assert judge_secure_boot(SIGNED_BOOT, REFUSED, ENFORCING).verdict is Verdict.PASS
 
 
 @pytest.mark.parametrize(
@@ -148,20 +147,20 @@ def test_enforcing_platform_with_refusals_passes() -> None:
     ],
 )
 def test_platform_that_does_not_enforce_fails_even_when_images_are_refused(platform, words) -> None:
-    result = judge(SIGNED_BOOT, REFUSED, platform)
+    result = judge_secure_boot(SIGNED_BOOT, REFUSED, platform)
     assert result.verdict is Verdict.FAIL and words in result.reason
 
 
 def test_platform_reporting_secure_boot_disabled_fails() -> None:
     signed = observe_boot("[    0.000000] secureboot: Secure boot disabled\nLinux version 6.1\nlogin: ")
-    result = judge(signed, REFUSED, ENFORCING)
+    result = judge_secure_boot(signed, REFUSED, ENFORCING)
     assert result.verdict is Verdict.FAIL and "Secure boot disabled" in result.reason
     assert platform_failure(ENFORCING, SIGNED_BOOT) is None
 
 
 def test_platform_not_enforcing_and_tampered_boot_names_both() -> None:
     booted = [("modified-kernel", observe_boot("Linux version 6.1 (modified)"))]
-    result = judge(SIGNED_BOOT, booted, PlatformState("variable store v.fd", setup_mode=True))
+    result = judge_secure_boot(SIGNED_BOOT, booted, PlatformState("variable store v.fd", setup_mode=True))
     assert (
         result.verdict is Verdict.FAIL
         and "setup mode" in result.reason

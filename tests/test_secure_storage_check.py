@@ -10,7 +10,8 @@ import pytest
 from harness.analysis.firmware import scan_firmware
 from harness.analysis.firmware.passwords import openssl_crypt, weak_password_findings
 from harness.analysis.firmware.secrets import find_private_keys, find_shared_secrets
-from harness.checks.secure_storage import parse_device_listing, readable_secret_findings
+from harness.checks.secure_storage import judge_secret_permissions, parse_device_listing
+from harness.results.verdicts import Verdict
 from harness.util.cpio import CpioWriter
 
 CREDENTIALS = [("root", "admin"), ("admin", "password"), ("root", "")]
@@ -111,14 +112,25 @@ SECRET /etc/hilsec/identity/device.key
 def test_a_world_readable_key_behind_a_closed_folder_is_safe():
     secrets, modes = parse_device_listing(LISTING)
     assert secrets == ["/etc/shadow", "/etc/hilsec/identity/device.key"]
-    assert readable_secret_findings(secrets, modes) == []
+    outcome = judge_secret_permissions(secrets, modes)
+    assert outcome.verdict is Verdict.PASS and outcome.findings == (), outcome.reason
 
 
 def test_world_readable_and_group_readable_secrets_are_findings():
     listing = LISTING.replace("700 0 0 /etc/hilsec/identity", "755 0 0 /etc/hilsec/identity")
     listing = listing.replace("600 0 0 /etc/shadow", "640 0 42 /etc/shadow")
-    found = readable_secret_findings(*parse_device_listing(listing))
-    assert [(f.path, "group 42" in f.detail) for f in found] == [
+    outcome = judge_secret_permissions(*parse_device_listing(listing))
+    assert outcome.verdict is Verdict.FAIL and outcome.reason.startswith(
+        "secrets readable by unprivileged users: "
+    )
+    assert [(f["path"], "group 42" in f["detail"]) for f in outcome.details["readable"]] == [
         ("/etc/hilsec/identity/device.key", False),
         ("/etc/shadow", True),
     ]
+
+
+def test_a_listing_without_secrets_or_their_permissions_is_inconclusive():
+    assert judge_secret_permissions([], {}).verdict is Verdict.INCONCLUSIVE
+    secrets, modes = parse_device_listing(LISTING.replace("600 0 0 /etc/shadow\n", ""))
+    outcome = judge_secret_permissions(secrets, modes)
+    assert outcome.verdict is Verdict.INCONCLUSIVE and "/etc/shadow" in outcome.reason

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from harness.analysis.usb import DEBUG_KINDS, KINDS, Interface, UsbDevice, classify
-from harness.checks.usb_interfaces import assess_usb, check_usb_interfaces
+from harness.checks.usb_interfaces import disallowed_functions, judge_usb_interfaces
 from harness.drivers.usb import format_devices, list_usb_devices
 from harness.results.verdicts import Verdict
 
@@ -69,7 +69,7 @@ def test_production_profile_fails_each_debug_interface(name, debug_kind):
     """A production profile that allows only ordinary functions: the debug interface is a finding."""
     device = product(name)
     allowed = set(KINDS) - DEBUG_KINDS
-    findings = assess_usb(device, allowed)
+    findings = disallowed_functions(device, allowed)
     assert [f.kind for f in findings] == [debug_kind] * len(findings) and findings
     assert all(f.debug for f in findings)
     assert "debug interface" in str(findings[0]) and device.usb_id in str(findings[0])
@@ -78,30 +78,30 @@ def test_production_profile_fails_each_debug_interface(name, debug_kind):
 def test_cellular_module_passes_when_profile_allows_its_ordinary_ports():
     device = product("quectel-ec25")
     allowed = {"modem-at", "modem-nmea", "modem-ppp", "modem-network"}
-    findings = assess_usb(device, allowed)
+    findings = disallowed_functions(device, allowed)
     assert [(f.interface, f.kind) for f in findings] == [(0, "modem-diagnostic")]
-    assert assess_usb(device, allowed | {"modem-diagnostic"}) == []
+    assert disallowed_functions(device, allowed | {"modem-diagnostic"}) == []
 
 
 def test_undeclared_ordinary_function_is_a_finding_without_debug_flag():
-    findings = assess_usb(product("sandisk-cruzer-blade"), {"serial-console"})
+    findings = disallowed_functions(product("sandisk-cruzer-blade"), {"serial-console"})
     assert [(f.kind, f.debug) for f in findings] == [("mass-storage", False)]
     assert "undeclared USB function" in str(findings[0])
-    assert assess_usb(product("sandisk-cruzer-blade"), {"mass-storage"}) == []
+    assert disallowed_functions(product("sandisk-cruzer-blade"), {"mass-storage"}) == []
 
 
 def test_dfu_alternate_settings_give_one_finding():
-    assert len(assess_usb(product("stm32-dfu"), set())) == 1
+    assert len(disallowed_functions(product("stm32-dfu"), set())) == 1
 
 
 def test_cdc_data_is_judged_through_its_control_interface():
-    findings = assess_usb(product("raspberrypi-debug-probe"), {"serial-console"})
+    findings = disallowed_functions(product("raspberrypi-debug-probe"), {"serial-console"})
     assert [f.kind for f in findings] == ["debug-probe"]
 
 
 def test_unknown_kind_in_profile_is_an_error_not_a_silent_allow():
     with pytest.raises(ValueError, match="modem-diag"):
-        assess_usb(product("quectel-ec25"), {"modem-diag"})
+        disallowed_functions(product("quectel-ec25"), {"modem-diag"})
 
 
 def test_unknown_vendor_interface_is_vendor_specific_not_debug():
@@ -117,11 +117,13 @@ def test_check_passes_and_fails_on_an_attached_device():
     """The check's own logic, on a real product's descriptors as if attached."""
     ec25_attached = [product("quectel-ec25"), product("sandisk-cruzer-blade")], ""
 
-    failed = check_usb_interfaces(0x2C7C, 0x0125, {"modem-at", "modem-network"}, ec25_attached)
+    failed = judge_usb_interfaces(0x2C7C, 0x0125, {"modem-at", "modem-network"}, ec25_attached)
     assert failed.verdict is Verdict.FAIL
     assert "DM/DIAG" in failed.reason and "modem-nmea" in failed.reason
+    assert len(failed.findings) == len(failed.details["disallowed"]) >= 2
+    assert {"modem-diagnostic", "modem-at"} <= {i["kind"] for i in failed.details["interfaces"]}
     allowed = {"modem-at", "modem-nmea", "modem-ppp", "modem-network", "modem-diagnostic"}
-    passed = check_usb_interfaces(0x2C7C, 0x0125, allowed, ec25_attached)
+    passed = judge_usb_interfaces(0x2C7C, 0x0125, allowed, ec25_attached)
     assert passed.verdict is Verdict.PASS, passed.reason
 
 
@@ -136,7 +138,7 @@ def test_pyusb_with_no_device_attached_gives_reason():
 
 def test_check_is_not_applicable_with_the_device_absent():
     """Real pyusb: the EC25 is not attached here, so the verdict is NOT_APPLICABLE with why."""
-    result = check_usb_interfaces(0x2C7C, 0x0125, {"modem-at"}, list_usb_devices())
+    result = judge_usb_interfaces(0x2C7C, 0x0125, {"modem-at"}, list_usb_devices())
     assert result.verdict is Verdict.NOT_APPLICABLE
     assert "2c7c:0125 is not attached" in result.reason
 
@@ -150,7 +152,7 @@ def test_no_libusb_backend_is_reported(monkeypatch):
     monkeypatch.setattr(usb.core, "find", no_backend)
     devices, reason = list_usb_devices()
     assert devices == [] and "libusb-1.0-0" in reason
-    result = check_usb_interfaces(0x0483, 0xDF11, set(), (devices, reason))
+    result = judge_usb_interfaces(0x0483, 0xDF11, set(), (devices, reason))
     assert result.verdict is Verdict.NOT_APPLICABLE and "no libusb backend" in result.reason
 
 

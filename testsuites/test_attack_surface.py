@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.checks.open_ports import AnsweringService, DeclaredService, check_open_ports
-from harness.plugin.conclusions import inconclusive
+from harness.checks.open_ports import AnsweringService, DeclaredService, judge_open_ports
+from harness.plugin.conclusions import conclude, inconclusive
 from harness.probes.service_id import PLAINTEXT_LOGIN_KINDS
-from harness.results.verdicts import Verdict
 
 pytestmark = pytest.mark.requirement("FS38-05", "EN303645-5.6-1", "EN303645-5.6-4", "CLP13_8.2")
 
@@ -38,7 +37,7 @@ def test_only_declared_services_listen(device, profile, evidence, service_invent
         AnsweringService(s.port, s.kind, s.evidence, s.plaintext_login, PLAINTEXT_LOGIN_KINDS.get(s.kind, ""))
         for s in service_inventory.services.values()
     ]
-    result = check_open_ports(
+    result = judge_open_ports(
         scan.tcp_open,
         scan.udp_open,
         declared,
@@ -53,8 +52,6 @@ def test_only_declared_services_listen(device, profile, evidence, service_invent
         + service_inventory.summary()
         + f"\ndeclared: {[f'{d.protocol}/{d.port} {d.name}' for d in declared]}\n"
         + f"verdict: {result.verdict}\nreason: {result.reason}\n"
-        + "".join(f"note: {note}\n" for note in result.notes),
+        + "".join(f"note: {note}\n" for note in result.details["notes"]),
     )
-    if result.verdict is Verdict.INCONCLUSIVE:
-        inconclusive(result.reason)
-    assert result.verdict is Verdict.PASS, result.reason
+    conclude(result)

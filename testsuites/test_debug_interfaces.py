@@ -12,10 +12,9 @@ import pytest
 
 from harness.capabilities import UsbAttachment
 from harness.checks.bootloader import judge_bootloader_watch, watch_evidence
-from harness.checks.usb_interfaces import check_usb_interfaces
+from harness.checks.usb_interfaces import judge_usb_interfaces
 from harness.plugin.conclusions import conclude, not_applicable
 from harness.probes.bootloader import watch_bootloader
-from harness.results.verdicts import Verdict
 
 pytestmark = pytest.mark.requirement("FS38-05", "EN303645-5.6-4", "CLP13_8.2")
 
@@ -52,7 +51,7 @@ def test_usb_exposes_no_undeclared_debug_function(unbooted_device, evidence):
     device = unbooted_device  # reading descriptors from the host needs no login on the device
     _skip_if_absent(device, "usb")
     usb = device.require(UsbAttachment, "find the device's USB interfaces")
-    result = check_usb_interfaces(
+    result = judge_usb_interfaces(
         usb.vendor_id,
         usb.product_id,
         set(usb.allowed_kinds),
@@ -62,10 +61,13 @@ def test_usb_exposes_no_undeclared_debug_function(unbooted_device, evidence):
     evidence.write_text(
         "usb-interfaces.txt",
         "\n".join(
-            [f"verdict: {result.verdict}", f"reason: {result.reason}"] + [str(f) for f in result.classified]
+            [f"verdict: {result.verdict}", f"reason: {result.reason}"]
+            + [
+                f"{i['device']} interface {i['interface']} (alternate {i['alternate']}): {i['kind']}"
+                f"{' [debug]' if i['debug'] else ''}: {i['description']}"
+                for i in result.details["interfaces"]
+            ]
         )
         + "\n",
     )
-    if result.verdict is Verdict.NOT_APPLICABLE:
-        not_applicable(result.reason)
-    assert result.verdict is Verdict.PASS, result.reason
+    conclude(result)

@@ -5,33 +5,32 @@ shipped list of well-known defaults, and the lab's own credentials must still wo
 refuses everything proves nothing. Network login services are the declared ones plus every one the
 lab's service inventory found answering (a full port scan, each port identified by talking to
 it), on whatever port; a network service that gives a shell without asking for any credential
-fails outright.
+fails outright. The decisions are harness.checks.default_credentials (tested both ways).
 """
 
 from __future__ import annotations
 
 import pytest
 
+from harness.checks.default_credentials import (
+    default_entry,
+    judge_console_logins,
+    judge_lab_credential,
+    judge_network_logins,
+    judge_open_doors,
+)
 from harness.errors import DeviceError
-from harness.plugin.conclusions import inconclusive
+from harness.plugin.conclusions import conclude, inconclusive
 from harness.probes.logins import LOGIN_METHODS, METHOD_FOR_KIND
 from harness.probes.netprobe import probe_tcp
 
 pytestmark = pytest.mark.requirement("FS38-01", "EN303645-5.1-1", "EN18031-AUM-5", "CLP13_6.9")
 
 
-def _entry(credentials: list[tuple[str, str]], pair: tuple[str, str]) -> str:
-    return f"{pair[0]}:{pair[1]} (entry {credentials.index(pair) + 1} of the shipped default list)"
-
-
 def test_lab_credential_is_not_a_well_known_default(device, default_credentials):
     """The credential the lab was given is itself not on the public list of defaults."""
     settings = device.login_settings
-    pair = (settings.username, settings.password)
-    assert pair not in default_credentials, (
-        f"the device's credential for {settings.username} is a well-known default: "
-        f"{_entry(default_credentials, pair)}"
-    )
+    conclude(judge_lab_credential(settings.username, settings.password, default_credentials))
 
 
 def _lab_login(device) -> None:
@@ -61,13 +60,13 @@ def test_console_refuses_default_credentials(device, evidence, default_credentia
         _lab_login(device)  # proves the console is not locked: the refusal below is the device's answer
         device.logout()
         if device.console.try_login(*pair, settings, timeout=device.login_timeout):
-            accepted.append(_entry(default_credentials, pair))
+            accepted.append(default_entry(default_credentials, pair))
             device.mark_logged_in()
     _lab_login(device)  # and the lab's login still works afterwards, for every later test
     recovered = device.recoveries[recoveries_before:]
     if recovered:
         evidence.write_text("recoveries.txt", "".join(f"{r.what}\n" for r in recovered))
-    assert not accepted, "console accepted well-known default credential(s): " + ", ".join(accepted)
+    conclude(judge_console_logins(accepted, len(default_credentials)))
 
 
 def _network_reachable(device) -> bool:
@@ -97,16 +96,21 @@ def test_network_login_refuses_default_credentials(
 ):
     """Each network login service of this kind, declared or found on any port, refuses every default."""
     accepted: list[str] = []
-    for port, declared in _targets(device, service_inventory, kind):
+    targets = _targets(device, service_inventory, kind)
+    for port, declared in targets:
         accepted += _try_defaults(
             device, evidence, default_credentials, kind, port, declared, service_inventory
         )
-    assert not accepted, "; ".join(accepted)
-    if not service_inventory.available:
-        inconclusive(
-            f"only the {kind} port the profile declares or the standard one was tried: the lab could not "
-            f"enumerate the device's other services ({service_inventory.why_not})"
+    ports = [port for port, _ in targets]
+    conclude(
+        judge_network_logins(
+            kind,
+            accepted,
+            ports,
+            inventory_available=service_inventory.available,
+            inventory_problem=service_inventory.why_not,
         )
+    )
 
 
 def _try_defaults(
@@ -142,7 +146,7 @@ def _try_defaults(
             if not result.service_present:
                 inconclusive(f"{kind} on port {port} went away during the test: {result.detail}")
             if result.accepted:
-                accepted.append(_entry(default_credentials, pair))
+                accepted.append(default_entry(default_credentials, pair))
         if accepted:
             return [
                 f"{kind} on port {port} accepted well-known default credential(s): " + ", ".join(accepted)
@@ -162,5 +166,4 @@ def test_no_network_service_gives_a_shell_without_credentials(service_inventory,
     evidence.write_text("service-inventory.txt", service_inventory.summary())
     if not service_inventory.available:
         inconclusive(service_inventory.why_not)
-    open_doors = service_inventory.of_kind("shell", "adb")
-    assert not open_doors, "network services that ask for no credential: " + "; ".join(map(str, open_doors))
+    conclude(judge_open_doors([str(door) for door in service_inventory.of_kind("shell", "adb")]))

@@ -23,9 +23,10 @@ from harness.cell.model import Subscriber
 from harness.checks.gsm import (
     CraftedSms,
     PositiveControl,
-    assess_crafted_sms,
-    assess_false_base_station,
-    assess_radio_access,
+    judge_crafted_sms,
+    judge_false_base_station,
+    judge_radio_access,
+    judge_sms_declarations,
     sms_declaration_findings,
 )
 from harness.drivers.modem import AtModem
@@ -92,7 +93,7 @@ def test_false_base_station_is_refused(device, profile, evidence, record_propert
          "to": max((e.when for e in p.events), default=None)}
         for p in phases
     ])  # fmt: skip
-    outcome = assess_false_base_station(
+    outcome = judge_false_base_station(
         imsi=subscriber.imsi, phases=phases, null_cipher_rejected=profile.cellular.null_cipher_rejected,
         radio=cell.radio,
     )  # fmt: skip
@@ -122,7 +123,7 @@ def test_module_uses_only_declared_radio_access(device, profile, evidence):
             stream.close()
     evidence.write_json("radio-access.json", {"declared": profile.cellular.radio_access, "command": command,
                                               "answer": answer, "allowed": sorted(allowed or [])})  # fmt: skip
-    conclude(assess_radio_access(allowed=allowed, command=command, answer=answer,
+    conclude(judge_radio_access(allowed=allowed, command=command, answer=answer,
                                  declared=profile.cellular.radio_access,
                                  null_cipher_rejected=profile.cellular.null_cipher_rejected,
                                  gsm_feature=profile.features.has("gsm")))  # fmt: skip
@@ -173,9 +174,10 @@ def test_crafted_sms_change_nothing(device, profile, evidence, record_property):
     )
     sms = c.sms_configuration
     if sms is None:
-        assert not declared, "; ".join(declared)
-        inconclusive(
-            "the profile does not say what an SMS could change (profile: cellular.sms_configuration)"
+        conclude(
+            judge_sms_declarations(
+                c.class0_sms_ignored, c.ota_sms_authenticated, c.sms_configuration_accepted
+            )
         )
     subscriber = _subscriber(profile)
     cell = _cell(device, record_property, "deliver crafted SMS")
@@ -216,7 +218,7 @@ def test_crafted_sms_change_nothing(device, profile, evidence, record_property):
     evidence.write_text("configuration-after.txt", after)
     if log_text is not None:
         evidence.write_text("device-log.txt", log_text[-200_000:])
-    outcome = assess_crafted_sms(declared_findings=declared, control=control, crafted=crafted,
+    outcome = judge_crafted_sms(declared_findings=declared, control=control, crafted=crafted,
                                  configuration_after=after, executed=executed, log_text=log_text,
                                  radio=cell.radio)  # fmt: skip
     evidence.write_json(

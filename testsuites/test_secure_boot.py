@@ -21,9 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.checks.secure_boot import judge, platform_failure
-from harness.plugin.conclusions import inconclusive
-from harness.results.verdicts import Verdict
+from harness.checks.secure_boot import judge_secure_boot, platform_failure
+from harness.plugin.conclusions import conclude, inconclusive
 
 pytestmark = pytest.mark.requirement("FS38-02", "EN303645-5.7-1", "CLP13_6.11", "CLP13_6.15")
 
@@ -104,10 +103,9 @@ def _emulated(profile, lab, firmware, evidence) -> None:
     )
     if not platform.readable:
         inconclusive(f"the {platform.source} cannot be read ({platform.problem}): is it the device's?")
-    result = judge(signed.observation, [(r.chain.name, r.observation) for r in tampered], platform)
-    if result.verdict is Verdict.INCONCLUSIVE:
-        inconclusive(result.reason)
-    assert result.verdict is Verdict.PASS, result.reason
+    conclude(
+        judge_secure_boot(signed.observation, [(r.chain.name, r.observation) for r in tampered], platform)
+    )
 
 
 def _uboot_fit(device, settings, evidence) -> None:
@@ -141,10 +139,7 @@ def _uboot_fit(device, settings, evidence) -> None:
         },
     )
     signed, *tampered = attempts
-    result = judge(signed.observation, [(a.variant.name, a.observation) for a in tampered])
-    if result.verdict is Verdict.INCONCLUSIVE:
-        inconclusive(result.reason)
-    assert result.verdict is Verdict.PASS, result.reason
+    conclude(judge_secure_boot(signed.observation, [(a.variant.name, a.observation) for a in tampered]))
 
 
 @pytest.mark.requirement("TS103701-5.7-1-2a")

@@ -27,12 +27,13 @@ import pytest
 
 from harness.analysis.update_signature import read_signatures
 from harness.capabilities import Power, UpdateChannel, UpdateSigning
-from harness.checks.signed_updates import assess_installation, assess_manifest, assess_rejection
+from harness.checks.signed_updates import judge_installation, judge_manifest, judge_rejection
 from harness.checks.update_cryptography import judge_update_cryptography
 from harness.errors import ConfigError
 from harness.observations.update_delivery import DeliveryOutcome
 from harness.plugin.conclusions import conclude, inconclusive, not_applicable
 from harness.probes.update_agent import REFERENCE_AGENT, UpdateAgent
+from harness.results.outcome import Outcome
 from harness.updates import crafting
 from harness.updates.crafting import CraftedPackage, craft_package
 from harness.updates.derive import derive_package, maker_copy
@@ -215,7 +216,7 @@ def _craft_and_deliver(
 
 
 def _record(
-    evidence, package: CraftedPackage, outcome: DeliveryOutcome, findings: list[str], lab: UpdateLab
+    evidence, package: CraftedPackage, outcome: DeliveryOutcome, judged: Outcome, lab: UpdateLab
 ) -> None:
     server, notes = lab.server, lab.notes
     evidence.write_json(
@@ -231,7 +232,7 @@ def _record(
             },
             "outcome": asdict(outcome),
             "server_requests": list(getattr(server, "requests", [])),
-            "findings": findings,
+            "findings": list(judged.findings),
             "notes": list(notes),
         },
     )
@@ -246,18 +247,18 @@ def test_invalid_update_rejected(kind, update_lab, profile, evidence):
     package, outcome = _craft_and_deliver(kind, update_lab, profile, evidence)
     if kind == crafting.TRUNCATED and outcome.answered and update_lab.agent.device.get(Power) is not None:
         update_lab.agent.check_after_reboot(outcome)  # an interrupted download must not brick the device
-    findings = assess_rejection(outcome, package.description)
-    _record(evidence, package, outcome, findings, update_lab)
-    assert not findings, "; ".join(findings)
+    judged = judge_rejection(outcome, package.description)
+    _record(evidence, package, outcome, judged, update_lab)
+    conclude(judged)
 
 
 @pytest.mark.requirement("FS38-03", "SSU-TES-0030", "SSU-SEC-0001", "EN303645-5.3-2", "EN18031-SUM-1")
 def test_valid_update_installs(update_lab, profile, evidence):
     """An approved, correctly signed, newer update is installed and reported as the new version."""
     package, outcome = _craft_and_deliver(crafting.VALID, update_lab, profile, evidence)
-    findings = assess_installation(outcome)
-    _record(evidence, package, outcome, findings, update_lab)
-    assert not findings, "; ".join(findings)
+    judged = judge_installation(outcome)
+    _record(evidence, package, outcome, judged, update_lab)
+    conclude(judged)
 
 
 @pytest.mark.requirement("FS38-03", "SSU-SEC-0001", "EN303645-5.3-2", "EN18031-SUM-2")
@@ -265,9 +266,9 @@ def test_valid_update_installs(update_lab, profile, evidence):
 def test_rollback_rejected(update_lab, profile, evidence):
     """A correctly signed package older than the running version is refused (no downgrade)."""
     package, outcome = _craft_and_deliver(crafting.ROLLBACK, update_lab, profile, evidence)
-    findings = assess_rejection(outcome, package.description)
-    _record(evidence, package, outcome, findings, update_lab)
-    assert not findings, "; ".join(findings)
+    judged = judge_rejection(outcome, package.description)
+    _record(evidence, package, outcome, judged, update_lab)
+    conclude(judged)
 
 
 def _package_bytes(path: Path) -> bytes:
@@ -311,9 +312,10 @@ def test_update_manifest_lists_cves_and_no_features(profile, evidence):
         manifest: UpdateManifest = load_manifest(path)
     except ConfigError as err:
         inconclusive(f"the update manifest is not valid: {err}")
-    result = assess_manifest(manifest, f"update manifest {Path(path).name}")
+    result = judge_manifest(manifest, f"update manifest {Path(path).name}")
     evidence.copy(Path(path))
-    evidence.write_json("assessment.json", {"manifest": manifest.model_dump(mode="json"), **asdict(result)})
-    assert not result.findings, "; ".join(result.findings)
-    if result.not_applicable:
-        not_applicable(result.not_applicable)
+    evidence.write_json(
+        "assessment.json",
+        {"manifest": manifest.model_dump(mode="json"), "findings": list(result.findings), **result.details},
+    )
+    conclude(result)

@@ -17,19 +17,14 @@ import pytest
 from harness.analysis.capture import classify_flows, write_window
 from harness.analysis.sip import messages_in_capture
 from harness.checks.sip import (
-    ACCEPTED,
-    NO_LISTENER,
-    REJECTED,
     EncryptedSignalling,
     SubscriberIdentity,
-    assess_direct_request,
-    assess_sip_exposure,
-    decide_identity_exposure,
+    judge_direct_request,
+    judge_identity_exposure,
 )
 from harness.emulation.sip_ua import SIP_LISTEN_PORT
-from harness.plugin.conclusions import inconclusive, not_applicable
+from harness.plugin.conclusions import conclude, inconclusive, not_applicable
 from harness.probes.sip import send_direct_request
-from harness.results.verdicts import Verdict
 
 # Long enough for the reference UA's registration cycle (SIP_REGISTER_INTERVAL_S = 20).
 OBSERVATION_S = 25.0
@@ -64,7 +59,11 @@ def test_sip_signalling_hides_subscriber_identity(device, profile, evidence):
     end = time.time()
     write_window(pcap, evidence.path("sip.pcap"), 0, end)
     messages = list(messages_in_capture(pcap, end=end))
-    result = assess_sip_exposure(messages, device.address, identity)
+    encrypted = _encrypted_signalling(device, registrar, pcap, end)
+    tls_missing = getattr(registrar, "tls_unavailable", None) if registrar is not None else None
+    outcome = judge_identity_exposure(
+        messages, device.address, identity, encrypted, tls_unavailable=tls_missing or ""
+    )
     if registrar is not None and hasattr(registrar, "log_text"):
         evidence.write_text("registrar.log", registrar.log_text())
     evidence.write_json(
@@ -83,17 +82,12 @@ def test_sip_signalling_hides_subscriber_identity(device, profile, evidence):
                 }
                 for m in messages
             ],  # fmt: skip
-            "findings": [asdict(f) for f in result.findings],
+            "findings": outcome.details["identity_findings"],
         },
     )
-    encrypted = _encrypted_signalling(device, registrar, pcap, end)
-    verdict, explanation = decide_identity_exposure(result, encrypted, identity)
-    evidence.write_json("decision.json", {"verdict": verdict, "explanation": explanation,
+    evidence.write_json("decision.json", {"verdict": outcome.verdict, "explanation": outcome.reason,
                                            "encrypted": asdict(encrypted)})  # fmt: skip
-    assert verdict != Verdict.FAIL, explanation
-    if verdict == Verdict.INCONCLUSIVE:
-        tls_missing = getattr(registrar, "tls_unavailable", None) if registrar is not None else None
-        inconclusive(explanation + (f" ({tls_missing})" if tls_missing else ""))
+    conclude(outcome)
 
 
 def _encrypted_signalling(device, registrar, pcap, end: float) -> EncryptedSignalling:
@@ -130,9 +124,7 @@ def test_direct_invite_is_not_accepted(device, profile, evidence):
     with device.lab_side():
         outcome = send_direct_request(host, lab_port, method="INVITE", transport=protocol,
                                       target=f"{device.address}:{port}")  # fmt: skip
-    decision, explanation = assess_direct_request(outcome)
-    evidence.write_json("direct-invite.json", {"outcome": asdict(outcome), "decision": decision,
-                                                "explanation": explanation})  # fmt: skip
-    assert decision != ACCEPTED, explanation
-    if decision not in (REJECTED, NO_LISTENER):
-        inconclusive(explanation)
+    judged = judge_direct_request(outcome)
+    evidence.write_json("direct-invite.json", {"outcome": asdict(outcome), "decision": judged.details["decision"],
+                                                "explanation": judged.reason})  # fmt: skip
+    conclude(judged)

@@ -20,12 +20,11 @@ from harness.analysis.capture import write_window
 from harness.capabilities import AtPort
 from harness.checks.update_channel import (
     PATCH_LEVEL_FIELD,
-    Assessment,
     FallbackObservation,
     PatchLevelReading,
-    assess_fallback,
-    assess_patch_level,
     fallback_applicability,
+    judge_fallback,
+    judge_patch_level,
     lab_server_role,
     parse_patch_level,
     release_patch_fields,
@@ -33,9 +32,8 @@ from harness.checks.update_channel import (
 from harness.drivers.modem import AtModem
 from harness.errors import DeviceError
 from harness.lab.services.update_checks import MANUFACTURER, OPERATOR, UpdateCheckServers
-from harness.plugin.conclusions import inconclusive, not_applicable
+from harness.plugin.conclusions import conclude, inconclusive
 from harness.probes.update_agent import REFERENCE_AGENT
-from harness.results.verdicts import Verdict
 
 UPDATE_SERVERS_SERVICE = UpdateCheckServers.name
 REFERENCE_UPDATE_CHECK = "hilsec-update-check"  # the reference device's scheduled update check
@@ -43,14 +41,6 @@ COMMAND_TIMEOUT_S = 30.0
 FALLBACK_DEADLINE_S = 30.0  # from making the operator's server unreachable to the fallback
 TRIGGERED_GRACE_S = 3.0  # a check the harness started has made its requests when it returns
 POLL_S = 0.5
-
-
-def _conclude(assessment: Assessment) -> None:
-    assert not assessment.findings, "; ".join(assessment.findings)
-    if assessment.missing:
-        inconclusive("; ".join(assessment.missing))
-    if not assessment.judged:
-        inconclusive("nothing was observed to judge")
 
 
 # --- SSU-COM-0040 -------------------------------------------------------------------------------
@@ -84,12 +74,12 @@ def test_patch_level_and_date_readable_on_device(device, profile, evidence):
     reading = _read_patch_level(device, profile, command)
     release_text = device.run("cat /etc/hilsec-release 2>/dev/null", timeout=COMMAND_TIMEOUT_S).output
     today = dt.datetime.now(dt.UTC).date()
-    assessment = assess_patch_level(reading, today=today, release_fields=release_patch_fields(release_text))
+    outcome = judge_patch_level(reading, today=today, release_fields=release_patch_fields(release_text))
     evidence.write_json(
         "patch-level.json",
-        {"reading": reading.as_dict(), "today": today.isoformat(), "assessment": assessment.as_dict()},
+        {"reading": reading.as_dict(), "today": today.isoformat(), "assessment": outcome.as_dict()},
     )
-    _conclude(assessment)
+    conclude(outcome)
 
 
 # --- SSU-TES-0020 -------------------------------------------------------------------------------
@@ -100,8 +90,7 @@ def _update_servers(device, profile) -> UpdateCheckServers:
     policy = profile.update_policy
     decided = fallback_applicability(policy.operator_update_server, policy.manufacturer_update_server)
     if decided is not None:
-        verdict, reason = decided
-        (not_applicable if verdict == Verdict.NOT_APPLICABLE else inconclusive)(reason)
+        conclude(decided)
     roles = (
         lab_server_role(policy.operator_update_server),
         lab_server_role(policy.manufacturer_update_server),
@@ -162,7 +151,7 @@ def test_falls_back_to_manufacturer_update_server(device, profile, evidence):
         servers.restore(OPERATOR)
     ended = time.time()
     _record_fallback_evidence(device, servers, observation, evidence, trigger, started, ended)
-    _conclude(assess_fallback(observation))
+    conclude(judge_fallback(observation))
 
 
 def _record_fallback_evidence(device, servers, observation, evidence, trigger, started, ended) -> None:
@@ -182,7 +171,7 @@ def _record_fallback_evidence(device, servers, observation, evidence, trigger, s
                 for role in (OPERATOR, MANUFACTURER)
             },
             "device_log": log.splitlines(),
-            "assessment": assess_fallback(observation).as_dict(),
+            "assessment": judge_fallback(observation).as_dict(),
         },
     )
     if device.capture_path is not None and device.capture_path.is_file():

@@ -161,7 +161,7 @@ class UsbDevice:
 
 
 @dataclass(frozen=True)
-class Finding:
+class ClassifiedInterface:
     """What one interface is. `kind` is the id (see KINDS); `detail` says how it was recognised."""
 
     interface: int
@@ -181,15 +181,15 @@ class Finding:
 
 def classify_interface(
     device: UsbDevice, intf: Interface, declared: Mapping[int, str] | None = None
-) -> Finding:
+) -> ClassifiedInterface:
     """Name one interface; product knowledge first, then the class codes, then vendor hints.
 
     `declared` is the maker's word (profile usb.interfaces) for vendor-specific interfaces the
     harness cannot name otherwise; it never overrides a standard class (a DFU interface stays DFU).
     """
 
-    def found(kind: str, detail: str = "") -> Finding:
-        return Finding(intf.number, kind, detail, intf.alternate)
+    def found(kind: str, detail: str = "") -> ClassifiedInterface:
+        return ClassifiedInterface(intf.number, kind, detail, intf.alternate)
 
     if "CMSIS-DAP" in intf.name or ("CMSIS-DAP" in device.product and intf.cls in (0x03, 0xFF)):
         return found("debug-probe", "CMSIS-DAP")
@@ -219,6 +219,6 @@ def classify_interface(
     return found("vendor-specific", f"ff/{intf.subclass:02x}/{intf.protocol:02x}")
 
 
-def classify(device: UsbDevice, declared: Mapping[int, str] | None = None) -> list[Finding]:
+def classify(device: UsbDevice, declared: Mapping[int, str] | None = None) -> list[ClassifiedInterface]:
     """Every interface of the device, alternate settings of DFU included."""
     return [classify_interface(device, intf, declared) for intf in device.interfaces]

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from harness.cell.model import CellEvent, SmsDelivery
+from harness.observations.cell import CellPhase
 from harness.results.outcome import Outcome
 
 # Radio access technologies that expose the device to 2G false base stations (no mutual auth).
@@ -29,7 +30,7 @@ def gsm_allowed_by_declaration(radio_access: list[str] | None) -> bool | None:
     return bool(GSM_RATS & set(radio_access))
 
 
-def assess_radio_access(*, allowed: frozenset[str] | None, command: str, answer: str,
+def judge_radio_access(*, allowed: frozenset[str] | None, command: str, answer: str,
                         declared: list[str] | None, null_cipher_rejected: bool | None,
                         gsm_feature: bool | None = None) -> Outcome:  # fmt: skip
     """The module's radio-access setting against the profile's declaration.
@@ -75,18 +76,6 @@ def assess_radio_access(*, allowed: frozenset[str] | None, command: str, answer:
 # --- FS38-GSM-01: over the air -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CellPhase:
-    """One configuration of the cell and what happened while it was up."""
-
-    name: str  # "genuine", "downgrade", "IMSI catcher"
-    cell: str  # the network and security, described
-    events: tuple[CellEvent, ...]
-    attached: bool  # the network had the subscriber attached in this phase's location area
-    probe: SmsDelivery | None = None  # a silent SMS sent to the device while the phase was up
-    false: bool = True
-
-
 @dataclass
 class _Device:
     """The device's identities as the network learnt them (IMSI, then every TMSI it was given)."""
@@ -114,7 +103,7 @@ def _masked(imsi: str) -> str:
     return imsi[:5] + "*" * max(0, len(imsi) - 7) + imsi[-2:]
 
 
-def assess_false_base_station(*, imsi: str, phases: Sequence[CellPhase], null_cipher_rejected: bool | None,
+def judge_false_base_station(*, imsi: str, phases: Sequence[CellPhase], null_cipher_rejected: bool | None,
                               radio: str) -> Outcome:  # fmt: skip
     """Did the device attach to a false cell, or give its IMSI away to one?
 
@@ -205,6 +194,21 @@ def sms_declaration_findings(class0_ignored: bool | None, ota_authenticated: boo
     return findings, missing
 
 
+NO_SMS_CONFIGURATION = (
+    "the profile does not say what an SMS could change (profile: cellular.sms_configuration)"
+)
+
+
+def judge_sms_declarations(class0_ignored: bool | None, ota_authenticated: bool | None,
+                           configuration_accepted: bool | None) -> Outcome:  # fmt: skip
+    """Without a declared way to configure the device by SMS no crafted SMS can be judged: a
+    declared weakness FAILs, otherwise nothing is decided (INCONCLUSIVE)."""
+    findings, _ = sms_declaration_findings(class0_ignored, ota_authenticated, configuration_accepted)
+    if findings:
+        return Outcome.failed(findings)
+    return Outcome.inconclusive(NO_SMS_CONFIGURATION, ["profile: cellular.sms_configuration"])
+
+
 @dataclass(frozen=True)
 class CraftedSms:
     """One crafted SMS, what it carried (a unique marker), and how its delivery ended."""
@@ -224,7 +228,7 @@ class PositiveControl:
     applied: bool
 
 
-def assess_crafted_sms(*, declared_findings: Iterable[str], control: PositiveControl | None,
+def judge_crafted_sms(*, declared_findings: Iterable[str], control: PositiveControl | None,
                        crafted: Sequence[CraftedSms], configuration_after: str, executed: Iterable[str],
                        log_text: str | None, radio: str) -> Outcome:  # fmt: skip
     """Crafted SMS must change nothing, run nothing, and be logged where they reach the application.

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from harness.observations.syslog import SyslogRecord
+from harness.results.outcome import Outcome
 
 # Words by which a log line says "this was refused": busybox login ("invalid password"), dropbear
 # ("Bad password attempt"), PAM ("authentication failure"), update agents ("Signature ... failed").
@@ -44,59 +45,61 @@ class SecurityEvent:
 
 
 @dataclass
-class EventOutcome:
+class EventExport:
+    """What reached the lab's receiver for one caused event."""
+
     event: str
     records: list[str] = field(default_factory=list)  # summaries of the records naming it
     transports: list[str] = field(default_factory=list)
     timestamped: bool = False
 
 
-@dataclass
-class LogExportAssessment:
-    findings: list[str] = field(default_factory=list)
-    outcomes: list[EventOutcome] = field(default_factory=list)
-    not_applicable: list[str] = field(default_factory=list)  # "event: why it could not be caused"
-    plaintext_records: int = 0
-    encrypted_records: int = 0
-
-    @property
-    def exported_securely(self) -> list[str]:
-        return [o.event for o in self.outcomes if o.records and set(o.transports) == {"tls"}]
-
-
-def assess_log_export(
+def judge_log_export(
     events: Sequence[SecurityEvent],
     records: Iterable[SyslogRecord],
     *,
     not_applicable: dict[str, str] | None = None,
     wait_s: float | None = None,
-) -> LogExportAssessment:
-    """Findings name each event not exported or not timestamped, and every plaintext export."""
+) -> Outcome:
+    """FAIL naming each event not exported or not timestamped, and every plaintext export; PASS
+    otherwise. The details carry what reached the receiver per event (`events`), the events that
+    could not be caused (`not_applicable`), the record counts and the events `exported_securely`."""
     received = list(records)
-    result = LogExportAssessment(
-        not_applicable=[f"{name}: {why}" for name, why in (not_applicable or {}).items()],
-        plaintext_records=sum(1 for r in received if not r.encrypted),
-        encrypted_records=sum(1 for r in received if r.encrypted),
-    )
     within = f" within {wait_s:.0f} s" if wait_s is not None else ""
+    findings: list[str] = []
+    exports: list[EventExport] = []
     for event in events:
         matching = [r for r in received if event.matches(r)]
-        outcome = EventOutcome(
+        export = EventExport(
             event=event.name,
             records=[r.summary() for r in matching],
             transports=sorted({r.transport for r in matching}),
             timestamped=any(r.timestamp for r in matching),
         )
-        result.outcomes.append(outcome)
+        exports.append(export)
         if not matching:
             names = ", ".join(repr(w) for w in event.identifiers) or "it"
-            result.findings.append(
+            findings.append(
                 f"{event.name} was not exported: no record naming {names} reached the lab's syslog receiver{within}"
             )
-        elif not outcome.timestamped:
-            result.findings.append(f"{event.name} was exported without a timestamp: {matching[0].summary()}")
-    result.findings.extend(_plaintext_findings(received))
-    return result
+        elif not export.timestamped:
+            findings.append(f"{event.name} was exported without a timestamp: {matching[0].summary()}")
+    findings.extend(_plaintext_findings(received))
+    secure = [e.event for e in exports if e.records and set(e.transports) == {"tls"}]
+    details = {
+        "outcomes": [asdict(e) for e in exports],
+        "not_applicable": [f"{name}: {why}" for name, why in (not_applicable or {}).items()],
+        "plaintext_records": sum(1 for r in received if not r.encrypted),
+        "encrypted_records": sum(1 for r in received if r.encrypted),
+        "exported_securely": secure,
+    }
+    if findings:
+        return Outcome.failed(findings, details=details)
+    return Outcome.passed(
+        "every security event caused was exported with a timestamp, over an encrypted transport: "
+        + (", ".join(secure) or "none"),
+        details=details,
+    )
 
 
 def _plaintext_findings(records: Sequence[SyslogRecord]) -> list[str]:

@@ -13,9 +13,9 @@ apart from a firewalled port, so they are reported but decide nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 
-from harness.results.verdicts import Verdict
+from harness.results.outcome import Outcome
 
 TELNET_PORTS: dict[tuple[str, int], str] = {
     ("tcp", 23): "telnet",
@@ -72,14 +72,6 @@ class PortFinding:
         return f"{self.protocol}/{self.port} open: {self.detail}"
 
 
-@dataclass
-class OpenPortsResult:
-    verdict: Verdict
-    reason: str
-    findings: list[PortFinding] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
 def _classify(
     protocol: str,
     port: int,
@@ -100,7 +92,7 @@ def _classify(
     return None
 
 
-def check_open_ports(
+def judge_open_ports(
     open_tcp: Iterable[int],
     open_udp: Iterable[int],
     declared: Iterable[DeclaredService],
@@ -109,17 +101,20 @@ def check_open_ports(
     udp_open_filtered: Iterable[int] = (),
     tcp_filtered: Iterable[int] = (),
     answering: Iterable[AnsweringService] = (),
-) -> OpenPortsResult:
+) -> Outcome:
     """FAIL naming each telnet, debug or undeclared open port; INCONCLUSIVE when nothing answered.
 
     `tcp_answered` is how many TCP probes got any answer (SYN-ACK or RST): zero means the scan
-    never reached the device, and an empty result would prove nothing.
+    never reached the device, and an empty result would prove nothing. The details carry each
+    failing port (`open_ports`: protocol, port, kind, detail) and what was noted but not judged
+    (`notes`).
     """
     declared_by_port = {(d.protocol, int(d.port)): d for d in declared}
     if tcp_answered == 0:
-        return OpenPortsResult(
-            Verdict.INCONCLUSIVE,
+        return Outcome.inconclusive(
             "the device answered none of the scan's TCP probes: it was not reached, so its ports are unknown",
+            ["an answer to any of the scan's TCP probes"],
+            details={"open_ports": [], "notes": []},
         )
     opened = sorted({("tcp", int(p)) for p in open_tcp} | {("udp", int(p)) for p in open_udp})
     identified = {service.port: service for service in answering}
@@ -143,7 +138,8 @@ def check_open_ports(
     absent = sorted(f"{p}/{n}" for (p, n) in declared_by_port.keys() - set(opened))
     if absent:
         notes.append(f"declared but not listening: {absent}")
+    details = {"open_ports": [asdict(f) for f in findings], "notes": notes}
     if findings:
-        return OpenPortsResult(Verdict.FAIL, "; ".join(str(f) for f in findings), findings, notes)
+        return Outcome.failed([str(f) for f in findings], details=details)
     listening = ", ".join(f"{p}/{n} ({declared_by_port[(p, n)].name})" for p, n in opened) or "none"
-    return OpenPortsResult(Verdict.PASS, f"only declared services listen: {listening}", [], notes)
+    return Outcome.passed(f"only declared services listen: {listening}", details=details)

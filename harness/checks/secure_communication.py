@@ -45,7 +45,9 @@ DEFAULT_ALLOWANCES = (PlaintextAllowance("udp", 67, "DHCP address configuration"
 
 
 @dataclass
-class Assessment:
+class FlowGroups:
+    """The device's flows sorted by what they show: not a verdict (judge_traffic decides)."""
+
     findings: list[str] = field(default_factory=list)
     undetermined: list[str] = field(default_factory=list)
     protected: list[str] = field(default_factory=list)
@@ -120,14 +122,14 @@ def _lab_plaintext_http(flow: Flow, lab_endpoints: Mapping[tuple[str, int], str]
     return f"plaintext HTTP to the lab's own server {name}, which the harness serves in the clear"
 
 
-def assess_flows(
+def group_flows(
     flows: Iterable[Flow],
     device_address: str,
     allowances: Sequence[PlaintextAllowance] = DEFAULT_ALLOWANCES,
     lab_endpoints: Mapping[tuple[str, int], str] | None = None,
-) -> Assessment:
-    """Judge the flows the device initiated; flows the lab opened into the device are not its traffic."""
-    result = Assessment()
+) -> FlowGroups:
+    """Sort the flows the device initiated; flows the lab opened into the device are not its traffic."""
+    result = FlowGroups()
     incomplete: list[tuple[Flow, str]] = []
     completed: set[tuple[str, tuple[str, int]]] = set()  # (kind, server) with a protected flow
     for flow in flows:
@@ -191,7 +193,7 @@ def judge_traffic(
     """The FS38-04 verdict over a whole run's capture: FAIL on any finding; INCONCLUSIVE when a
     capture file was unreadable, flows were past the analysis limits, a handshake was not seen
     through, or the device started no flow at all; else PASS."""
-    result = assess_flows(capture.flows, device_address, allowances, lab_endpoints)
+    result = group_flows(capture.flows, device_address, allowances, lab_endpoints)
     missing = capture.gaps() + [f"could not see the outcome of {item}" for item in result.undetermined]
     judged = bool(result.protected)
     return Outcome.from_findings(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from harness.analysis.firmware import ImageScan
 from harness.analysis.firmware.secrets import Finding
@@ -97,7 +97,38 @@ def _parents(path: str) -> list[str]:
     return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def readable_secret_findings(secrets: Iterable[str], modes: dict[str, PathMode]) -> list[Finding]:
+def judge_secret_permissions(secrets: Iterable[str], modes: dict[str, PathMode]) -> Outcome:
+    """FAIL naming each secret an unprivileged user (not the owner, not in a root group) can read;
+    INCONCLUSIVE when the listing found no secret (it proves nothing) or lacks a secret's
+    permissions. The details list the secrets judged and the readable ones."""
+    listed = list(secrets)
+    if not listed:
+        return Outcome.inconclusive(
+            "no secret file found on the device (not even /etc/shadow): the listing proves nothing",
+            ["a secret file in the device's listing"],
+        )
+    unlisted = [path for path in listed if path not in modes]
+    if unlisted:
+        return Outcome.inconclusive(
+            "the device printed no permissions for " + ", ".join(unlisted) + " (stat missing?)",
+            [f"the permissions of {path}" for path in unlisted],
+        )
+    found = _readable_secrets(listed, modes)
+    details = {"secrets": sorted(set(listed)), "readable": [asdict(f) for f in found]}
+    if found:
+        return Outcome.failed(
+            [str(f) for f in found],
+            "secrets readable by unprivileged users: " + "; ".join(map(str, found)),
+            details=details,
+        )
+    return Outcome.passed(
+        f"{len(details['secrets'])} secret file(s) readable by no unprivileged user: "
+        + ", ".join(details["secrets"]),
+        details=details,
+    )
+
+
+def _readable_secrets(secrets: Iterable[str], modes: dict[str, PathMode]) -> list[Finding]:
     """Secrets that an unprivileged user (not the owner, not in a root group) can read."""
     findings = []
     for path in sorted(set(secrets)):

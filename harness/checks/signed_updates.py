@@ -7,9 +7,8 @@ naming what was seen; no findings means the device behaved as a secure one must.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from harness.observations.update_delivery import DeliveryOutcome
+from harness.results.outcome import Outcome
 from harness.updates.manifest import UpdateManifest
 
 REJECTION_WORDS = ("reject", "refus", "fail", "denied", "invalid")
@@ -28,9 +27,17 @@ def rejection_logged(outcome: DeliveryOutcome) -> bool:
     )
 
 
-def assess_rejection(outcome: DeliveryOutcome, what_is_wrong: str) -> list[str]:
-    """Findings for a package a secure device must refuse (empty: refused, unchanged, logged)."""
+def judge_rejection(outcome: DeliveryOutcome, what_is_wrong: str) -> Outcome:
+    """A package a secure device must refuse: PASS when refused, the version unchanged and the
+    rejection logged; FAIL naming each thing that went otherwise."""
     package = f"the {outcome.kind} package {outcome.filename} ({what_is_wrong})"
+    return Outcome.from_findings(
+        _rejection_findings(outcome, package),
+        passed=f"the device refused {package}, kept version {outcome.version_before} and logged the rejection",
+    )
+
+
+def _rejection_findings(outcome: DeliveryOutcome, package: str) -> list[str]:
     if not outcome.answered:
         return [f"the device stopped answering after {package} was delivered"]
     findings = []
@@ -51,9 +58,17 @@ def assess_rejection(outcome: DeliveryOutcome, what_is_wrong: str) -> list[str]:
     return findings
 
 
-def assess_installation(outcome: DeliveryOutcome) -> list[str]:
-    """Findings for the valid, newer, correctly signed package (empty: installed and reported)."""
+def judge_installation(outcome: DeliveryOutcome) -> Outcome:
+    """The valid, newer, correctly signed package: PASS when installed and reported as the new
+    version; FAIL naming what went otherwise."""
     package = f"the valid package {outcome.filename} (version {outcome.offered_version})"
+    return Outcome.from_findings(
+        _installation_findings(outcome, package),
+        passed=f"the device installed {package} and reports version {outcome.version_after}",
+    )
+
+
+def _installation_findings(outcome: DeliveryOutcome, package: str) -> list[str]:
     if not outcome.answered:
         return [f"the device stopped answering after {package} was delivered"]
     findings = []
@@ -70,30 +85,24 @@ def assess_installation(outcome: DeliveryOutcome) -> list[str]:
     return findings
 
 
-@dataclass
-class ManifestAssessment:
-    """SSU-SEC-0010 on one manifest: findings (FAIL), what was judged sound, or not applicable."""
-
-    findings: list[str] = field(default_factory=list)
-    judged: list[str] = field(default_factory=list)
-    not_applicable: str | None = None
-
-
-def assess_manifest(manifest: UpdateManifest, source: str = "the update manifest") -> ManifestAssessment:
-    """A security update must name the CVEs it fixes and carry no feature changes (SSU-SEC-0010)."""
-    result = ManifestAssessment()
+def judge_manifest(manifest: UpdateManifest, source: str = "the update manifest") -> Outcome:
+    """A security update must name the CVEs it fixes and carry no feature changes (SSU-SEC-0010).
+    NOT_APPLICABLE for a feature release that fixes nothing. The details say what was judged sound
+    (`judged`) and why the requirement does not apply (`not_applicable`, or None)."""
     cves = manifest.fixed_cves
     label = f"{source} (version {manifest.version})"
     if not manifest.security_only and not cves:
-        result.not_applicable = f"{label} is a feature release that fixes no vulnerability"
-        return result
+        why = f"{label} is a feature release that fixes no vulnerability"
+        return Outcome.not_applicable(why, details={"judged": [], "not_applicable": why})
+    findings = []
     if manifest.feature_changes:
         kind = "a security-only update" if manifest.security_only else "an update fixing " + ", ".join(cves)
-        result.findings.append(
+        findings.append(
             f"{label} is {kind} but also carries feature changes: {'; '.join(manifest.feature_changes)}"
         )
     if not cves:
-        result.findings.append(f"{label} is declared security-only but lists no CVE it fixes")
-    if not result.findings:
-        result.judged.append(f"{label} fixes {', '.join(cves)} and carries no feature changes")
-    return result
+        findings.append(f"{label} is declared security-only but lists no CVE it fixes")
+    if findings:
+        return Outcome.failed(findings, details={"judged": [], "not_applicable": None})
+    judged = f"{label} fixes {', '.join(cves)} and carries no feature changes"
+    return Outcome.passed(judged, details={"judged": [judged], "not_applicable": None})

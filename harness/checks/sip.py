@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 
 from harness.analysis.sip import SipMessage
-from harness.results.verdicts import Verdict
+from harness.observations.sip import DirectRequestOutcome
+from harness.results.outcome import Outcome
 
 # Headers where a UA puts who it is; any other header is searched too (named as found).
 IDENTITY_HEADERS = (
@@ -83,13 +84,6 @@ def summarize_findings(findings: Iterable[IdentityFinding]) -> str:
     return " | ".join(clauses)
 
 
-@dataclass
-class SipExposureAssessment:
-    findings: list[IdentityFinding] = field(default_factory=list)
-    device_messages: int = 0  # SIP messages from the device that were readable (plaintext)
-    headers_checked: int = 0
-
-
 def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
@@ -116,28 +110,34 @@ def identities_in(text: str, identity: SubscriberIdentity) -> list[str]:
     return found
 
 
-def assess_sip_exposure(
-    messages: Iterable[SipMessage], device_address: str, identity: SubscriberIdentity
-) -> SipExposureAssessment:
+@dataclass(frozen=True)
+class _Search:
+    findings: tuple[IdentityFinding, ...]
+    device_messages: int  # SIP messages from the device that were readable (plaintext)
+    headers_checked: int
+
+
+def _search(messages: Iterable[SipMessage], device_address: str, identity: SubscriberIdentity) -> _Search:
     """Every plaintext SIP message the device sent, searched for its subscriber identities."""
-    result = SipExposureAssessment()
+    findings: list[IdentityFinding] = []
+    device_messages = headers_checked = 0
     seen: set[tuple[str, str, str]] = set()
     for message in messages:
         if message.source[0] != device_address:
             continue
-        result.device_messages += 1
+        device_messages += 1
         route = f"{message.protocol} {message.source[0]}:{message.source[1]} -> " + (
             f"{message.destination[0]}:{message.destination[1]}"
         )
         start = message.start_line if message.is_request else f"{message.status} {message.cseq_method or ''}"
         for header, value in _fields(message):
-            result.headers_checked += 1
+            headers_checked += 1
             for kind in identities_in(value, identity):
                 key = (kind, header, start)
                 if key not in seen:
                     seen.add(key)
-                    result.findings.append(IdentityFinding(kind, header, start, route))
-    return result
+                    findings.append(IdentityFinding(kind, header, start, route))
+    return _Search(tuple(findings), device_messages, headers_checked)
 
 
 MAX_FLOWS_NAMED = 3
@@ -156,16 +156,34 @@ class EncryptedSignalling:
         return bool(self.tls_flows) or self.tls_registrations > 0
 
 
-def decide_identity_exposure(
-    result: SipExposureAssessment, encrypted: EncryptedSignalling, identity: SubscriberIdentity
-) -> tuple[Verdict, str]:
+def judge_identity_exposure(
+    messages: Iterable[SipMessage],
+    device_address: str,
+    identity: SubscriberIdentity,
+    encrypted: EncryptedSignalling,
+    *,
+    tls_unavailable: str = "",
+) -> Outcome:
     """FS38-SIP-01: FAIL names each identity found in clear; PASS needs SIP that was actually seen.
 
+    Every plaintext SIP message the device sent is searched for its subscriber identities.
     Plaintext SIP searched for the declared identities passes; so does signalling carried only
-    over TLS, since no header of it is readable on the path. No SIP at all decides nothing.
+    over TLS, since no header of it is readable on the path. No SIP at all decides nothing; why
+    the lab offered no SIP over TLS (`tls_unavailable`) is added to an INCONCLUSIVE reason. The
+    details carry each identity found (`identity_findings`) and what was searched.
     """
+    result = _search(messages, device_address, identity)
+    details = {
+        "identity_findings": [asdict(f) for f in result.findings],
+        "device_messages": result.device_messages,
+        "headers_checked": result.headers_checked,
+        "encrypted": asdict(encrypted),
+    }
+    missing_tls = f" ({tls_unavailable})" if tls_unavailable else ""
     if result.findings:
-        return Verdict.FAIL, summarize_findings(result.findings)
+        return Outcome.failed(
+            [f.describe() for f in result.findings], summarize_findings(result.findings), details=details
+        )
     over_tls = ""
     if encrypted.seen:
         shown = list(encrypted.tls_flows[:MAX_FLOWS_NAMED])
@@ -181,35 +199,28 @@ def decide_identity_exposure(
             f"{result.device_messages} plaintext SIP message(s), {result.headers_checked} headers searched"
         )
         if not identity.values():
-            return Verdict.INCONCLUSIVE, (
+            return Outcome.inconclusive(
                 f"{plain}, but the profile declares no subscriber identity to look for "
-                "(profile: cellular.imsi/imei)"
+                "(profile: cellular.imsi/imei)" + missing_tls,
+                ["a declared subscriber identity (profile: cellular.imsi/imei)"],
+                details=details,
             )
         kinds = "/".join(sorted(identity.values()))
-        return Verdict.PASS, f"{plain}: no {kinds} found" + (
-            f"; SIP also went {over_tls}" if over_tls else ""
+        return Outcome.passed(
+            f"{plain}: no {kinds} found" + (f"; SIP also went {over_tls}" if over_tls else ""),
+            details=details,
         )
     if over_tls:
-        return Verdict.PASS, f"all the device's SIP signalling went {over_tls}"
-    return Verdict.INCONCLUSIVE, (
+        return Outcome.passed(f"all the device's SIP signalling went {over_tls}", details=details)
+    return Outcome.inconclusive(
         "the device sent no SIP the lab could see: no plaintext SIP and no TLS flow to the registrar's "
-        "SIP-over-TLS port"
+        "SIP-over-TLS port" + missing_tls,
+        ["SIP from the device, in plaintext or over TLS to the registrar"],
+        details=details,
     )
 
 
 # --- FS38-SIP-02: a request sent straight to the device's SIP port -----------------------------
-
-
-@dataclass
-class DirectRequestOutcome:
-    """What the device answered to one request the lab sent to it directly."""
-
-    method: str
-    transport: str
-    target: str
-    statuses: list[int] = field(default_factory=list)
-    connection: str = "answered"  # "answered" | "refused" | "closed" | "silent"
-    detail: str = ""
 
 
 ACCEPTED = "accepted"
@@ -218,7 +229,20 @@ NO_LISTENER = "no-listener"
 UNDETERMINED = "undetermined"
 
 
-def assess_direct_request(outcome: DirectRequestOutcome) -> tuple[str, str]:
+def judge_direct_request(outcome: DirectRequestOutcome) -> Outcome:
+    """FS38-SIP-02: FAIL when the device accepted a request sent around the registrar; PASS when it
+    rejected it or nothing listens; INCONCLUSIVE when it cannot be told. The details name the
+    `decision` (accepted, rejected, no-listener, undetermined)."""
+    decision, explanation = _direct_request_decision(outcome)
+    details = {"decision": decision}
+    if decision == ACCEPTED:
+        return Outcome.failed([explanation], details=details)
+    if decision == UNDETERMINED:
+        return Outcome.inconclusive(explanation, [f"a final response to {outcome.method}"], details=details)
+    return Outcome.passed(explanation, details=details)
+
+
+def _direct_request_decision(outcome: DirectRequestOutcome) -> tuple[str, str]:
     """(decision, explanation). 2xx, or 180/183 for an INVITE (a call being set up), is accepted."""
     what = f"{outcome.method} over {outcome.transport} to {outcome.target}"
     accepted = [

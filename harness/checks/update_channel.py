@@ -2,8 +2,8 @@
 fallback from the operator's to the manufacturer's update server (SSU-TES-0020).
 
 The suite (testsuites/test_update_channel.py) runs the device's commands and drives the lab's
-update servers; the decisions are here, on what it observed. Each function returns an
-`Assessment`: findings FAIL, missing evidence is INCONCLUSIVE naming what is missing.
+update servers; the decisions are here, on what it observed. Each `judge_*` function returns an
+`Outcome`: findings FAIL, missing evidence is INCONCLUSIVE naming what is missing.
 """
 
 from __future__ import annotations
@@ -13,14 +13,16 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.checks.update_policy import Assessment
-from harness.results.verdicts import Verdict
+from harness.checks.update_policy import Tally
+from harness.results.outcome import Outcome
 
 PATCH_LEVEL_FIELD = "update_policy.patch_level_command"
 OPERATOR_FIELD = "update_policy.operator_update_server"
 MANUFACTURER_FIELD = "update_policy.manufacturer_update_server"
 # A declared server the lab itself runs (harness.lab.services.update_checks): hilsec-lab://SERVICE/ROLE.
 LAB_SERVER_SCHEME = "hilsec-lab://"
+
+NOTHING_OBSERVED = "nothing was observed to judge"
 
 _DATE = re.compile(r"(?<!\d)(\d{4})[-/](\d{2})[-/](\d{2})(?!\d)")
 _LEVEL_KEY = re.compile(r"patch", re.IGNORECASE)
@@ -106,19 +108,19 @@ def release_patch_fields(release_text: str) -> dict[str, dt.date]:
     return fields
 
 
-def assess_patch_level(
+def judge_patch_level(
     reading: PatchLevelReading,
     *,
     today: dt.date,
     release_fields: dict[str, dt.date] | None = None,
-) -> Assessment:
+) -> Outcome:
     """The command ran, shows a level and a date, both plausible and agreeing with the release file."""
-    result = Assessment("SSU-COM-0040")
+    result = Tally("SSU-COM-0040")
     shown = f"`{reading.command}`"
     excerpt = reading.output.strip()[:200] or "nothing"
     if reading.status not in (0, None):
         result.findings.append(f"{shown} failed (exit status {reading.status}); it printed: {excerpt!r}")
-        return result
+        return result.outcome(NOTHING_OBSERVED)
     if reading.level is None:
         result.findings.append(f"{shown} shows no security patch level (a date); it printed: {excerpt!r}")
     if reading.applied is None:
@@ -150,7 +152,7 @@ def assess_patch_level(
         result.judged.insert(
             0, f"{shown} shows security patch level {reading.level}, applied {reading.applied}"
         )
-    return result
+    return result.outcome(NOTHING_OBSERVED)
 
 
 # --- SSU-TES-0020: fall back to the manufacturer's update server ---------------------------------
@@ -163,26 +165,25 @@ def lab_server_role(url: str) -> str | None:
     return url.removeprefix(LAB_SERVER_SCHEME).rstrip("/").rpartition("/")[2] or None
 
 
-def fallback_applicability(operator: str | None, manufacturer: str | None) -> tuple[Verdict, str] | None:
-    """None when the fallback can be tested; else the verdict and its reason."""
+def fallback_applicability(operator: str | None, manufacturer: str | None) -> Outcome | None:
+    """None when the fallback can be tested; else the NOT_APPLICABLE or INCONCLUSIVE outcome."""
     if not operator:
-        return (
-            Verdict.NOT_APPLICABLE,
+        return Outcome.not_applicable(
             f"the profile declares no operator update server ({OPERATOR_FIELD}): no operator manages "
             "this device's updates, so there is no operator server to fall back from",
         )
     if not manufacturer:
-        return (
-            Verdict.INCONCLUSIVE,
+        return Outcome.inconclusive(
             f"{MANUFACTURER_FIELD} is not declared: the harness cannot tell which server the device "
             "should fall back to",
+            [MANUFACTURER_FIELD],
         )
     outside = [url for url in (operator, manufacturer) if lab_server_role(url) is None]
     if outside:
-        return (
-            Verdict.INCONCLUSIVE,
+        return Outcome.inconclusive(
             f"the lab can make unreachable only update servers it runs ({LAB_SERVER_SCHEME}update-servers/"
             f"operator|manufacturer); {', '.join(outside)} is outside the lab",
+            [f"a lab-run stand-in for {url}" for url in outside],
         )
     return None
 
@@ -204,16 +205,16 @@ class FallbackObservation:
         return asdict(self)
 
 
-def assess_fallback(observation: FallbackObservation) -> Assessment:
+def judge_fallback(observation: FallbackObservation) -> Outcome:
     """PASS when, with the operator's server unreachable, a check reaches the manufacturer's in time."""
-    result = Assessment("SSU-TES-0020")
+    result = Tally("SSU-TES-0020")
     o = observation
     if o.baseline_server is None:
         result.missing.append(
             f"with both update servers up, the device's update check reached neither within {o.deadline_s:.0f} s: "
             "its update check does not work, so the fallback cannot be judged"
         )
-        return result
+        return result.outcome(NOTHING_OBSERVED)
     if o.baseline_server == "manufacturer":
         result.judged.append(
             "with both servers up the check went to the manufacturer's server, not the operator's"
@@ -230,9 +231,9 @@ def assess_fallback(observation: FallbackObservation) -> Assessment:
             f"did not reach the manufacturer's server ({o.manufacturer_address}) within {o.deadline_s:.0f} s: "
             f"no fallback (the check said: {said})"
         )
-        return result
+        return result.outcome(NOTHING_OBSERVED)
     result.judged.append(
         f"with the operator's server unreachable, the next check reached the manufacturer's server "
         f"({o.manufacturer_address}) after {o.fallback_seconds:.1f} s"
     )
-    return result
+    return result.outcome(NOTHING_OBSERVED)

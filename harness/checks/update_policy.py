@@ -2,8 +2,8 @@
 
 No device test can show a support period, a release cadence or how long an operator took to
 approve an update; ETSI TS 103 701 calls judging such claims from the IXIT a conceptual
-assessment. Here the device profile is the IXIT: each function takes the profile and returns an
-`Assessment`. A FAIL names the declared numbers; evidence that is not declared makes the
+assessment. Here the device profile is the IXIT: each `judge_*` function takes the profile and
+returns an `Outcome`. A FAIL names the declared numbers; evidence that is not declared makes the
 assessment INCONCLUSIVE naming the profile field, never PASS.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from harness.config.profile import DeviceProfile, Release
-from harness.results.verdicts import Verdict
+from harness.results.outcome import Outcome
 
 MINIMUM_SUPPORT_MONTHS = 36  # SSU-SEC-0030
 MONTHLY_CADENCE_DAYS = 31  # SSU-SEC-0020's "regular, e.g. monthly": the longest month
@@ -30,40 +30,27 @@ EN303645_5_3_JUDGED = ("EN303645-5.3-1", "EN303645-5.3-13")
 
 
 @dataclass
-class Assessment:
-    """What one conceptual check found: failures, evidence it lacked, and what it judged sound."""
+class Tally:
+    """What a check has found so far while it walks the evidence: failures, evidence it lacked,
+    and what it judged sound. Not a verdict: `outcome()` concludes it."""
 
     requirement: str
     findings: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     judged: list[str] = field(default_factory=list)
 
-    @property
-    def verdict(self) -> Verdict:
-        """FAIL on any finding; otherwise PASS only if something was judged and nothing is missing."""
-        if self.findings:
-            return Verdict.FAIL
-        if self.missing or not self.judged:
-            return Verdict.INCONCLUSIVE
-        return Verdict.PASS
-
-    @property
-    def reason(self) -> str:
-        """One line for the report: the findings, else the missing evidence, else what was judged."""
-        if self.findings:
-            return "; ".join(self.findings)
-        if self.missing:
-            return "; ".join(self.missing)
-        return "; ".join(self.judged) or "nothing was declared to judge"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requirement": self.requirement,
-            "verdict": str(self.verdict),
-            "findings": self.findings,
-            "missing": self.missing,
-            "judged": self.judged,
-        }
+    def outcome(self, nothing_judged: str = "nothing was declared to judge") -> Outcome:
+        """FAIL on any finding; otherwise PASS only if something was judged and nothing is missing.
+        The reason is the findings, else the missing evidence, else what was judged; the details
+        name the requirement and what was judged sound."""
+        return Outcome.from_findings(
+            self.findings,
+            missing=self.missing,
+            passed="; ".join(self.judged),
+            judged=bool(self.judged),
+            nothing_judged=nothing_judged,
+            details={"requirement": self.requirement, "judged": list(self.judged)},
+        )
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -94,7 +81,7 @@ def _history_field(index: int, name: str) -> str:
     return f"update_policy.release_history[{index}].{name}"
 
 
-def _security_releases(profile: DeviceProfile, result: Assessment) -> list[tuple[int, Release]]:
+def _security_releases(profile: DeviceProfile, result: Tally) -> list[tuple[int, Release]]:
     """The releases carrying security fixes, with their index; records what is missing if none."""
     history = profile.update_policy.release_history
     if not history:
@@ -118,13 +105,13 @@ def _support_period_text(profile: DeviceProfile) -> str | None:
 # --- SSU-SEC-0030 -------------------------------------------------------------------------------
 
 
-def assess_support_period(profile: DeviceProfile, minimum_months: int = MINIMUM_SUPPORT_MONTHS) -> Assessment:
+def judge_support_period(profile: DeviceProfile, minimum_months: int = MINIMUM_SUPPORT_MONTHS) -> Outcome:
     """SSU-SEC-0030: security updates for at least 36 months from launch.
 
     Judged from launch_date .. end_of_support_date when both are declared, and from
     update_policy.support_period_months when declared; either one below the minimum is a FAIL.
     """
-    result = Assessment("SSU-SEC-0030")
+    result = Tally("SSU-SEC-0030")
     launch, end = profile.launch_date, profile.end_of_support_date
     declared_months = profile.update_policy.support_period_months
     if launch is not None and end is not None:
@@ -145,17 +132,17 @@ def assess_support_period(profile: DeviceProfile, minimum_months: int = MINIMUM_
             if value is None:
                 result.missing.append(f"{name} is not declared")
         result.missing.append("update_policy.support_period_months is not declared")
-    return result
+    return result.outcome()
 
 
 # --- SSU-SEC-0020 -------------------------------------------------------------------------------
 
 
-def assess_update_cadence(
+def judge_update_cadence(
     profile: DeviceProfile,
     monthly_days: int = MONTHLY_CADENCE_DAYS,
     tolerance_days: int = CADENCE_TOLERANCE_DAYS,
-) -> Assessment:
+) -> Outcome:
     """SSU-SEC-0020: a regular security update cadence, such as monthly.
 
     The declared cadence must be at most monthly, and the release history must keep it: every gap
@@ -163,7 +150,7 @@ def assess_update_cadence(
     declared cadence (or monthly, if the declaration is missing or longer) plus a tolerance.
     The gap after the last declared release is not judged: it would depend on the day of the run.
     """
-    result = Assessment("SSU-SEC-0020")
+    result = Tally("SSU-SEC-0020")
     policy = profile.update_policy
     limit = monthly_days
     cadence = policy.security_update_cadence_days
@@ -178,7 +165,7 @@ def assess_update_cadence(
         result.judged.append(f"declared security update cadence {cadence} days, at most monthly")
     releases = sorted((r for _, r in _security_releases(profile, result)), key=lambda r: r.date)
     if not releases:
-        return result
+        return result.outcome()
     if profile.launch_date is not None:
         start, start_text = profile.launch_date, f"launch {profile.launch_date}"
     else:
@@ -201,18 +188,18 @@ def assess_update_cadence(
             f"{len(releases)} security releases since {start_text}, longest gap {max(gaps)} days "
             f"(at most {limit} + {tolerance_days})"
         )
-    return result
+    return result.outcome()
 
 
 # --- SSU-SEC-0040 -------------------------------------------------------------------------------
 
 
-def assess_replacement(profile: DeviceProfile) -> Assessment:
+def judge_replacement(profile: DeviceProfile) -> Outcome:
     """SSU-SEC-0040: the device can be replaced where its security updates end.
 
     Every device's updates end at its end of support, so the declaration must say it is replaceable.
     """
-    result = Assessment("SSU-SEC-0040")
+    result = Tally("SSU-SEC-0040")
     replaceable = profile.update_policy.replaceable
     period = _support_period_text(profile)
     when = f" (support {period})" if period else ""
@@ -224,23 +211,23 @@ def assess_replacement(profile: DeviceProfile) -> Assessment:
         )
     else:
         result.judged.append(f"the device is declared replaceable when security updates end{when}")
-    return result
+    return result.outcome()
 
 
 # --- SSU-SEC-0021 -------------------------------------------------------------------------------
 
 
-def assess_rollout_order(profile: DeviceProfile) -> Assessment:
+def judge_rollout_order(profile: DeviceProfile) -> Outcome:
     """SSU-SEC-0021: security updates reach the most widely used models first.
 
     The declared rollout order must not put a model with a larger installed base after one with
     a smaller base, and it must include this device's model.
     """
-    result = Assessment("SSU-SEC-0021")
+    result = Tally("SSU-SEC-0021")
     order = profile.update_policy.rollout_order
     if not order:
         result.missing.append("update_policy.rollout_order is not declared")
-        return result
+        return result.outcome()
     for earlier, later in zip(order, order[1:], strict=False):
         if later.installed_base > earlier.installed_base:
             result.findings.append(
@@ -256,20 +243,20 @@ def assess_rollout_order(profile: DeviceProfile) -> Assessment:
             "rollout order by installed base: "
             + ", ".join(f"{step.model} ({step.installed_base})" for step in order)
         )
-    return result
+    return result.outcome()
 
 
 # --- SSU-SEC-0010 -------------------------------------------------------------------------------
 
 
-def assess_security_only_releases(profile: DeviceProfile) -> Assessment:
+def judge_security_only_releases(profile: DeviceProfile) -> Outcome:
     """SSU-SEC-0010: security updates carry only security fixes, identified by CVE.
 
     A release flagged security-only must list the CVEs it fixes and no feature changes, and each
     CVE the history fixes must have been shipped in a security-only release, not only bundled
     with feature changes.
     """
-    result = Assessment("SSU-SEC-0010")
+    result = Tally("SSU-SEC-0010")
     releases = _security_releases(profile, result)
     security_only_cves: set[str] = set()
     for _, release in releases:
@@ -298,22 +285,22 @@ def assess_security_only_releases(profile: DeviceProfile) -> Assessment:
                     else ""
                 )
             )
-    return result
+    return result.outcome()
 
 
 # --- SSU-TES-0010 -------------------------------------------------------------------------------
 
 
-def assess_operator_testing(profile: DeviceProfile, maximum_days: int = OPERATOR_TESTING_DAYS) -> Assessment:
+def judge_operator_testing(profile: DeviceProfile, maximum_days: int = OPERATOR_TESTING_DAYS) -> Outcome:
     """SSU-TES-0010: the operator finishes testing a security-only update within one week.
 
     Judged per security-only release from operator_received to operator_approved.
     """
-    result = Assessment("SSU-TES-0010")
+    result = Tally("SSU-TES-0010")
     history = profile.update_policy.release_history
     if not history:
         result.missing.append("update_policy.release_history is not declared")
-        return result
+        return result.outcome()
     security_only = [(i, r) for i, r in enumerate(history) if r.security_only]
     if not security_only:
         result.missing.append("update_policy.release_history lists no security-only release")
@@ -337,19 +324,19 @@ def assess_operator_testing(profile: DeviceProfile, maximum_days: int = OPERATOR
             result.findings.append(f"{text}, more than {maximum_days}")
         else:
             result.judged.append(f"{text}, within {maximum_days}")
-    return result
+    return result.outcome()
 
 
 # --- SSU-COM-0010 / 0020 / 0030 / 0050 ------------------------------------------------------------
 
 
-def assess_notification_channels(profile: DeviceProfile) -> Assessment:
+def judge_notification_channels(profile: DeviceProfile) -> Outcome:
     """SSU-COM-0010: users are told of security updates through a declared channel.
 
     An explicitly empty list is a FAIL (the maker declares it tells nobody); an absent key is
     undeclared evidence.
     """
-    result = Assessment("SSU-COM-0010")
+    result = Tally("SSU-COM-0010")
     policy = profile.update_policy
     if "notification_channels" not in policy.model_fields_set:
         result.missing.append("update_policy.notification_channels is not declared")
@@ -364,12 +351,12 @@ def assess_notification_channels(profile: DeviceProfile) -> Assessment:
             "" if "device" in policy.notification_channels else " (the device itself, preferred, is not one)"
         )
         result.judged.append(f"users are notified of security updates through: {channels}{preferred}")
-    return result
+    return result.outcome()
 
 
-def assess_security_labelling(profile: DeviceProfile) -> Assessment:
+def judge_security_labelling(profile: DeviceProfile) -> Outcome:
     """SSU-COM-0020: every release carrying security fixes is labelled a security update."""
-    result = Assessment("SSU-COM-0020")
+    result = Tally("SSU-COM-0020")
     for index, release in _security_releases(profile, result):
         what = "fixes " + ", ".join(release.cves) if release.cves else "is security-only"
         if release.labelled_security is None:
@@ -380,16 +367,16 @@ def assess_security_labelling(profile: DeviceProfile) -> Assessment:
             result.findings.append(f"{label(release)} {what} but is not labelled a security update")
         else:
             result.judged.append(f"{label(release)} {what} and is labelled a security update")
-    return result
+    return result.outcome()
 
 
-def assess_content_information(profile: DeviceProfile) -> Assessment:
+def judge_content_information(profile: DeviceProfile) -> Outcome:
     """SSU-COM-0030: users can learn what a security update contains.
 
     The maker publishes update contents at a web address (security_bulletin_url), and every
     release carrying security fixes says what it fixes (CVEs or notes).
     """
-    result = Assessment("SSU-COM-0030")
+    result = Tally("SSU-COM-0030")
     url = profile.update_policy.security_bulletin_url
     if url is None:
         result.missing.append("update_policy.security_bulletin_url is not declared")
@@ -404,16 +391,16 @@ def assess_content_information(profile: DeviceProfile) -> Assessment:
             result.findings.append(
                 f"{label(release)} publishes nothing about what it fixes: no CVE and no notes"
             )
-    return result
+    return result.outcome()
 
 
-def assess_support_period_published(profile: DeviceProfile) -> Assessment:
+def judge_support_period_published(profile: DeviceProfile) -> Outcome:
     """SSU-COM-0050: users can find the minimum period the device gets updates.
 
     A support period must be defined (end_of_support_date or support_period_months) and
     published at a web address users can open (support_period_url).
     """
-    result = Assessment("SSU-COM-0050")
+    result = Tally("SSU-COM-0050")
     period = _support_period_text(profile)
     if period is None:
         result.missing.append(
@@ -428,19 +415,19 @@ def assess_support_period_published(profile: DeviceProfile) -> Assessment:
         )
     elif period is not None:
         result.judged.append(f"support period ({period}) published at {url}")
-    return result
+    return result.outcome()
 
 
 # --- SSU-SEC-0001 -------------------------------------------------------------------------------
 
 
-def assess_en303645_5_3(profile: DeviceProfile) -> Assessment:
+def judge_en303645_5_3(profile: DeviceProfile) -> Outcome:
     """SSU-SEC-0001: the EN 303 645 5.3 provisions declared evidence can settle (EN303645_5_3_JUDGED).
 
     5.3-1 (software is updateable): features.software_update, or else releases after launch in
     the release history. 5.3-13 (the defined support period is published): as SSU-COM-0050.
     """
-    result = Assessment("SSU-SEC-0001")
+    result = Tally("SSU-SEC-0001")
     updateable = profile.features.has("software_update")
     history = profile.update_policy.release_history
     start = profile.launch_date or (min(r.date for r in history) if history else None)
@@ -458,25 +445,25 @@ def assess_en303645_5_3(profile: DeviceProfile) -> Assessment:
             "5.3-1: features.software_update is not declared and update_policy.release_history "
             "shows no update after launch"
         )
-    published = assess_support_period_published(profile)
+    published = judge_support_period_published(profile)
     result.findings += [f"5.3-13: {text}" for text in published.findings]
     result.missing += [f"5.3-13: {text}" for text in published.missing]
-    result.judged += [f"5.3-13: {text}" for text in published.judged]
-    return result
+    result.judged += [f"5.3-13: {text}" for text in published.details["judged"]]
+    return result.outcome()
 
 
-ASSESSMENTS: dict[str, Callable[[DeviceProfile], Assessment]] = {
-    "SSU-SEC-0001": assess_en303645_5_3,
-    "SSU-SEC-0010": assess_security_only_releases,
-    "SSU-SEC-0020": assess_update_cadence,
-    "SSU-SEC-0021": assess_rollout_order,
-    "SSU-SEC-0030": assess_support_period,
-    "SSU-SEC-0040": assess_replacement,
-    "SSU-COM-0010": assess_notification_channels,
-    "SSU-COM-0020": assess_security_labelling,
-    "SSU-COM-0030": assess_content_information,
-    "SSU-COM-0050": assess_support_period_published,
-    "SSU-TES-0010": assess_operator_testing,
+BY_REQUIREMENT: dict[str, Callable[[DeviceProfile], Outcome]] = {
+    "SSU-SEC-0001": judge_en303645_5_3,
+    "SSU-SEC-0010": judge_security_only_releases,
+    "SSU-SEC-0020": judge_update_cadence,
+    "SSU-SEC-0021": judge_rollout_order,
+    "SSU-SEC-0030": judge_support_period,
+    "SSU-SEC-0040": judge_replacement,
+    "SSU-COM-0010": judge_notification_channels,
+    "SSU-COM-0020": judge_security_labelling,
+    "SSU-COM-0030": judge_content_information,
+    "SSU-COM-0050": judge_support_period_published,
+    "SSU-TES-0010": judge_operator_testing,
 }
 
 

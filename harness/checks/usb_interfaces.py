@@ -13,10 +13,11 @@ lab host sees are read by the bench's UsbAttachment driver (pyusb) and handed in
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
+from typing import Any
 
-from harness.analysis.usb import COMPANION_KINDS, KINDS, Finding, UsbDevice, classify
-from harness.results.verdicts import Verdict
+from harness.analysis.usb import COMPANION_KINDS, KINDS, ClassifiedInterface, UsbDevice, classify
+from harness.results.outcome import Outcome
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def unknown_kinds(kinds: Iterable[str]) -> list[str]:
     return sorted(set(kinds) - set(KINDS))
 
 
-def assess_usb(
+def disallowed_functions(
     device: UsbDevice, allowed_kinds: Collection[str], declared: Mapping[int, str] | None = None
 ) -> list[UsbFinding]:
     """Findings for each interface whose kind the profile does not allow (one per interface number).
@@ -61,27 +62,29 @@ def assess_usb(
     return sorted(findings.values(), key=lambda f: (not f.debug, f.interface))
 
 
-@dataclass
-class UsbAssessment:
-    verdict: Verdict
-    reason: str
-    findings: list[UsbFinding] = field(default_factory=list)
-    classified: list[Finding] = field(default_factory=list)
+def _interface_facts(device: UsbDevice, interface: ClassifiedInterface) -> dict[str, Any]:
+    return {
+        "device": device.usb_id,
+        **asdict(interface),
+        "debug": interface.debug,
+        "description": interface.description,
+    }
 
 
-def check_usb_interfaces(
+def judge_usb_interfaces(
     vendor_id: int,
     product_id: int,
     allowed_kinds: Collection[str],
     attached: tuple[Sequence[UsbDevice], str],
     *,
     declared: Mapping[int, str] | None = None,
-) -> UsbAssessment:
+) -> Outcome:
     """The FS38-05 USB verdict for the device with this ID, among the `attached` devices the lab host
     sees (the devices, and why there are none when the host cannot list any).
 
     NOT_APPLICABLE when the device is not attached (or pyusb cannot see USB at all), with the
-    reason; FAIL with one finding per disallowed interface; PASS otherwise.
+    reason; FAIL with one finding per disallowed interface; PASS otherwise. The details list every
+    classified interface (`interfaces`) and each disallowed one (`disallowed`).
     """
     wanted = f"{vendor_id:04x}:{product_id:04x}"
     devices, problem = attached
@@ -89,21 +92,23 @@ def check_usb_interfaces(
     if not matching:
         seen = f"{len(devices)} other USB device(s) attached" if devices else "no USB devices visible"
         why = f": {problem}" if problem else ""
-        return UsbAssessment(
-            Verdict.NOT_APPLICABLE, f"USB device {wanted} is not attached to the lab host ({seen}{why})"
+        return Outcome.not_applicable(
+            f"USB device {wanted} is not attached to the lab host ({seen}{why})",
+            details={"interfaces": [], "disallowed": []},
         )
-    findings = [finding for dev in matching for finding in assess_usb(dev, allowed_kinds, declared)]
-    classified = [finding for dev in matching for finding in classify(dev, declared)]
+    findings = [finding for dev in matching for finding in disallowed_functions(dev, allowed_kinds, declared)]
+    classified = [(dev, interface) for dev in matching for interface in classify(dev, declared)]
+    details = {
+        "interfaces": [_interface_facts(dev, interface) for dev, interface in classified],
+        "disallowed": [asdict(f) for f in findings],
+    }
     if findings:
         debug = sum(1 for f in findings if f.debug)
-        return UsbAssessment(
-            Verdict.FAIL,
+        return Outcome.failed(
+            [str(f) for f in findings],
             f"{wanted} exposes {len(findings)} USB function(s) the profile does not allow ({debug} debug): "
             + "; ".join(str(f) for f in findings),
-            findings,
-            classified,
+            details=details,
         )
-    kinds = ", ".join(sorted({f.kind for f in classified} - COMPANION_KINDS)) or "none"
-    return UsbAssessment(
-        Verdict.PASS, f"{wanted} exposes only allowed USB functions ({kinds})", [], classified
-    )
+    kinds = ", ".join(sorted({interface.kind for _, interface in classified} - COMPANION_KINDS)) or "none"
+    return Outcome.passed(f"{wanted} exposes only allowed USB functions ({kinds})", details=details)

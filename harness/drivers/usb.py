@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from harness.analysis.usb import Finding, Interface, UsbDevice, classify, classify_interface
+from harness.analysis.usb import ClassifiedInterface, Interface, UsbDevice, classify, classify_interface
 
 __all__ = [
-    "Finding",
+    "ClassifiedInterface",
     "Interface",
     "UsbDevice",
     "classify",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from harness.capabilities import TestCell
 from harness.cell.model import CellSecurity, MtSms, NetworkIdentity, SmsDelivery
-from harness.checks.gsm import CellPhase
+from harness.observations.cell import CellPhase
 from harness.util.deadlines import wait_until
 
 LOCATION_UPDATE_WAIT_S = 30.0  # a device that sees a new cell updates within seconds

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.analysis.boot_console import KERNEL_MARKERS, REFUSAL_MARKERS, observe_boot
 from harness.capabilities import BootMedia
-from harness.checks.secure_boot import KERNEL_MARKERS, REFUSAL_MARKERS, BootObservation, observe_boot
 from harness.errors import DeviceTimeout
+from harness.observations.secure_boot import BootObservation
 from harness.secureboot.fit import FitVariant
 
 GRACE_S = 1.5  # after the deciding line: a refusal followed by a boot anyway is still seen

@@ -11,7 +11,7 @@ import socket
 import time
 
 from harness.analysis.sip import SipMessage, parse_messages
-from harness.checks.sip import DirectRequestOutcome
+from harness.observations.sip import DirectRequestOutcome
 
 RESPONSE_TIMEOUT_S = 5.0
 LAB_CALLER = "sip:intruder@lab-outside.hilsec.test"

@@ -2,7 +2,7 @@
 
 A check is a pure function: it reads evidence (captures, transcripts, listings, declared profile
 data) and returns an Outcome. The suite turns it into the test's verdict with one helper,
-`harness.results.verdicts.conclude(outcome)`. Measurements carry their limits, in the spirit of
+`harness.plugin.conclusions.conclude(outcome)`. Measurements carry their limits, in the spirit of
 OpenHTF's measurements, so a report states the limit as well as the value.
 """
 

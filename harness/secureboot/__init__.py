@@ -2,7 +2,8 @@
 
 `components` fetches the real signed binaries, `tamper` derives images whose signature no longer
 verifies, `esp` lays out an EFI system partition and `boot` powers QEMU on with that firmware and
-records what the console shows. The verdict itself is `harness.checks.secure_boot`.
+records what the console shows (read by `harness.analysis.boot_console`). The verdict itself is
+`harness.checks.secure_boot`.
 """
 
 from harness.secureboot.boot import BootAttempt, boot_esp

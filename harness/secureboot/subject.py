@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.checks.secure_boot import BootObservation, is_decisive, observe_boot
+from harness.analysis.boot_console import is_decisive, observe_boot
+from harness.observations.secure_boot import BootObservation
 from harness.secureboot import tamper
 from harness.secureboot.boot import BootAttempt, boot_esp
 from harness.secureboot.components import BootComponents

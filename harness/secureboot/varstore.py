@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.checks.secure_boot import PlatformState
+from harness.observations.secure_boot import PlatformState
 
 KEY_VARIABLES = ("PK", "KEK", "db", "dbx")
 
