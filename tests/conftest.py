@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if not any(item.get_closest_marker(name) for name in ("integration", "knob_matrix")):
             item.add_marker(pytest.mark.unit)
+
+
+@pytest.fixture
+def boards() -> Iterator[list]:
+    """The stand-in boards a test made (tests/support/board_standin.py), closed after it."""
+    made: list = []
+    yield made
+    for board in made:
+        board.close()
+
+
+@pytest.fixture
+def quick_strategy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strategy looks in seconds instead of tens of seconds: a stand-in board answers at once."""
+    import harness.device.strategy as strategy_module
+
+    monkeypatch.setattr(strategy_module, "LOOK_TIMEOUT_S", 1.5)
+    monkeypatch.setattr(strategy_module, "WAKE_INTERVAL_S", 0.5)
+    monkeypatch.setattr(strategy_module, "LOCKOUT_RETRY_S", 0.5)

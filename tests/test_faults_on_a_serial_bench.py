@@ -13,35 +13,20 @@ import os
 import random
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support.board_standin import PASSWORD, StandInBoard, StandInPower
 
-import harness.device.strategy as strategy_module
 from harness.device.strategy import DeviceState, Strategy
 from harness.drivers.serial_console import SerialConsolePort
 from harness.errors import DeviceDisconnected, DeviceError
 from harness.transports.console import LoginSettings
 
 BOOT_TIMEOUT_S = 4.0
+pytestmark = pytest.mark.usefixtures("quick_strategy")
 LOGIN_TIMEOUT_S = 5.0
 GIVE_UP_BOUND_S = 90.0  # the strategy's moves, each bounded: it gives up well within this
-
-
-@pytest.fixture(autouse=True)
-def quick_looks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(strategy_module, "LOOK_TIMEOUT_S", 1.5)
-    monkeypatch.setattr(strategy_module, "WAKE_INTERVAL_S", 0.5)
-
-
-@pytest.fixture
-def boards() -> Iterator[list[StandInBoard]]:
-    made: list[StandInBoard] = []
-    yield made
-    for board in made:
-        board.close()
 
 
 def _strategy(boards: list, state: str, *, console_path: str | None = None, power: bool = True, **kw):

@@ -7,33 +7,16 @@ states on the real reference image through the bench path are in tests/test_benc
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from support.board_standin import PASSWORD, StandInBoard, StandInConsolePort, StandInPower
 
-import harness.device.strategy as strategy_module
 from harness.device.strategy import DeviceState, Strategy
 from harness.errors import DeviceError
 from harness.transports.console import LoginSettings
 
 BOOT_TIMEOUT_S = 4.0
-
-
-@pytest.fixture(autouse=True)
-def quick_looks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Seconds instead of tens of seconds: the stand-in answers at once."""
-    monkeypatch.setattr(strategy_module, "LOOK_TIMEOUT_S", 1.5)
-    monkeypatch.setattr(strategy_module, "WAKE_INTERVAL_S", 0.5)
-    monkeypatch.setattr(strategy_module, "LOCKOUT_RETRY_S", 0.5)
-
-
-@pytest.fixture
-def boards() -> Iterator[list[StandInBoard]]:
-    made: list[StandInBoard] = []
-    yield made
-    for board in made:
-        board.close()
+pytestmark = pytest.mark.usefixtures("quick_strategy")
 
 
 def _strategy(boards: list, state: str, *, power: bool = False, lockout_s: float = 5.0, **kw) -> tuple:
