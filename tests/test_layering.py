@@ -327,3 +327,20 @@ def test_the_upward_import_finder_finds_them(tmp_path):
         ("harness.probes.p", 3, "harness.checks.x"),
         ("harness.probes.q", 1, "harness.checks"),
     ]
+
+
+SUITES = HARNESS.parent / "testsuites"
+# A suite binds to capabilities; what differs between benches (QEMU, the emulated board, the
+# reference image, one cell product) lives in drivers and backends it never imports.
+SUITE_FORBIDDEN = ("harness.emulation", "harness.drivers.qemu", "harness.drivers.emulated",
+                   "harness.cell.osmocom", "harness.lab.network")  # fmt: skip
+
+
+def test_no_suite_reaches_into_the_emulation():
+    found = []
+    for path in sorted(SUITES.glob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for line, name in imported_names(tree, f"testsuites.{path.stem}", False):
+            if any(_within(name, prefix) for prefix in SUITE_FORBIDDEN):
+                found.append(f"testsuites/{path.name}:{line} imports {name}")
+    assert not found, "\n".join(found)

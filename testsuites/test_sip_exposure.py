@@ -15,14 +15,13 @@ from dataclasses import asdict
 import pytest
 
 from harness.analysis.capture import classify_flows, write_window
-from harness.analysis.sip import messages_in_capture
+from harness.analysis.sip import SIP_DEFAULT_PORT, messages_in_capture
 from harness.checks.sip import (
     EncryptedSignalling,
     SubscriberIdentity,
     judge_direct_request,
     judge_identity_exposure,
 )
-from harness.emulation.sip_ua import SIP_LISTEN_PORT
 from harness.plugin.conclusions import conclude, inconclusive, not_applicable
 from harness.probes.sip import send_direct_request
 
@@ -108,7 +107,7 @@ def _sip_port(profile) -> tuple[str, int]:
     for service in profile.network.services:
         if service.name.lower() == "sip":
             return service.protocol, int(service.port)
-    return "tcp", SIP_LISTEN_PORT
+    return "tcp", SIP_DEFAULT_PORT  # the profile names no SIP service: the standard's port
 
 
 @pytest.mark.requirement("FS38-SIP-02", "EN303645-5.5-4", "EN18031-ACM-2", "CLP13_7.6")

@@ -15,6 +15,7 @@ from pathlib import Path
 from harness.analysis.capture.packets import TCP, UDP, PacketDecoder
 from harness.analysis.capture.pcapio import iter_packets
 
+SIP_DEFAULT_PORT = 5060  # RFC 3261 19.1.2: where a SIP element listens unless it says otherwise
 SIP_VERSION = "SIP/2.0"
 # RFC 3261 7.3.3 compact forms, and the RFC 3841 / 3515 ones a UA may send.
 COMPACT_HEADERS = {
