@@ -51,7 +51,7 @@ bench-twins: install
 	$(HILSEC) image prepare
 	HILSEC_BOTH_TWINS=1 $(PY) -m pytest -p no:cacheprovider tests -m bench_twin -v
 
-# Every weakness knob against the whole suite (about 30 min): which verdicts each knob changes.
+# Every weakness knob against the whole suite (about 2.5 h on 2 cores: 28 full-suite runs of about 10 min, two at a time): which verdicts each knob changes.
 knob-matrix: install
 	HILSEC_KNOB_MATRIX=1 $(PY) -m pytest -p no:cacheprovider tests/test_knob_matrix.py -v
 

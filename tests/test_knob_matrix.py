@@ -19,7 +19,7 @@ from harness.emulation.variants import WEAKNESSES
 pytestmark = [
     pytest.mark.knob_matrix,
     pytest.mark.skipif(
-        os.environ.get("HILSEC_KNOB_MATRIX") != "1", reason="about 30 min: run with make knob-matrix"
+        os.environ.get("HILSEC_KNOB_MATRIX") != "1", reason="about 2.5 h: run with make knob-matrix"
     ),
 ]
 RUN_TIMEOUT_S = 1500
