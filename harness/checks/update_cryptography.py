@@ -48,12 +48,12 @@ def _judge_one(facts: SignatureFacts, where: str) -> tuple[list[str], list[str],
         Measurement("signer key security strength", strength, "bits", low=MINIMUM_BITS),
         Measurement("signature digest collision resistance", digest_bits, "bits", low=MINIMUM_BITS),
     ]
-    key = f"{facts.key_type}-{facts.key_bits}" if facts.key_bits else facts.key_type
+    key = f"{facts.key_type}-{facts.key_bits}" if facts.key_bits else facts.key_type  # "RSA-1024", "EC-256"
     if strength is None:
         missing.append(f"{where}: the signer's key ({key}) is of a kind this check cannot judge")
     elif strength < MINIMUM_BITS:
         findings.append(
-            f"{where} is made with a {key} key: {strength}-bit security, below the {MINIMUM_BITS} bits "
+            f"{where}: its {key} key gives {strength}-bit security, below the {MINIMUM_BITS} bits "
             "SP 800-131A allows for signatures (a known feasible attack)"
         )
     for digest, what in ((facts.digest, "its digest"), (_DIGEST_IN_SIGNATURE.get(facts.signature), "its signature algorithm")):  # fmt: skip
