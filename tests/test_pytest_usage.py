@@ -232,7 +232,7 @@ def test_waits():
 def test_after():
     pass
 """
-INTERRUPT_WAIT_S = 60.0
+INTERRUPT_WAIT_S = 90.0  # xdist workers take their time to stop on a loaded host
 
 
 @pytest.mark.parametrize(
@@ -261,7 +261,7 @@ def test_an_interrupted_run_still_writes_the_report_of_what_finished(
         time.sleep(0.5)  # the other worker finishes its tests
         os.killpg(process.pid, sig)
         output = process.communicate(timeout=INTERRUPT_WAIT_S)[0].decode(errors="replace")
-        assert time.monotonic() - started < 30, "the run did not stop promptly"
+        assert time.monotonic() - started < INTERRUPT_WAIT_S - 10, "the run did not stop promptly"
     finally:
         if process.poll() is None:
             process.kill()
