@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.serialization import pkcs7
 from pycrate_asn1dir import CMS2004
 
+from harness.analysis.der import der_element
+
 SIGNED_DATA_OID = bytes.fromhex("06092a864886f70d010702")  # 1.2.840.113549.1.7.2, DER-encoded
 MAX_SIGNATURES = 8
 MAX_CANDIDATES = 64  # places that look like a SignedData; a package full of them is not searched on
@@ -77,31 +79,14 @@ def _name(oid: object) -> str:
     return ALGORITHMS.get(dotted, dotted)
 
 
-def _der_length(data: bytes, at: int) -> tuple[int, int] | None:
-    """(length, header size after the tag) of the DER length at `at`, or None."""
-    if at >= len(data):
-        return None
-    first = data[at]
-    if first < 0x80:
-        return first, 1
-    count = first & 0x7F
-    if count == 0 or count > 4 or at + 1 + count > len(data):
-        return None
-    return int.from_bytes(data[at + 1 : at + 1 + count], "big"), 1 + count
-
-
 def _content_info_at(data: bytes, oid_at: int) -> tuple[int, bytes] | None:
     """The ContentInfo SEQUENCE whose contentType starts at `oid_at`: (its offset, its bytes)."""
-    for header in (2, 3, 4, 5, 6):  # 30 LL, 30 81 LL, 30 82 LL LL, ...
-        start = oid_at - header
-        if start < 0 or data[start] != 0x30:
+    for start in range(oid_at - 2, oid_at - 7, -1):  # 30 LL, 30 81 LL, 30 82 LL LL, ... before it
+        element = der_element(data, start, max_length_octets=4)
+        if element is None or element[0] != 0x30 or element[1] != oid_at:
             continue
-        length = _der_length(data, start + 1)
-        if length is None or 1 + length[1] != header:
-            continue
-        end = start + header + length[0]
-        if length[0] <= MAX_SIGNATURE_BYTES and end <= len(data):
-            return start, data[start:end]
+        if element[2] - element[1] <= MAX_SIGNATURE_BYTES:
+            return start, data[start : element[2]]
     return None
 
 
@@ -149,11 +134,15 @@ def _key(certificate: x509.Certificate) -> tuple[str, int | None, str | None]:
     return type(key).__name__, None, None
 
 
-def _signer_certificate(der: bytes, serial: int | None) -> x509.Certificate | None:
+def _certificates(der: bytes) -> list[x509.Certificate]:
     try:
-        certificates = pkcs7.load_der_pkcs7_certificates(der)
-    except Exception:  # noqa: BLE001
-        return None
+        return pkcs7.load_der_pkcs7_certificates(der)
+    except Exception:  # noqa: BLE001 - the maker's bytes
+        return []
+
+
+def _signer_certificate(certificates: list[x509.Certificate], serial: int | None) -> x509.Certificate | None:
+    """The certificate with the signer's serial number, else the first that is not a CA."""
     for certificate in certificates:
         if serial is not None and certificate.serial_number == serial:
             return certificate
@@ -186,11 +175,9 @@ def read_signatures(package: bytes) -> list[SignatureFacts]:
         located = _content_info_at(package, at)
         signed = _signed_data(located[1]) if located else None
         if located and signed:
-            certificate = _signer_certificate(located[1], None)
+            certificates = _certificates(located[1])
             for signer_info in signed.get("signerInfos", [])[:MAX_SIGNATURES]:
-                serial = _serial(signer_info)
-                if serial is not None:
-                    certificate = _signer_certificate(located[1], serial) or certificate
+                certificate = _signer_certificate(certificates, _serial(signer_info))
                 key_type, bits, curve = _key(certificate) if certificate else ("unknown", None, None)
                 found.append(
                     SignatureFacts(

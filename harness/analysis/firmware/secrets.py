@@ -13,6 +13,8 @@ import base64
 import re
 from dataclasses import dataclass
 
+from harness.analysis.der import der_element
+
 MAX_TEXT_FILE = 1024 * 1024
 
 
@@ -38,27 +40,10 @@ ELF_MAGIC = b"\x7fELF"
 DER_START = re.compile(rb"\x30(?:\x82..|\x81.|[\x20-\x7f])\x02\x01[\x00\x01]", re.DOTALL)
 
 
-def _der_element(data: bytes, offset: int) -> tuple[int, int, int] | None:
-    """(tag, content start, content end) of the DER element at offset, or None if malformed."""
-    if offset + 2 > len(data):
-        return None
-    tag, first = data[offset], data[offset + 1]
-    if first < 0x80:
-        start, length = offset + 2, first
-    else:
-        count = first & 0x7F
-        if count == 0 or count > 3 or offset + 2 + count > len(data):
-            return None
-        length = int.from_bytes(data[offset + 2 : offset + 2 + count], "big")
-        start = offset + 2 + count
-    end = start + length
-    return (tag, start, end) if end <= len(data) else None
-
-
 def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]] | None:
     items, offset = [], start
     while offset < end:
-        element = _der_element(data, offset)
+        element = der_element(data, offset)
         if element is None or element[2] > end:
             return None
         items.append(element)
@@ -68,7 +53,7 @@ def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]] |
 
 def der_private_key_kind(data: bytes, offset: int = 0) -> tuple[str, int] | None:
     """('RSA (PKCS#1)' | 'PKCS#8' | 'EC (SEC1)', end offset) if a whole private key starts at offset."""
-    outer = _der_element(data, offset)
+    outer = der_element(data, offset)
     if outer is None or outer[0] != 0x30:
         return None
     items = _children(data, outer[1], outer[2])
