@@ -210,28 +210,19 @@ def test_a_checkout_registers_the_plugin_as_hilsec_unless_blocked() -> None:
     assert not register_from_checkout(_FakePluginManager(), is_installed=True)
 
 
-INTERRUPTED_SUITE = """
-import time
-from pathlib import Path
-import pytest
-
-@pytest.mark.requirement("FS38-01")
-def test_pass():
-    pass
-
-@pytest.mark.requirement("FS38-01")
-def test_assert_fails():
-    assert 1 == 2, "accepted admin:admin"
-
+INTERRUPTED_SUITE = (  # SUITE's tests, then one that is interrupted and one that never starts
+    SUITE
+    + """
 @pytest.mark.requirement("FS38-04")
 def test_waits():
-    Path("started").write_text("")
+    open("started", "w").close()
     time.sleep(60)
 
 @pytest.mark.requirement("FS38-05")
 def test_after():
     pass
 """
+)
 INTERRUPT_WAIT_S = 90.0  # xdist workers take their time to stop on a loaded host
 
 
@@ -258,7 +249,7 @@ def test_an_interrupted_run_still_writes_the_report_of_what_finished(
             time.sleep(0.1)
         assert (pytester.path / "started").exists(), "the waiting test never started"
         started = time.monotonic()
-        time.sleep(0.5)  # the other worker finishes its tests
+        time.sleep(0.5)  # the finished tests' reports reach the xdist controller
         os.killpg(process.pid, sig)
         output = process.communicate(timeout=INTERRUPT_WAIT_S)[0].decode(errors="replace")
         assert time.monotonic() - started < INTERRUPT_WAIT_S - 10, "the run did not stop promptly"
@@ -272,6 +263,10 @@ def test_an_interrupted_run_still_writes_the_report_of_what_finished(
     assert verdicts == {
         "test_pass": "PASS",
         "test_assert_fails": "FAIL",
+        "test_pytest_fail_is_fail": "FAIL",
+        "test_inconclusive": "INCONCLUSIVE",
+        "test_setup_error": "INCONCLUSIVE",
+        "test_not_applicable": "NOT_APPLICABLE",
         "test_waits": "INCONCLUSIVE",
         "test_after": "INCONCLUSIVE",
     }, output
