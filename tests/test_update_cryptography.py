@@ -23,7 +23,7 @@ from harness.util.cpio import read_cpio
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")
 
-RSA_3072 = KeyStrength(("-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072"), "sha256", "RSA-3072")
+RSA_3072 = KeyStrength(("-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072"), "sha256")
 
 
 def _signature(tmp_path: Path, strength: KeyStrength, name: str) -> bytes:

@@ -30,14 +30,11 @@ class KeyStrength:
 
     genpkey: tuple[str, ...]  # openssl genpkey arguments
     digest: str
-    description: str
 
 
-CURRENT = KeyStrength(
-    ("-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"), "sha256", "ECDSA P-256, SHA-256"
-)
+CURRENT = KeyStrength(("-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"), "sha256")  # ECDSA P-256
 # The weak-update-signing knob's maker: a key size and a digest with known feasible attacks.
-WEAK = KeyStrength(("-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"), "sha1", "RSA-1024, SHA-1")
+WEAK = KeyStrength(("-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"), "sha1")
 SIGNING_DIGESTS = ("sha1", "sha224", "sha256", "sha384", "sha512")
 _LEAF_EXTENSIONS = (
     "basicConstraints=critical,CA:FALSE\n"
