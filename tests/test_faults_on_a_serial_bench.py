@@ -13,6 +13,7 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,9 @@ class CountingSerialPort(SerialConsolePort):
 class Emitter:
     """A thread putting bytes on the line from the board's side until stopped or `seconds` pass."""
 
-    def __init__(self, board: StandInBoard, make: callable, every_s: float, seconds: float) -> None:
+    def __init__(
+        self, board: StandInBoard, make: Callable[[], bytes], every_s: float, seconds: float
+    ) -> None:
         self._stop = threading.Event()
         self.sent = 0
 
