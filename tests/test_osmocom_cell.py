@@ -180,7 +180,7 @@ def test_a_downgrade_cell_is_refused_by_the_hardened_phone_and_taken_by_the_weak
         )
         assert cell.network.lac == 2 and not cell.security.ciphering
         taken = cell.wait_attached(WEAK_IMSI, ATTACH_TIMEOUT_S)
-        assert taken.attached, taken.detail
+        assert taken.attached, f"{taken.detail}\n{_radio_story(weak, phone, since=since)}"
         probe = MtSms(SENDER, b"?", 0x00, pid=0x40, label="probe")
         delivery = cell.send_sms(WEAK_IMSI, probe, SMS_TIMEOUT_S)
         assert delivery.delivered, f"{delivery}\n{_radio_story(weak, phone, since=since)}"
@@ -210,8 +210,9 @@ def test_a_downgrade_cell_is_refused_by_the_hardened_phone_and_taken_by_the_weak
 
 def test_the_hardened_phone_comes_back_to_the_genuine_cell(network) -> None:
     cell, phone, _, _ = network
+    since = time.time()
     attachment = cell.wait_attached(IMSI, ATTACH_TIMEOUT_S)
-    assert attachment.attached, attachment.detail
+    assert attachment.attached, f"{attachment.detail}\n{_radio_story(phone, since=since - 60)}"
     sent = time.time()
     delivery = cell.send_sms(IMSI, MtSms(SENDER, b"welcome back"), SMS_TIMEOUT_S)
     assert delivery.delivered, f"{delivery}\n{_radio_story(phone, since=sent - 60)}"

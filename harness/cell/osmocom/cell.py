@@ -398,9 +398,8 @@ class OsmocomCell(TestCell):
                 return Attachment(imsi, True, time.monotonic() - started,
                                   f"attached in LAC {lac} with TMSI {state.get('TMSI', 'none')}")  # fmt: skip
             time.sleep(0.2)
-        where = state.get("LAC / cell ID", "not in the VLR") if state else "not in the VLR"
         return Attachment(imsi, False, time.monotonic() - started,
-                          f"not attached in LAC {lac} within {timeout:.0f} s (VLR: {where})")  # fmt: skip
+                          f"not attached in LAC {lac} within {timeout:.0f} s (VLR: {_vlr_story(state)})")  # fmt: skip
 
     # --- SMS ----------------------------------------------------------------------------------
     def send_sms(self, imsi: str, sms: MtSms, timeout: float) -> SmsDelivery:
@@ -441,3 +440,11 @@ class OsmocomCell(TestCell):
             shutil.copyfile(pcap, target)
             written.append(target)
         return written
+
+
+def _vlr_story(state: dict[str, str]) -> str:
+    """What the VLR record says, for a wait that failed: where, and which step is still open."""
+    if not state:
+        return "not in the VLR"
+    keys = ("LAC / cell ID", "New TMSI", "Use count", "IMSI detached", "Location conf. in HLR")
+    return ", ".join(f"{key}: {state[key]}" for key in keys if key in state)

@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 UA_TIMEOUT_S = 2.0
 T200_S = 1.0  # how long an I frame waits for its acknowledgement before it is sent again
 N200 = 5
+# No frame at all on the dedicated channel (the BTS sends its SACCH every 0.47 s) for this long:
+# the channel is gone (the cell stopped or was reconfigured), as a real phone's radio link
+# timeout decides; waiting out a layer-3 timer instead would keep the station off the BCCH.
+RADIO_LINK_TIMEOUT_S = 3.0
+SILENCE_POLL_S = 0.5
 MESSAGE_LIMIT = 251  # a layer-3 message longer than this (13 segments) is garbage from the radio
 
 
@@ -41,14 +46,15 @@ class DataLink:
     """LAPDm on one SDCCH (SDCCH/4 or SDCCH/8 subchannel `subslot` of timeslot `timeslot`)."""
 
     def __init__(self, radio: UmSocket, *, arfcn: int, timeslot: int, channel: int, subslot: int,
-                 frame_number: int) -> None:  # fmt: skip
+                 frame_number: int, link_timeout: float = RADIO_LINK_TIMEOUT_S) -> None:  # fmt: skip
         self.radio = radio
+        self.link_timeout = link_timeout
         self.arfcn, self.timeslot, self.channel, self.subslot = arfcn, timeslot, channel, subslot
         self.frame_number = frame_number
         self._sapis = {0: _Sapi(), 3: _Sapi()}
         self._inbox: deque[tuple[int, bytes]] = deque()
         self.closed = False
-        self.last_downlink = time.monotonic()
+        self.last_downlink = time.time()  # arrival time (the kernel's clock) of our channel's last frame
 
     # --- radio --------------------------------------------------------------------------------
     def _mine(self, frame: gsmtap.GsmtapFrame) -> bool:
@@ -82,14 +88,17 @@ class DataLink:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            frame, _ = self.radio.receive(remaining)
-            if frame is None:
-                continue
-            if not frame.uplink:
+            frame, _, arrived = self.radio.receive_timed(min(remaining, SILENCE_POLL_S))
+            if frame is not None and not frame.uplink:
                 self.frame_number = frame.frame_number
-            if not self._mine(frame):
+            if frame is None or not self._mine(frame):
+                # Silence is measured in arrival times, so a reader that stalled and now reads
+                # a backlog does not take the channel for lost before it reaches its own frames.
+                silent = arrived - self.last_downlink
+                if silent > self.link_timeout:
+                    raise LinkError(f"radio link lost: nothing on the channel for {silent:.1f} s")
                 continue
-            self.last_downlink = time.monotonic()
+            self.last_downlink = arrived
             if frame.sacch:
                 continue  # SI5/SI6 and power control: nothing for layer 3 here
             parsed = lapdm.parse(frame.payload)
