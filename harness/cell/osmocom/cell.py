@@ -386,15 +386,7 @@ class OsmocomCell(TestCell):
         while time.monotonic() - started < timeout:
             self._alive()
             state = self.subscriber_state(imsi)
-            here = state.get("LAC / cell ID", "").split("/")[0].strip() == lac
-            # Location updating is complete once the new TMSI is confirmed ("New TMSI" until then).
-            settled = "New TMSI" not in state and "attached" in state.get("Use count", "")
-            if (
-                here
-                and settled
-                and state.get("IMSI detached") == "false"
-                and state.get("Location conf. in HLR") == "true"
-            ):
+            if attached_in(state, lac):
                 return Attachment(imsi, True, time.monotonic() - started,
                                   f"attached in LAC {lac} with TMSI {state.get('TMSI', 'none')}")  # fmt: skip
             time.sleep(0.2)
@@ -440,6 +432,29 @@ class OsmocomCell(TestCell):
             shutil.copyfile(pcap, target)
             written.append(target)
         return written
+
+
+def attached_in(state: dict[str, str], lac: str) -> bool:
+    """Whether a VLR record (`show subscriber`) says location updating in `lac` is complete.
+
+    Complete means: the record is in that LAC, the new TMSI is confirmed ("New TMSI" until then),
+    the subscriber is not detached, the HLR confirmed the location, and no connection is left: a
+    subscriber already attached that is updating again shows "attached,active-conn", and an SMS
+    submitted then is lost with that connection when it is released.
+    """
+    return (
+        state.get("LAC / cell ID", "").split("/")[0].strip() == lac
+        and "New TMSI" not in state
+        and _uses(state) == {"attached"}
+        and state.get("IMSI detached") == "false"
+        and state.get("Location conf. in HLR") == "true"
+    )
+
+
+def _uses(state: dict[str, str]) -> set[str]:
+    """The VLR record's users: "2 (attached,active-conn)" -> {"attached", "active-conn"}."""
+    inside = state.get("Use count", "").partition("(")[2].rstrip(")")
+    return {use.strip() for use in inside.split(",") if use.strip()}
 
 
 def _vlr_story(state: dict[str, str]) -> str:
