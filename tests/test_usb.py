@@ -136,10 +136,12 @@ def test_pyusb_with_no_device_attached_gives_reason():
     assert "USB" in reason or "libusb" in reason or "pyusb" in reason
 
 
-def test_check_is_not_applicable_with_the_device_absent():
-    """Real pyusb: the EC25 is not attached here, so the verdict is NOT_APPLICABLE with why."""
+def test_check_is_inconclusive_with_the_device_absent():
+    """Real pyusb: the EC25 is not attached here. Its USB functions were not examined, so the
+    verdict is INCONCLUSIVE with why and how to attach it, never NOT_APPLICABLE (the profile
+    said the device has USB)."""
     result = judge_usb_interfaces(0x2C7C, 0x0125, {"modem-at"}, list_usb_devices())
-    assert result.verdict is Verdict.NOT_APPLICABLE
+    assert result.verdict is Verdict.INCONCLUSIVE and "features.usb: false" in result.missing[0]
     assert "2c7c:0125 is not attached" in result.reason
 
 
@@ -153,7 +155,7 @@ def test_no_libusb_backend_is_reported(monkeypatch):
     devices, reason = list_usb_devices()
     assert devices == [] and "libusb-1.0-0" in reason
     result = judge_usb_interfaces(0x0483, 0xDF11, set(), (devices, reason))
-    assert result.verdict is Verdict.NOT_APPLICABLE and "no libusb backend" in result.reason
+    assert result.verdict is Verdict.INCONCLUSIVE and "no libusb backend" in result.reason
 
 
 def test_format_devices_without_usb_devices_names_the_reason():

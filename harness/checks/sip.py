@@ -16,19 +16,6 @@ from harness.analysis.sip import SipMessage
 from harness.observations.sip import DirectRequestOutcome
 from harness.results.outcome import Outcome
 
-# Headers where a UA puts who it is; any other header is searched too (named as found).
-IDENTITY_HEADERS = (
-    "request-uri",
-    "from",
-    "to",
-    "contact",
-    "authorization",
-    "proxy-authorization",
-    "p-asserted-identity",
-    "p-preferred-identity",
-    "user-agent",
-    "call-id",
-)
 # RFC 7254 IMEI URN, and an IMS private identity derived from an IMSI (3GPP TS 23.003 13.3).
 _IMEI_URN = re.compile(r"urn:gsma:imei:(\d{8})-(\d{6})-(\d)", re.IGNORECASE)
 _IMSI_DERIVED = re.compile(r"(?<!\d)(\d{15})@ims\.mnc\d{3}\.mcc\d{3}\.3gppnetwork\.org", re.IGNORECASE)

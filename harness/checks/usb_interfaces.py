@@ -82,8 +82,10 @@ def judge_usb_interfaces(
     """The FS38-05 USB verdict for the device with this ID, among the `attached` devices the lab host
     sees (the devices, and why there are none when the host cannot list any).
 
-    NOT_APPLICABLE when the device is not attached (or pyusb cannot see USB at all), with the
-    reason; FAIL with one finding per disallowed interface; PASS otherwise. The details list every
+    INCONCLUSIVE when the device is not attached (or pyusb cannot see USB at all), with the
+    reason: the profile says the device has USB, so a debug function there is unexamined, not
+    absent (a device without USB is NOT_APPLICABLE from its profile's features, before this
+    check); FAIL with one finding per disallowed interface; PASS otherwise. The details list every
     classified interface (`interfaces`) and each disallowed one (`disallowed`).
     """
     wanted = f"{vendor_id:04x}:{product_id:04x}"
@@ -92,10 +94,12 @@ def judge_usb_interfaces(
     if not matching:
         seen = f"{len(devices)} other USB device(s) attached" if devices else "no USB devices visible"
         why = f": {problem}" if problem else ""
-        return Outcome.not_applicable(
+        return Outcome.inconclusive(
             f"USB device {wanted} is not attached to the lab host ({seen}{why})",
+            missing=[f"USB device {wanted} on the lab host: connect the device's USB port to the lab host, "
+                     "or declare features.usb: false with the reason"],
             details={"interfaces": [], "disallowed": []},
-        )
+        )  # fmt: skip
     findings = [finding for dev in matching for finding in disallowed_functions(dev, allowed_kinds, declared)]
     classified = [(dev, interface) for dev in matching for interface in classify(dev, declared)]
     details = {

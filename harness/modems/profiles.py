@@ -35,8 +35,6 @@ class RatSetting:
     prefix: str
     index: int
     modes: dict[str, frozenset[str]]
-    set_command: str  # with {mode}
-    lte_only: str | None  # the mode value that locks 2G and 3G out, None if the module has no 2G/3G
 
     def allowed(self, value: str) -> frozenset[str] | None:
         return self.modes.get(value.strip().strip('"'))
@@ -71,7 +69,6 @@ WS46 = RatSetting(
     query="AT+WS46?", prefix="+WS46:", index=0,
     modes=_modes(m12=(GSM,), m22=(UMTS,), m25=(GSM, UMTS, LTE), m28=(LTE,), m29=(GSM, UMTS), m30=(GSM, LTE),
                  m31=(UMTS, LTE)),
-    set_command="AT+WS46={mode}", lte_only="28",
 )  # fmt: skip
 
 _QUECTEL_USB = {0: "modem-diagnostic", 1: "modem-nmea", 2: "modem-at", 3: "modem-ppp", 4: "modem-network"}
@@ -89,8 +86,6 @@ PROFILES: dict[str, ModuleProfile] = {
             "+QCFG:",
             1,
             _modes(m0=(GSM, LTE_M, NB_IOT), m1=(GSM,), m3=(LTE_M, NB_IOT)),
-            'AT+QCFG="nwscanmode",{mode},1',
-            "3",
         ),  # fmt: skip
         commands={
             "firmware_revision": VendorCommand("AT+QGMR", "the full firmware revision (the patch level)"),
@@ -114,8 +109,6 @@ PROFILES: dict[str, ModuleProfile] = {
             "+QCFG:",
             1,
             _modes(m0=(GSM, UMTS, LTE), m1=(GSM,), m2=(UMTS,), m3=(LTE,)),
-            'AT+QCFG="nwscanmode",{mode},1',
-            "3",
         ),  # fmt: skip
         commands={
             "firmware_revision": VendorCommand("AT+QGMR", "the full firmware revision (the patch level)"),
@@ -138,7 +131,7 @@ PROFILES: dict[str, ModuleProfile] = {
         radio_access=frozenset({LTE_M}),
         # The USB port is for diagnostics and firmware upgrade; the product ID is not in the public manual.
         usb=UsbLayout(0x1546, None, {}),
-        rat=RatSetting("AT+URAT?", "+URAT:", 0, _modes(m7=(LTE_M,), m8=(NB_IOT,)), "AT+URAT={mode}", None),
+        rat=RatSetting("AT+URAT?", "+URAT:", 0, _modes(m7=(LTE_M,), m8=(NB_IOT,))),
         commands={
             "firmware_revision": VendorCommand("ATI9", "the modem and application firmware versions"),
             "firmware_update": VendorCommand(
@@ -153,9 +146,7 @@ PROFILES: dict[str, ModuleProfile] = {
         manual="Sierra Wireless HL78xx AT Commands Interface Guide",
         radio_access=frozenset({LTE_M, NB_IOT, GSM}),  # GSM on HL7802/HL7812 only
         usb=None,  # the public guide documents the UART AT interface; USB is for traces
-        rat=RatSetting(
-            "AT+KSRAT?", "+KSRAT:", 0, _modes(m0=(LTE_M,), m1=(NB_IOT,), m2=(GSM,)), "AT+KSRAT={mode}", "0"
-        ),
+        rat=RatSetting("AT+KSRAT?", "+KSRAT:", 0, _modes(m0=(LTE_M,), m1=(NB_IOT,), m2=(GSM,))),
         commands={
             "firmware_revision": VendorCommand("ATI3", "the firmware version"),
             "acquisition_order": VendorCommand(
@@ -187,8 +178,6 @@ PROFILES: dict[str, ModuleProfile] = {
             "+CNMP:",
             0,
             _modes(m2=(GSM, UMTS, LTE), m13=(GSM,), m14=(UMTS,), m38=(LTE,), m51=(GSM, LTE), m54=(UMTS, LTE)),
-            "AT+CNMP={mode}",
-            "38",
         ),  # fmt: skip
         commands={
             "firmware_revision": VendorCommand("AT+SIMCOMATI", "module, revision and IMEI"),
@@ -210,8 +199,6 @@ PROFILES: dict[str, ModuleProfile] = {
             "#WS46:",
             0,
             _modes(m0=(LTE_M,), m1=(NB_IOT,), m2=(LTE_M, NB_IOT)),
-            "AT#WS46={mode}",
-            None,
         ),
         commands={
             "firmware_revision": VendorCommand("AT#SWPKGV", "the software package versions"),
@@ -226,7 +213,7 @@ PROFILES: dict[str, ModuleProfile] = {
         manual="harness/emulation/module (the reference device's emulated module; 27.007 +WS46 only)",
         radio_access=frozenset({GSM}),
         usb=None,
-        rat=RatSetting("AT+WS46?", "+WS46:", 0, _modes(m12=(GSM,)), "AT+WS46={mode}", None),
+        rat=RatSetting("AT+WS46?", "+WS46:", 0, _modes(m12=(GSM,))),
         commands={"firmware_revision": VendorCommand("AT+HGMR", "the emulation's revision")},
         note="an emulation in the harness, not a modem",
     ),
