@@ -1,5 +1,7 @@
 """A device that dies mid-run: that test is INCONCLUSIVE with the reason, the run goes on, and the
-report is still written (the next test finds the device power-cycled back to life)."""
+report is still written (the next test finds the device power-cycled back to life). The lab
+network namespace deleted under the run is not a lost device: the harness gives it its name
+back, and a device restarted after it comes up on the same lab network."""
 
 from __future__ import annotations
 
@@ -55,4 +57,52 @@ def test_lost_device_is_inconclusive_and_the_run_goes_on(tmp_path: Path) -> None
     assert tests["test_2_run_goes_on_after_recovery"]["verdict"] == "PASS", tests
     hung = tests["test_3_a_hung_command_times_out"]
     assert hung["verdict"] == "INCONCLUSIVE" and "sleep 600" in hung["reason"], hung
+    assert (report / "report.html").is_file() and (report / "junit.xml").is_file()
+
+
+NAMESPACE_SUITE = """
+import os, signal, socket, subprocess
+import pytest
+from harness.capabilities import LabAddressing
+
+@pytest.mark.requirement("FS38-05")
+def test_1_lab_namespace_deleted_under_the_run(device):
+    network = device.context.shared["emulated-network"]  # fault injection reaches into the lab
+    subprocess.run(["ip", "netns", "delete", network.namespace], check=True, timeout=30)
+    assert device.run("true").status == 0
+
+@pytest.mark.requirement("FS38-06")
+def test_2_device_crashes_after_it(device):
+    machine = device.context.shared["emulated-board"].machine
+    os.killpg(machine._process.pid, signal.SIGKILL)
+    device.run("true")
+
+@pytest.mark.requirement("FS38-07")
+def test_3_restarted_device_is_on_the_same_lab_network(device):
+    assert "VARIANT=hardened" in device.run("cat /etc/hilsec-release").output
+    lab = device.require(LabAddressing, "reach the device from the lab side")
+    with lab.lab_side():
+        with socket.create_connection((lab.device_address, 22), timeout=20):
+            pass
+"""
+
+
+def test_a_lab_namespace_deleted_under_the_run_does_not_lose_the_lab(tmp_path: Path) -> None:
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "test_namespace_fault.py").write_text(textwrap.dedent(NAMESPACE_SUITE))
+    report = tmp_path / "report"
+    cmd = [
+        sys.executable, "-m", "pytest", str(suites), "-p", "no:cacheprovider",
+        "--device-profile", str(ROOT / "device_profiles/qemu-reference-hardened.yaml"),
+        "--lab-config", str(ROOT / "lab_configs/local-qemu.yaml"), "--report-dir", str(report),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    results = report / "results.json"
+    assert results.is_file(), done.stdout[-3000:] + done.stderr[-2000:]
+    tests = {t["nodeid"].split("::")[-1]: t for t in json.loads(results.read_text())["tests"]}
+    assert tests["test_1_lab_namespace_deleted_under_the_run"]["verdict"] == "PASS", tests
+    assert tests["test_2_device_crashes_after_it"]["verdict"] == "INCONCLUSIVE", tests
+    restarted = tests["test_3_restarted_device_is_on_the_same_lab_network"]
+    assert restarted["verdict"] == "PASS", (restarted, done.stdout[-3000:])
     assert (report / "report.html").is_file() and (report / "junit.xml").is_file()

@@ -64,6 +64,31 @@ def test_namespace_is_created_entered_and_removed():
 
 
 @needs_namespaces
+def test_a_namespace_deleted_under_the_run_gets_its_name_back_with_everything_in_it():
+    """`ip netns delete` mid-run (a cleanup script, a colleague) removes only the name: the lab's
+    listening socket, the bridge and the tap live on, and the next entry names the namespace again,
+    so later tests and QEMU restarts find the same lab network."""
+    with LabNetwork(subnet="192.0.2.0/24") as network:
+        with network.side.entered():
+            listener = socket.socket()
+            listener.bind((network.lab_address, 0))
+            listener.listen()
+        port = listener.getsockname()[1]
+        subprocess.run(["ip", "netns", "delete", network.name], check=True, timeout=30)
+        assert network.name not in _namespaces()
+        with network.side.entered():  # restores the name, then enters the same namespace
+            with socket.create_connection((network.lab_address, port), timeout=5):
+                pass
+        assert network.name in _namespaces()
+        links = subprocess.run(
+            network.side.command(["ip", "-br", "link"]), capture_output=True, text=True
+        ).stdout
+        assert "hilsec-br0" in links and "hilsec-tap0" in links
+        listener.close()
+    assert network.name not in _namespaces()
+
+
+@needs_namespaces
 def test_stale_namespace_of_a_dead_run_is_removed():
     dead = subprocess.Popen(["true"])
     dead.wait()

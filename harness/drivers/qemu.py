@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import HarnessSetupError
+from harness.lab.side import LabSide
 from harness.util.deadlines import wait_until
 from harness.util.ports import free_port
 from harness.util.processes import stop_process
@@ -350,7 +351,7 @@ class QemuMachine:
             "-device", "virtio-net-pci,netdev=n0,romfile=",
         ]  # fmt: skip
         if self.netns:
-            argv = ["ip", "netns", "exec", self.netns, *argv]
+            argv = LabSide(self.netns).command(argv)
         if self.capture and self.pcap_path:
             argv += ["-object", f"filter-dump,id=f0,netdev=n0,file={self.pcap_path}"]
         return argv + self.extra_args
@@ -411,6 +412,8 @@ class QemuMachine:
             *map(self.extra_serial_path, self.extra_serial),
         ):
             path.unlink(missing_ok=True)
+        if self.netns:
+            LabSide(self.netns).check()  # a deleted name of this run's namespace is given back
         argv = self.command_line(accel)
         log = self.log_path.open("ab")
         log.write(f"--- boot {self.boots}: {' '.join(argv)}\n".encode())

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessSetupError
-from harness.lab.side import NETNS_DIR, LabSide
+from harness.lab.side import NETNS_DIR, LabSide, hold_namespace, release_namespace
 
 NAMESPACE_PREFIX = "hilsec-"
 BRIDGE_NAME = "hilsec-br0"
@@ -187,6 +187,7 @@ class LabNetwork:
         started = time.monotonic()
         remove_stale_namespaces()
         _ip("netns", "add", self.name)
+        hold_namespace(self.name)
         self.created = True
         atexit.register(self.destroy)  # an interrupted run leaves nothing behind either
         try:
@@ -209,6 +210,7 @@ class LabNetwork:
     def destroy(self) -> None:
         """Remove the namespace and everything in it; safe to call twice."""
         if self.created:
+            release_namespace(self.name)
             _delete_namespace(self.name)
             self.created = False
             atexit.unregister(self.destroy)
