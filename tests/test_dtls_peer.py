@@ -36,6 +36,16 @@ def _log_has(peer: DtlsPeer, text: str, timeout: float = 10) -> bool:
     return False
 
 
+def _next_reading_answered(peer: DtlsPeer, port: int, text: str, within_s: float) -> bool:
+    """A device's readings, one after another, until one is answered (bounded)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if _reading(port, text, timeout=max(1.0, min(30.0, deadline - time.monotonic()))) == 0:
+            return _log_has(peer, text)
+        time.sleep(1.0)
+    return False
+
+
 def test_sessions_in_a_row_and_after_an_abandoned_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -54,7 +64,10 @@ def test_sessions_in_a_row_and_after_an_abandoned_one(
         time.sleep(1.5)
         abandoned.kill()
         abandoned.wait(timeout=5)
-        assert _reading(port, "reading-3", timeout=30) == 0 and _log_has(peer, "reading-3")
+        # The device's next readings are answered. A reading that meets the stuck session's
+        # replacement mid-handshake fails as it would on a device, which sends the next one.
+        answered = _next_reading_answered(peer, port, "reading-3", within_s=60)
+        assert answered, peer.log_path.read_text(errors="replace")[-2000:]
         assert peer.replaced_stuck >= 1
     finally:
         peer.stop()

@@ -126,7 +126,7 @@ def test_scanner_finds_tcp_and_udp_listeners_inside_the_namespace():
         try:
             ports = range(max(1, tcp_port - 200), min(65535, tcp_port + 200))
             scan = tcp_syn_scan("127.0.0.1", ports)
-            states = udp_scan("127.0.0.1", [udp_port, 9], budget_s=3)
+            states = udp_scan("127.0.0.1", [udp_port, 9], budget_s=15)  # ends once both answered
         finally:
             listener.close()
             thread.join(timeout=6)
