@@ -90,6 +90,13 @@ def test_variant_consequences() -> None:
     assert "VERSION=1.0.0-vulnerable" in vulnerable.release_file()
 
 
+def test_undeclared_interface_knob_loads_dummy_only_where_it_is_on() -> None:
+    hardened, knob = get_variant("hardened"), Variant.custom({"undeclared-interface-up"})
+    assert "dummy" in knob.network_modules and "dummy" not in hardened.network_modules
+    assert "EXTRA_INTERFACE='maint0'" in knob.device_config()
+    assert "EXTRA_INTERFACE=''" in hardened.device_config()
+
+
 def test_profiles_name_the_variant_passwords() -> None:
     profiles = Path(__file__).resolve().parents[1] / "device_profiles"
     for name in ("hardened", "vulnerable"):

@@ -303,11 +303,45 @@ class Service(StrictModel):
     login: Literal["ssh", "telnet", "none"] = Field("none", description="ssh, telnet or none")
 
 
+class NetworkInterface(StrictModel):
+    """A network interface the maker declares, and its state once the device is initialised."""
+
+    name: NonEmptyStr = Field(
+        max_length=15,
+        pattern=r"^[A-Za-z0-9_.@-]+$",
+        description="the interface's name on the device, e.g. eth0",
+    )
+    kind: Literal[
+        "ethernet", "wifi", "cellular", "usb", "bluetooth", "bridge", "vlan", "virtual", "other"
+    ] = Field("other", description="ethernet, wifi, cellular, usb, bluetooth, bridge, vlan, virtual or other")
+    state: Literal["up", "down", "absent"] = Field(
+        description="up (enabled), down (present but disabled) or absent (not on the device)"
+    )
+
+
 class NetworkSettings(StrictModel):
     """Where the device is on the network and which services it is meant to expose."""
 
     address: str | None = Field(None, description="the device's IP address or host name (real devices)")
     services: list[Service] = Field(default_factory=list, description="a list of services")
+    interfaces: list[NetworkInterface] | None = Field(
+        None,
+        description="the network interfaces (loopback aside) and their state in the initialised state, "
+        "e.g. [{name: eth0, kind: ethernet, state: up}]; omitted = undeclared",
+    )
+    undeclared_interfaces_allowed: bool = Field(
+        False,
+        description="true or false: interfaces other than those listed may exist on the device (disabled)",
+    )
+
+    @field_validator("interfaces")
+    @classmethod
+    def _unique_interfaces(cls, interfaces: list[NetworkInterface] | None) -> list[NetworkInterface] | None:
+        names = [interface.name for interface in interfaces or []]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise problem(f"interface {twice[0]} is listed twice", "each interface name once")
+        return interfaces
 
     @field_validator("services")
     @classmethod

@@ -24,7 +24,6 @@ from harness.emulation.initramfs import LIBRARY_DIRS, InitramfsTree, resolve_in_
 from harness.emulation.variants import (
     KERNEL_META_PACKAGE,
     KERNEL_PACKAGE_PREFIX,
-    NETWORK_MODULES,
     Variant,
     get_variant,
 )
@@ -168,7 +167,7 @@ def _build(
 
         tree = kernel.KernelTree.find(staging)
         kernel_file, boot_kind = _kernel_file(tree, cache, say)
-        modules = kernel.module_load_order(NETWORK_MODULES, kernel.module_index(tree.module_dir))
+        modules = kernel.module_load_order(variant.network_modules, kernel.module_index(tree.module_dir))
         say(f"network modules in load order: {' '.join(modules)}")
 
         say("resolving shared libraries from the unpacked packages")

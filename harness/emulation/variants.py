@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from harness.emulation.cellular import CELLULAR_WEAKNESSES, cellular_device_config
 from harness.emulation.evasive import EVASIVE_WEAKNESSES, NEEDS_UDP_CLIENT, evasive_device_config
 from harness.emulation.log_export import LOG_EXPORT_WEAKNESSES, log_export_device_config
+from harness.emulation.network_interfaces import (
+    INTERFACE_WEAKNESSES,
+    interface_device_config,
+    interface_modules,
+)
 from harness.emulation.resilience import RESILIENCE_WEAKNESSES, resilience_device_config
 from harness.emulation.sip_ua import SIP_UA_BINARIES, SIP_UA_PACKAGES, SIP_WEAKNESSES, sip_device_config
 from harness.emulation.storage import STORAGE_WEAKNESSES, storage_device_config
@@ -45,6 +50,7 @@ WEAKNESSES.update(UPDATE_CHANNEL_WEAKNESSES)
 WEAKNESSES.update(EVASIVE_WEAKNESSES)
 WEAKNESSES.update(CELLULAR_WEAKNESSES)
 WEAKNESSES.update(RESILIENCE_WEAKNESSES)
+WEAKNESSES.update(INTERFACE_WEAKNESSES)
 
 # Hardening knobs: protections beyond the hardened baseline that the harness must cope with, not
 # weaknesses a test must catch. `vulnerable` ("every weakness") leaves them out, and no verdict may
@@ -142,6 +148,11 @@ class Variant:
         extra = (PLAINTEXT_CLIENT_BINARY,) if self.needs_udp_client else ()
         return BASE_BINARIES + extra + SIP_UA_BINARIES
 
+    @property
+    def network_modules(self) -> tuple[str, ...]:
+        """Kernel modules loaded at boot: the network driver's, and any a weakness needs."""
+        return NETWORK_MODULES + interface_modules(self.weaknesses)
+
     def device_config(self) -> str:
         """/etc/hilsec/device.conf: the shell variables the overlay's scripts act on."""
         settings = {
@@ -173,6 +184,7 @@ class Variant:
             }
         )
         settings.update(cellular_device_config(self.weaknesses))
+        settings.update(interface_device_config(self.weaknesses))
         return "".join(f"{key}='{value}'\n" for key, value in settings.items())
 
     def release_file(self) -> str:
