@@ -7,14 +7,13 @@ import subprocess
 
 import pytest
 
-from harness.checks.network_interfaces import (
+from harness.checks.network_interfaces import DeclaredInterface, judge_network_interfaces
+from harness.observations.network_interfaces import (
     BEGIN,
     END,
     MAX_INTERFACES,
     MAX_LISTING_CHARS,
-    DeclaredInterface,
     interface_listing_command,
-    judge_network_interfaces,
     parse_interface_listing,
 )
 from harness.results.verdicts import Verdict

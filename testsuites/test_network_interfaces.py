@@ -4,7 +4,7 @@ The profile's `network.interfaces` is the maker's declaration (the IXIT): each i
 kind and state (up, down or absent) once the device is initialised, and whether other interfaces
 may exist disabled (`network.undeclared_interfaces_allowed`, default no). The device's own list of
 its interfaces is read through its shell (sysfs, or `ip -o link` where there is no sysfs) and
-judged by harness.checks.network_interfaces: an interface that is up but declared off, or not
+read by harness.observations.network_interfaces and judged by harness.checks.network_interfaces: an interface that is up but declared off, or not
 declared at all, is a FAIL naming it and its addresses; loopback is not judged.
 """
 
@@ -13,12 +13,8 @@ from __future__ import annotations
 import pytest
 
 from harness.capabilities import ConsolePort
-from harness.checks.network_interfaces import (
-    DeclaredInterface,
-    interface_listing_command,
-    judge_network_interfaces,
-    parse_interface_listing,
-)
+from harness.checks.network_interfaces import DeclaredInterface, judge_network_interfaces
+from harness.observations.network_interfaces import interface_listing_command, parse_interface_listing
 from harness.plugin.conclusions import conclude
 from harness.util.text import bounded, visible
 
