@@ -52,6 +52,7 @@ EXPECTED_FAILS: dict[str, set[str]] = {
     "sms-class0-silent-to-app": {"FS38-GSM-02"},
     "no-reconnect": {"FS38-07"},  # the resilience tests count for FS38-07 (no resilience ID in the catalog)
     "reconnect-storm": {"FS38-07"},
+    "no-automatic-update-check": {"SSU-SEC-0001"},  # the device checks for updates only when asked
 }
 
 
