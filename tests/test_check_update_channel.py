@@ -11,19 +11,26 @@ from pathlib import Path
 import pytest
 
 from harness.checks.update_channel import (
+    AUTOMATIC_CHECK_FIELD,
+    AutomaticCheckWatch,
     FallbackObservation,
     PatchLevelReading,
+    ServerRequest,
+    automatic_check_applicability,
     fallback_applicability,
+    judge_automatic_check,
     judge_fallback,
     judge_patch_level,
     lab_server_role,
     parse_patch_level,
     release_patch_fields,
+    untriggered_requests,
 )
+from harness.config.profile import UpdatePolicy
 from harness.emulation.update_channel import update_channel_device_config
 from harness.emulation.variants import Variant
 from harness.lab.services.registry import LabEndpoints
-from harness.lab.services.update_checks import MANUFACTURER, OPERATOR, UpdateCheckServers
+from harness.lab.services.update_checks import HARNESS_CHECKS_KEPT, MANUFACTURER, OPERATOR, UpdateCheckServers
 from harness.results.verdicts import Verdict
 
 TODAY = dt.date(2026, 11, 23)
@@ -189,7 +196,107 @@ def test_knobs_reach_device_conf() -> None:
         "SECURITY_PATCH_APPLIED": "2026-04-10",
         "PATCH_LEVEL_SHOWN": "yes",
         "UPDATE_FALLBACK": "manufacturer",
+        "UPDATE_CHECK_INTERVAL": "20",
+        "UPDATE_CHECK_FIRST": "5",
     }
+    assert update_channel_device_config({"no-automatic-update-check"})["UPDATE_CHECK_INTERVAL"] == "off"
     vulnerable = Variant.custom({"patch-level-hidden", "no-update-fallback"}).device_config()
     assert "PATCH_LEVEL_SHOWN='no'" in vulnerable and "UPDATE_FALLBACK='none'" in vulnerable
     assert "SECURITY_PATCH_LEVEL=2026-04-07" in Variant.custom(set()).release_file()
+
+
+# --- SSU-SEC-0001: the device's own update checks -----------------------------------------------
+
+START = 1_000_000.0
+SERVERS = {OPERATOR: "10.0.2.2:8081", MANUFACTURER: "10.0.2.2:8082"}
+
+
+def watch(*requests: ServerRequest, harness_checks=(), interval: int = 20) -> AutomaticCheckWatch:
+    return AutomaticCheckWatch(
+        interval, 15.0, START, START + 35.0, dict(SERVERS), list(requests), list(harness_checks)
+    )
+
+
+def request(after_s: float, role: str = MANUFACTURER, path: str = "/latest?running=1.0.0") -> ServerRequest:
+    return ServerRequest(role, START + after_s, "10.0.2.15", path)
+
+
+def test_an_untriggered_check_within_the_interval_passes() -> None:
+    result = judge_automatic_check(watch(request(12.3)))
+    assert result.verdict == Verdict.PASS, result.reason
+    assert "12.3 s after this test started" in result.reason
+    assert "manufacturer's update-check server 10.0.2.2:8082" in result.reason
+
+
+def test_any_server_and_path_counts() -> None:
+    result = judge_automatic_check(watch(request(3.0, OPERATOR, "/v2/firmware/check")))
+    assert result.verdict == Verdict.PASS and "'/v2/firmware/check'" in result.reason
+
+
+def test_no_check_at_all_fails() -> None:
+    result = judge_automatic_check(watch())
+    assert result.verdict == Verdict.FAIL
+    assert "does not check for updates on its own" in result.reason and "within 35 s" in result.reason
+
+
+def test_a_check_the_harness_started_does_not_count() -> None:
+    triggered = request(4.0)
+    result = judge_automatic_check(watch(triggered, harness_checks=[(START + 3.0, START + 7.0)]))
+    assert result.verdict == Verdict.FAIL
+    assert "1 request(s) of checks the harness started left out" in result.reason
+
+
+def test_requests_before_the_watch_or_after_the_bound_do_not_count() -> None:
+    early, late = request(-1.0), request(35.5)
+    assert untriggered_requests(watch(early, late)) == []
+    assert judge_automatic_check(watch(early, late)).verdict == Verdict.FAIL
+
+
+def test_the_first_own_check_is_named_after_a_triggered_one() -> None:
+    own = request(9.0, OPERATOR)
+    found = untriggered_requests(watch(request(2.0), own, harness_checks=[(START + 1.0, START + 3.0)]))
+    assert found == [own]
+
+
+def test_a_hostile_path_is_escaped() -> None:
+    result = judge_automatic_check(watch(request(1.0, path="/latest\x1b[2J\n")))
+    assert result.verdict == Verdict.PASS
+    assert "\x1b" not in result.reason and "\n" not in result.reason and "\\x1b[2J" in result.reason
+
+
+def test_undeclared_interval_is_inconclusive_naming_the_field() -> None:
+    result = automatic_check_applicability(None, dict(SERVERS), 15.0)
+    assert result is not None and result.verdict == Verdict.INCONCLUSIVE
+    assert AUTOMATIC_CHECK_FIELD in result.reason
+
+
+def test_a_lab_without_update_check_servers_is_inconclusive_naming_the_key() -> None:
+    result = automatic_check_applicability(20, {}, 15.0)
+    assert result is not None and result.verdict == Verdict.INCONCLUSIVE
+    assert "lab.servers.update_check_operator_port" in result.reason
+
+
+def test_an_interval_longer_than_the_harness_waits_is_inconclusive() -> None:
+    result = automatic_check_applicability(86_400, dict(SERVERS), 15.0)
+    assert result is not None and result.verdict == Verdict.INCONCLUSIVE and "86400 s" in result.reason
+    assert automatic_check_applicability(20, dict(SERVERS), 15.0) is None
+
+
+@pytest.mark.parametrize("value", [0, -5, 86_401, "hourly", 1.5])
+def test_the_interval_field_rejects_bad_values(value) -> None:
+    with pytest.raises(ValueError):
+        UpdatePolicy.model_validate({"automatic_check_interval_s": value})
+    assert (
+        UpdatePolicy.model_validate({"automatic_check_interval_s": 3600}).automatic_check_interval_s == 3600
+    )
+
+
+def test_the_lab_keeps_a_bounded_list_of_harness_checks() -> None:
+    servers = UpdateCheckServers()
+    for index in range(HARNESS_CHECKS_KEPT + 5):
+        servers.note_harness_check(float(index), index + 1.0)
+    kept = servers.harness_checks()
+    assert len(kept) == HARNESS_CHECKS_KEPT and kept[-1] == (
+        HARNESS_CHECKS_KEPT + 4.0,
+        HARNESS_CHECKS_KEPT + 5.0,
+    )

@@ -65,6 +65,7 @@ READERS: dict[str, str | tuple[str, str]] = {
     "profile.update_policy.rollout_order.installed_base": UPDATE_POLICY + "::judge_rollout_order",
     "profile.update_policy.operator_update_server": "harness/checks/update_channel.py",
     "profile.update_policy.manufacturer_update_server": "harness/checks/update_channel.py",
+    "profile.update_policy.automatic_check_interval_s": "testsuites/test_update_channel.py",
     "profile.console.serial.url": SERIAL,
     "profile.console.serial.port": SERIAL,
     "profile.console.serial.baudrate": SERIAL,

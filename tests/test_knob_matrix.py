@@ -53,6 +53,7 @@ EXPECTED_FAILS: dict[str, set[str]] = {
     "no-reconnect": {"FS38-07"},  # the resilience tests count for FS38-07 (no resilience ID in the catalog)
     "reconnect-storm": {"FS38-07"},
     "undeclared-interface-up": {"FS38-05"},  # the device's own interface list; not reachable from the lab
+    "no-automatic-update-check": {"SSU-SEC-0001"},  # the device checks for updates only when asked
 }
 
 

@@ -6,7 +6,10 @@ command or an AT command on the modem port) and reads a security patch level and
 applied. SSU-TES-0020 uses the lab's two update servers (harness.lab.services.update_checks): with
 both up the device's update check should reach the operator's; then the operator's is taken down
 and the device's next check must reach the manufacturer's within a bounded time, as its access
-log shows. The decisions are in harness.checks.update_channel.
+log shows. The automatic-check test triggers nothing: it waits up to the declared interval
+(`update_policy.automatic_check_interval_s`) plus a margin for any request of the device's own to
+either server; the checks the fallback test started are left out by their time windows. The
+decisions are in harness.checks.update_channel.
 """
 
 from __future__ import annotations
@@ -20,18 +23,23 @@ from harness.analysis.capture import write_window
 from harness.capabilities import AtPort
 from harness.checks.update_channel import (
     PATCH_LEVEL_FIELD,
+    AutomaticCheckWatch,
     FallbackObservation,
     PatchLevelReading,
+    ServerRequest,
+    automatic_check_applicability,
     fallback_applicability,
+    judge_automatic_check,
     judge_fallback,
     judge_patch_level,
     lab_server_role,
     parse_patch_level,
     release_patch_fields,
+    untriggered_requests,
 )
 from harness.drivers.modem import AtModem
 from harness.errors import DeviceError
-from harness.lab.services.update_checks import MANUFACTURER, OPERATOR, UpdateCheckServers
+from harness.lab.services.update_checks import MANUFACTURER, OPERATOR, ROLES, UpdateCheckServers
 from harness.plugin.conclusions import conclude, inconclusive
 from harness.probes.update_agent import REFERENCE_AGENT
 
@@ -41,6 +49,9 @@ COMMAND_TIMEOUT_S = 30.0
 FALLBACK_DEADLINE_S = 30.0  # from making the operator's server unreachable to the fallback
 TRIGGERED_GRACE_S = 3.0  # a check the harness started has made its requests when it returns
 POLL_S = 0.5
+# On top of the declared interval: the check's own time (a server that does not answer costs the
+# reference check 8 s before it tries the next) and the schedule's drift.
+AUTOMATIC_CHECK_MARGIN_S = 15.0
 
 
 # --- SSU-COM-0040 -------------------------------------------------------------------------------
@@ -109,8 +120,10 @@ def _next_check(device, servers, trigger, roles, output) -> tuple[str | None, fl
     if trigger:
         try:
             output.append(device.run(trigger, timeout=FALLBACK_DEADLINE_S).output)
+            servers.note_harness_check(since, time.time() + TRIGGERED_GRACE_S)
         except DeviceError as err:
             output.append(f"[harness] {trigger} did not finish: {err}")
+            servers.note_harness_check(since, time.time() + FALLBACK_DEADLINE_S)  # it may still run
     waited = time.monotonic() - started
     deadline = min(FALLBACK_DEADLINE_S, waited + TRIGGERED_GRACE_S) if trigger else FALLBACK_DEADLINE_S
     while True:
@@ -179,3 +192,42 @@ def _record_fallback_evidence(device, servers, observation, evidence, trigger, s
             write_window(device.capture_path, evidence.path("update-checks.pcap"), started - 1, ended + 1)
         except (OSError, ValueError):
             pass  # the capture is corroboration; the servers' access logs decide
+
+
+# --- SSU-SEC-0001 (EN 303 645 5.3-4/5.3-5): the device's own update checks ---------------------
+
+
+def _requests_since(servers: UpdateCheckServers, since: float) -> list[ServerRequest]:
+    return [
+        ServerRequest(role, entry.time, entry.client, entry.path)
+        for role in ROLES
+        for entry in servers.requests_since(role, since)
+    ]
+
+
+@pytest.mark.requirement(
+    "SSU-SEC-0001", "EN303645-5.3-4", "EN303645-5.3-5", "EN18031-SUM-3", "TS103701-5.3-6-2a"
+)
+def test_device_checks_for_updates_on_its_own(device, profile, evidence):
+    """Asking nothing, the harness sees the device's own update check reach one of the lab's
+    update-check servers within the declared interval plus a margin."""
+    interval = profile.update_policy.automatic_check_interval_s
+    servers = device.lab_services.get(UPDATE_SERVERS_SERVICE)
+    addresses = {role: servers.address(role) for role in ROLES} if servers is not None else {}
+    decided = automatic_check_applicability(interval, addresses, AUTOMATIC_CHECK_MARGIN_S)
+    if decided is not None:
+        conclude(decided)
+    watch = AutomaticCheckWatch(interval, AUTOMATIC_CHECK_MARGIN_S, time.time(), 0.0, addresses)
+    deadline = time.monotonic() + watch.bound_s
+    while True:
+        watch.requests = _requests_since(servers, watch.started)
+        watch.harness_checks = servers.harness_checks()
+        watch.ended = time.time()
+        if untriggered_requests(watch) or time.monotonic() >= deadline:
+            break
+        time.sleep(POLL_S)
+    outcome = judge_automatic_check(watch)
+    evidence.write_json(
+        "automatic-update-check.json", {"watch": watch.as_dict(), "assessment": outcome.as_dict()}
+    )
+    conclude(outcome)

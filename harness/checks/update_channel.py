@@ -1,5 +1,6 @@
-"""FS.25's device-visible update channel: the patch level a user can read (SSU-COM-0040) and the
-fallback from the operator's to the manufacturer's update server (SSU-TES-0020).
+"""FS.25's device-visible update channel: the patch level a user can read (SSU-COM-0040), the
+fallback from the operator's to the manufacturer's update server (SSU-TES-0020) and the device's
+own, unasked update checks (SSU-SEC-0001: EN 303 645 5.3-4/5.3-5, TS 103 701 5.3-6-2a).
 
 The suite (testsuites/test_update_channel.py) runs the device's commands and drives the lab's
 update servers; the decisions are here, on what it observed. Each `judge_*` function returns an
@@ -19,6 +20,14 @@ from harness.results.outcome import Outcome
 PATCH_LEVEL_FIELD = "update_policy.patch_level_command"
 OPERATOR_FIELD = "update_policy.operator_update_server"
 MANUFACTURER_FIELD = "update_policy.manufacturer_update_server"
+AUTOMATIC_CHECK_FIELD = "update_policy.automatic_check_interval_s"
+UPDATE_CHECK_PORT_KEYS = (
+    "lab.servers.update_check_operator_port",
+    "lab.servers.update_check_manufacturer_port",
+)
+# The longest the harness waits for one scheduled check; a device declaring a longer interval is
+# INCONCLUSIVE rather than holding a test run for hours.
+AUTOMATIC_CHECK_MAX_WATCH_S = 900.0
 # A declared server the lab itself runs (harness.lab.services.update_checks): hilsec-lab://SERVICE/ROLE.
 LAB_SERVER_SCHEME = "hilsec-lab://"
 
@@ -235,5 +244,104 @@ def judge_fallback(observation: FallbackObservation) -> Outcome:
     result.judged.append(
         f"with the operator's server unreachable, the next check reached the manufacturer's server "
         f"({o.manufacturer_address}) after {o.fallback_seconds:.1f} s"
+    )
+    return result.outcome(NOTHING_OBSERVED)
+
+
+# --- SSU-SEC-0001 (EN 303 645 5.3-4/5.3-5): the device checks for updates on its own -------------
+
+
+def automatic_check_applicability(
+    interval_s: int | None, servers: dict[str, str], margin_s: float
+) -> Outcome | None:
+    """None when the wait for an untriggered check can start; else the INCONCLUSIVE outcome."""
+    if interval_s is None:
+        return Outcome.inconclusive(
+            f"{AUTOMATIC_CHECK_FIELD} is not declared: the harness does not know how long to wait for the "
+            "device's own update check",
+            [AUTOMATIC_CHECK_FIELD],
+        )
+    if not servers:
+        return Outcome.inconclusive(
+            "the lab runs no update-check servers to see the device's own update check at "
+            f"({' / '.join(UPDATE_CHECK_PORT_KEYS)}; started when {OPERATOR_FIELD} or {MANUFACTURER_FIELD} "
+            f"names {LAB_SERVER_SCHEME}update-servers/...)",
+            list(UPDATE_CHECK_PORT_KEYS),
+        )
+    if interval_s + margin_s > AUTOMATIC_CHECK_MAX_WATCH_S:
+        return Outcome.inconclusive(
+            f"{AUTOMATIC_CHECK_FIELD} is {interval_s} s: waiting for one check (plus {margin_s:.0f} s) is longer "
+            f"than the {AUTOMATIC_CHECK_MAX_WATCH_S:.0f} s the harness waits in one test",
+            [f"{AUTOMATIC_CHECK_FIELD} of at most {AUTOMATIC_CHECK_MAX_WATCH_S - margin_s:.0f} s"],
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class ServerRequest:
+    """One request an update-check server answered (from its access log)."""
+
+    role: str  # operator | manufacturer
+    time: float  # time.time()
+    client: str
+    path: str
+
+
+@dataclass
+class AutomaticCheckWatch:
+    """What the lab's update-check servers saw while the harness, asking nothing, waited."""
+
+    interval_s: int  # the declared interval between the device's own checks
+    margin_s: float  # allowed on top: the check's own time, the schedule's jitter
+    started: float  # time.time() the watch began
+    ended: float  # ... and ended (early, once a check came)
+    servers: dict[str, str]  # role -> HOST:PORT
+    requests: list[ServerRequest] = field(default_factory=list)  # to either server, since `started`
+    harness_checks: list[tuple[float, float]] = field(default_factory=list)  # checks the harness started
+
+    @property
+    def bound_s(self) -> float:
+        return self.interval_s + self.margin_s
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"bound_s": self.bound_s}
+
+
+def _in_window(watch: AutomaticCheckWatch) -> list[ServerRequest]:
+    return [r for r in watch.requests if watch.started <= r.time <= watch.started + watch.bound_s]
+
+
+def untriggered_requests(watch: AutomaticCheckWatch) -> list[ServerRequest]:
+    """The requests in the watch's window outside every check the harness started, oldest first."""
+    return sorted(
+        (
+            r
+            for r in _in_window(watch)
+            if not any(start <= r.time <= end for start, end in watch.harness_checks)
+        ),
+        key=lambda r: r.time,
+    )
+
+
+def judge_automatic_check(watch: AutomaticCheckWatch) -> Outcome:
+    """PASS when a request nobody triggered reached either update-check server within the bound."""
+    result = Tally("SSU-SEC-0001")
+    w = watch
+    own = untriggered_requests(w)
+    left_out = len(_in_window(w)) - len(own)
+    servers = ", ".join(f"the {role}'s {address}" for role, address in w.servers.items())
+    if not own:
+        excluded = f" ({left_out} request(s) of checks the harness started left out)" if left_out else ""
+        result.findings.append(
+            f"no update check reached either update-check server ({servers}) within {w.bound_s:.0f} s "
+            f"(the declared interval {w.interval_s} s plus {w.margin_s:.0f} s) with the harness asking for "
+            f"none{excluded}: the device does not check for updates on its own"
+        )
+        return result.outcome(NOTHING_OBSERVED)
+    first = own[0]
+    result.judged.append(
+        f"unasked, the device checked for updates {first.time - w.started:.1f} s after this test started "
+        f"(within the declared interval {w.interval_s} s plus {w.margin_s:.0f} s): GET {first.path!r} to the "
+        f"{first.role}'s update-check server {w.servers.get(first.role, '?')}"
     )
     return result.outcome(NOTHING_OBSERVED)

@@ -118,6 +118,12 @@ class UpdatePolicy(StrictModel):
     )
     operator_update_server: str | None = Field(None, description="the operator's update server URL")
     manufacturer_update_server: str | None = Field(None, description="the manufacturer's update server URL")
+    automatic_check_interval_s: Count | None = Field(
+        None,
+        gt=0,
+        le=86_400,
+        description="seconds (1 to 86400) between the device's own update checks, unasked, after boot",
+    )
 
 
 # --- console ----------------------------------------------------------------------------------

@@ -4,13 +4,15 @@ One lab service, two real HTTP servers on their own ports: a device's update che
 `GET /latest` and gets `version=...` lines. Each server keeps its own access log (time, client,
 path), which is how a test sees which server a device's check reached. A test makes one server
 unreachable by closing its listening socket (a refused connection, as when a server is down)
-and brings it back on the same port afterwards.
+and brings it back on the same port afterwards. A check the harness itself starts on the device is
+noted (`note_harness_check`), so a test waiting for the device's own scheduled check can leave it out.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
@@ -30,6 +32,7 @@ MANUFACTURER = "manufacturer"
 ROLES = (OPERATOR, MANUFACTURER)
 LATEST_VERSION = "1.0.4"  # what both servers offer: the profiles' update manifest version
 STOP_TIMEOUT_S = 5.0
+HARNESS_CHECKS_KEPT = 1000  # the newest (start, end) windows of checks the harness started
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ class UpdateCheckServers:
     def __init__(self) -> None:
         self.servers: dict[str, _CheckServer] = {}
         self._facing = ""
+        self._harness_checks: deque[tuple[float, float]] = deque(maxlen=HARNESS_CHECKS_KEPT)
 
     def start(self, workdir: Path, endpoints: LabEndpoints) -> None:
         self._facing = endpoints.device_facing_address
@@ -163,3 +167,12 @@ class UpdateCheckServers:
     def requests_since(self, role: str, since: float) -> list[AccessLogEntry]:
         """Requests the server of `role` answered at or after `since` (time.time())."""
         return self.servers[role].requests_since(since)
+
+    def note_harness_check(self, start: float, end: float) -> None:
+        """The harness had the device check for updates from `start` to `end` (time.time()): the
+        requests in that window were asked for, not the device's own."""
+        self._harness_checks.append((start, end))
+
+    def harness_checks(self) -> list[tuple[float, float]]:
+        """The (start, end) windows of the checks the harness started, oldest first."""
+        return list(self._harness_checks)
