@@ -7,13 +7,14 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from harness.probes.service_id import identify_tcp_service, sample
+from harness.probes.service_id import PRODUCT_CHARS, identify_tcp_service, sample
 from harness.util.ports import free_port
 
 SERVER_START_S = 10.0
@@ -88,6 +89,22 @@ def test_ssh_banner_stand_in_is_ssh_not_a_login_service():
     _stand_in(port, lambda conn: conn.sendall(b"SSH-2.0-dropbear_2022.83\r\n") or conn.recv(100))
     found = identify_tcp_service("127.0.0.1", port)
     assert found.kind == "ssh" and not found.plaintext_login
+    assert found.product == "dropbear_2022.83"
+
+
+def test_the_software_an_ssh_banner_names_is_bounded_and_printable():
+    port = free_port()
+    hostile = b"SSH-2.0-" + b"A" * 5000 + b"\x1b[2J\r\n"
+    _stand_in(port, lambda conn: conn.sendall(hostile) or conn.recv(100))
+    found = identify_tcp_service("127.0.0.1", port)
+    assert found.kind == "ssh" and found.product == "A" * PRODUCT_CHARS
+
+
+def test_a_real_http_server_is_http_naming_its_server_header(process_listener):
+    port = free_port()
+    process_listener([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], port)
+    found = identify_tcp_service("127.0.0.1", port)
+    assert found.kind == "http" and found.product.startswith("SimpleHTTP/"), found
 
 
 def test_adb_stand_in_answering_cnxn_is_adb():
