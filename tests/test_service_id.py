@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from harness.probes.service_id import PRODUCT_CHARS, identify_tcp_service, sample
+from harness.probes import service_id
+from harness.probes.service_id import PRODUCT_CHARS, identify_patiently, identify_tcp_service, sample
 from harness.util.ports import free_port
 
 SERVER_START_S = 10.0
@@ -105,6 +106,34 @@ def test_a_real_http_server_is_http_naming_its_server_header(process_listener):
     process_listener([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], port)
     found = identify_tcp_service("127.0.0.1", port)
     assert found.kind == "http" and found.product.startswith("SimpleHTTP/"), found
+
+
+def test_a_service_slow_to_its_first_answer_is_asked_again_patiently():
+    """Like dropbear -R making its host key: the first connections hear nothing for a while."""
+    port = free_port()
+    connections = []
+
+    def slow_then_ssh(conn: socket.socket) -> None:
+        connections.append(1)
+        if len(connections) <= 4:  # the first identification's four attempts: silence
+            conn.recv(100)
+            return
+        time.sleep(3.0)  # longer than REPLY_TIMEOUT_S, within PATIENT_BANNER_WAIT_S
+        conn.sendall(b"SSH-2.0-dropbear_2022.83\r\n")
+        conn.recv(100)
+
+    _stand_in(port, slow_then_ssh)
+    found = identify_patiently("127.0.0.1", port)
+    assert found.kind == "ssh" and found.product == "dropbear_2022.83", found
+
+
+def test_a_service_that_stays_silent_stays_unknown_after_the_patient_wait(monkeypatch):
+    monkeypatch.setattr(service_id, "PATIENT_BANNER_WAIT_S", 0.5)
+    port = free_port()
+    _stand_in(port, lambda conn: conn.recv(100) and time.sleep(0.1))
+    started = time.monotonic()
+    assert identify_patiently("127.0.0.1", port).kind == "unknown"
+    assert time.monotonic() - started < 20
 
 
 def test_adb_stand_in_answering_cnxn_is_adb():

@@ -64,8 +64,11 @@ def test_answering_implementations_are_the_declared_ones(profile, evidence, serv
     conclude(result)
 
 
+@pytest.mark.conceptual
 @pytest.mark.requirement("TS103701-5.5-2-1a", "TS103701-5.5-2-1b")
-def test_each_declared_implementation_was_reviewed_for_its_purpose(profile):
+def test_each_declared_implementation_was_reviewed_for_its_purpose(profile, evidence):
     """Conceptual: each declared implementation has a review or evaluation record (who, and a
     scope naming the implementation's declared purpose)."""
-    conclude(judge_implementation_reviews(_declared(profile)))
+    result = judge_implementation_reviews(_declared(profile))
+    evidence.write_text("reviews.txt", f"verdict: {result.verdict}\nreason: {result.reason}\n")
+    conclude(result)

@@ -28,6 +28,10 @@ from harness.probes.portscan import PortScan, scan_device
 
 MAX_REPLY = 4096
 REPLY_TIMEOUT_S = 1.5
+# A port that answered nothing recognisable gets one more connection that waits this long for a
+# first line: a loaded device's SSH server can take seconds to start each session (dropbear 2022.82+
+# re-executes itself per connection) before its identification string, which a service id needs.
+PATIENT_BANNER_WAIT_S = 15.0
 CONNECT_TIMEOUT_S = 3.0
 SAMPLE_CHARS = 80
 SHELL_PROBE = b"echo HILSEC$((6*7))\n"
@@ -160,22 +164,30 @@ def _adb_connect() -> bytes:
     return header + payload
 
 
+def _identify_banner(port: int, banner: bytes) -> ServiceIdentity | None:
+    """What a service's unprompted first words say it is (telnet, SSH, FTP, a login prompt), if anything."""
+    if len(banner) >= 3 and banner[0] == IAC and banner[1] in TELNET_COMMANDS:
+        return ServiceIdentity(port, "telnet", f"telnet option negotiation {sample(banner)}")
+    if banner.startswith(b"SSH-"):
+        first = banner.splitlines()[0]
+        return ServiceIdentity(port, "ssh", f"banner {sample(first)}", _product(_SSH_SOFTWARE, first))
+    if _FTP_GREETING.match(banner):
+        return ServiceIdentity(port, "ftp", f"FTP greeting {sample(banner)}")
+    text = _strip_telnet(banner)
+    if _LOGIN_PROMPT.search(text) or _PASSWORD_PROMPT.search(text):
+        return ServiceIdentity(port, "login-prompt", f"prompt {sample(text[-SAMPLE_CHARS:])}")
+    return None
+
+
 def identify_tcp_service(host: str, port: int, timeout: float = REPLY_TIMEOUT_S) -> ServiceIdentity:
     """Talk to `host:port` and say what answered (ServiceIdentity)."""
     with _Exchange(host, port, timeout) as talk:
         if talk.sock is None:
             return ServiceIdentity(port, "closed", talk.error)
         banner = talk.read(until=lambda got: bool(_SHELL_PROMPT.search(got) or _LOGIN_PROMPT.search(got)))
-        if len(banner) >= 3 and banner[0] == IAC and banner[1] in TELNET_COMMANDS:
-            return ServiceIdentity(port, "telnet", f"telnet option negotiation {sample(banner)}")
-        if banner.startswith(b"SSH-"):
-            first = banner.splitlines()[0]
-            return ServiceIdentity(port, "ssh", f"banner {sample(first)}", _product(_SSH_SOFTWARE, first))
-        if _FTP_GREETING.match(banner):
-            return ServiceIdentity(port, "ftp", f"FTP greeting {sample(banner)}")
-        text = _strip_telnet(banner)
-        if _LOGIN_PROMPT.search(text) or _PASSWORD_PROMPT.search(text):
-            return ServiceIdentity(port, "login-prompt", f"prompt {sample(text[-SAMPLE_CHARS:])}")
+        by_banner = _identify_banner(port, banner)
+        if by_banner is not None:
+            return by_banner
         talk.send(SHELL_PROBE)
         reply = talk.read(until=lambda got: SHELL_ANSWER in got)
         if SHELL_ANSWER in reply:
@@ -206,6 +218,17 @@ def identify_tcp_service(host: str, port: int, timeout: float = REPLY_TIMEOUT_S)
             status = sample(reply.splitlines()[0])
             return ServiceIdentity(port, "http", f"HTTP answer {status}", _product(_HTTP_SERVER, reply))
     return ServiceIdentity(port, "unknown", f"banner {sample(banner)}")
+
+
+def identify_patiently(host: str, port: int) -> ServiceIdentity:
+    """`identify_tcp_service`; when nothing was recognised, one more connection waits up to
+    `PATIENT_BANNER_WAIT_S` for a first line and judges it by the banner rules."""
+    identity = identify_tcp_service(host, port)
+    if identity.kind != "unknown":
+        return identity
+    with _Exchange(host, port, PATIENT_BANNER_WAIT_S) as talk:
+        first = talk.read(until=lambda got: b"\n" in got or bool(_LOGIN_PROMPT.search(got)))
+    return _identify_banner(port, first) or identity
 
 
 @dataclass
@@ -242,7 +265,7 @@ def take_inventory(network: LabAddressing) -> ServiceInventory:
             services = {}
             for port in scan.tcp_open:
                 host, host_port = network.endpoint("tcp", port)
-                identity = identify_tcp_service(host, host_port)
+                identity = identify_patiently(host, host_port)
                 services[port] = ServiceIdentity(port, identity.kind, identity.evidence, identity.product)
     except PermissionError as err:
         return ServiceInventory(why_not=f"the scan's raw sockets need root on the lab host: {err}")
