@@ -265,10 +265,13 @@ def cmd_image_packages(args: argparse.Namespace) -> int:
 
 def cmd_requirements(args: argparse.Namespace) -> int:
     from harness.requirements import collect_coverage, format_catalog, load_catalog
+    from harness.requirements.coverage import Coverage
 
-    coverage: dict[str, list[str]] = {}
+    coverage = Coverage()  # keeps which tests are conceptual, for the standards views
     for folder in suite_dirs(args.suites):
-        for req_id, nodeids in collect_coverage(folder).items():
+        found = collect_coverage(folder)
+        coverage.conceptual |= found.conceptual
+        for req_id, nodeids in found.items():
             coverage.setdefault(req_id, []).extend(nodeids)
     print(format_catalog(load_catalog(), coverage, args.scheme))
     return 0

@@ -1,6 +1,9 @@
 """FS38-05's port scan against reference images: hardened PASS, the debug-service knob FAIL naming
 only its port, vulnerable FAIL naming telnet and the debug port, and user-mode networking
-INCONCLUSIVE (the lab cannot see the whole device there).
+INCONCLUSIVE (the lab cannot see the whole device there). The same runs carry the declared-
+implementations suite (EN 303 645 5.5-2), which reuses the scan: hardened PASS comparing dropbear's
+version, the debug-service knob FAIL naming only its undeclared shell, the vulnerable profile (a
+stale dropbear version, no telnet daemon or debug shell declared, no reviews) FAIL on each.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ import yaml
 from reference_runs import LAB_CONFIG, knob_profile, run_suites
 
 SUITE = "testsuites/test_attack_surface.py"
+IMPLEMENTATIONS_SUITE = "testsuites/test_implementations.py"
+IMPLEMENTATIONS_TEST = "test_answering_implementations_are_the_declared_ones"
+REVIEWS_TEST = "test_each_declared_implementation_was_reviewed_for_its_purpose"
 RUN_TIMEOUT_S = 300
 TEST_NAME = "test_only_declared_services_listen"
 pytestmark = pytest.mark.integration
@@ -40,7 +46,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     outcomes = run_suites(
         out,
         {name: profile for name, (profile, _) in plan.items()},
-        [SUITE],
+        [SUITE, IMPLEMENTATIONS_SUITE],
         timeout_s=RUN_TIMEOUT_S,
         lab_config={name: lab for name, (_, lab) in plan.items()},
         pytest_args=["-v"],
@@ -52,6 +58,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
             "_log": outcome.log,
             "_report": outcome.report_dir,
             "_device": outcome.results["device"],
+            "_tests": outcome.tests,
         }
     return results
 
@@ -86,3 +93,39 @@ def test_user_mode_networking_is_inconclusive_with_the_reason(runs: dict[str, di
     run = runs["user-mode"]
     assert run["verdict"] == "INCONCLUSIVE", run["_log"][-3000:]
     assert "user-mode networking" in run["reason"] and "cannot scan" in run["reason"]
+
+
+def test_hardened_implementations_answer_as_declared_and_were_reviewed(runs: dict[str, dict]) -> None:
+    tests = runs["hardened"]["_tests"]
+    found, reviews = tests[IMPLEMENTATIONS_TEST], tests[REVIEWS_TEST]
+    assert found["verdict"] == "PASS", runs["hardened"]["_log"][-3000:]
+    assert reviews["verdict"] == "PASS", runs["hardened"]["_log"][-3000:]
+    report = runs["hardened"]["_report"]
+    compared = next(report.rglob("implementations.txt")).read_text()
+    assert "answering as declared: tcp/22 dropbear 2022.83" in compared and "not verified" in compared
+    assert "dropbear 2022.83 (SSH server) by" in next(report.rglob("reviews.txt")).read_text()
+
+
+def test_an_undeclared_debug_shell_fails_the_implementations_test(runs: dict[str, dict]) -> None:
+    found = runs["debug-service"]["_tests"][IMPLEMENTATIONS_TEST]
+    assert found["verdict"] == "FAIL", runs["debug-service"]["_log"][-3000:]
+    assert "tcp/5555 answers as shell" in found["reason"] and "tcp/22" not in found["reason"]
+
+
+def test_vulnerable_declaration_fails_on_version_undeclared_services_and_reviews(
+    runs: dict[str, dict],
+) -> None:
+    tests = runs["vulnerable"]["_tests"]
+    reason = tests[IMPLEMENTATIONS_TEST]["reason"]
+    assert tests[IMPLEMENTATIONS_TEST]["verdict"] == "FAIL", runs["vulnerable"]["_log"][-3000:]
+    assert "tcp/22 answers as dropbear 2022.83" in reason and "declared version 2020.81" in reason
+    assert "tcp/23 answers as telnet" in reason and "tcp/5555 answers as shell" in reason
+    assert (
+        tests[REVIEWS_TEST]["verdict"] == "FAIL"
+        and "no review or evaluation record" in tests[REVIEWS_TEST]["reason"]
+    )
+
+
+def test_user_mode_networking_leaves_the_implementations_inconclusive(runs: dict[str, dict]) -> None:
+    found = runs["user-mode"]["_tests"][IMPLEMENTATIONS_TEST]
+    assert found["verdict"] == "INCONCLUSIVE" and "user-mode networking" in found["reason"]

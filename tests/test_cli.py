@@ -62,6 +62,13 @@ def test_requirements_lists_every_id_and_schemes_work() -> None:
     assert "EN303645-5.1-1" in _hilsec("requirements", "--scheme", "en303645").stdout
 
 
+def test_requirements_view_tells_conceptual_tests_apart() -> None:
+    """A unit named only by a `conceptual` test is automated conceptually, not functionally."""
+    out = _hilsec("requirements", "--scheme", "ts103701").stdout
+    review_unit = out.split("TS103701-5.5-2-1a  ", 1)[1].split("TS103701-", 1)[0]
+    assert "automated: conceptually" in review_unit
+
+
 def test_report_of_a_missing_directory_is_status_2(tmp_path: Path) -> None:
     done = _hilsec("report", str(tmp_path / "nothing"))
     assert done.returncode == 2 and "nothing" in done.stderr and "Traceback" not in done.stderr

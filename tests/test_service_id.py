@@ -7,13 +7,15 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from harness.probes.service_id import identify_tcp_service, sample
+from harness.probes import service_id
+from harness.probes.service_id import PRODUCT_CHARS, identify_patiently, identify_tcp_service, sample
 from harness.util.ports import free_port
 
 SERVER_START_S = 10.0
@@ -88,6 +90,50 @@ def test_ssh_banner_stand_in_is_ssh_not_a_login_service():
     _stand_in(port, lambda conn: conn.sendall(b"SSH-2.0-dropbear_2022.83\r\n") or conn.recv(100))
     found = identify_tcp_service("127.0.0.1", port)
     assert found.kind == "ssh" and not found.plaintext_login
+    assert found.product == "dropbear_2022.83"
+
+
+def test_the_software_an_ssh_banner_names_is_bounded_and_printable():
+    port = free_port()
+    hostile = b"SSH-2.0-" + b"A" * 5000 + b"\x1b[2J\r\n"
+    _stand_in(port, lambda conn: conn.sendall(hostile) or conn.recv(100))
+    found = identify_tcp_service("127.0.0.1", port)
+    assert found.kind == "ssh" and found.product == "A" * PRODUCT_CHARS
+
+
+def test_a_real_http_server_is_http_naming_its_server_header(process_listener):
+    port = free_port()
+    process_listener([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], port)
+    found = identify_tcp_service("127.0.0.1", port)
+    assert found.kind == "http" and found.product.startswith("SimpleHTTP/"), found
+
+
+def test_a_service_slow_to_its_first_answer_is_asked_again_patiently():
+    """Like dropbear -R making its host key: the first connections hear nothing for a while."""
+    port = free_port()
+    connections = []
+
+    def slow_then_ssh(conn: socket.socket) -> None:
+        connections.append(1)
+        if len(connections) <= 4:  # the first identification's four attempts: silence
+            conn.recv(100)
+            return
+        time.sleep(3.0)  # longer than REPLY_TIMEOUT_S, within PATIENT_BANNER_WAIT_S
+        conn.sendall(b"SSH-2.0-dropbear_2022.83\r\n")
+        conn.recv(100)
+
+    _stand_in(port, slow_then_ssh)
+    found = identify_patiently("127.0.0.1", port)
+    assert found.kind == "ssh" and found.product == "dropbear_2022.83", found
+
+
+def test_a_service_that_stays_silent_stays_unknown_after_the_patient_wait(monkeypatch):
+    monkeypatch.setattr(service_id, "PATIENT_BANNER_WAIT_S", 0.5)
+    port = free_port()
+    _stand_in(port, lambda conn: conn.recv(100) and time.sleep(0.1))
+    started = time.monotonic()
+    assert identify_patiently("127.0.0.1", port).kind == "unknown"
+    assert time.monotonic() - started < 20
 
 
 def test_adb_stand_in_answering_cnxn_is_adb():

@@ -749,6 +749,34 @@ class BootloaderSettings(StrictModel):
     )
 
 
+# --- declared network and security implementations (EN 303 645 5.5-2) ------------------------------
+
+ServiceKind = Literal["ssh", "telnet", "http", "ftp", "rlogin", "adb", "shell", "login-prompt"]
+
+
+class ImplementationReview(StrictModel):
+    """Who reviewed or evaluated a declared implementation and what that covered (TS 103 701 5.5-2-1)."""
+
+    by: NonEmptyStr = Field(description="who reviewed or evaluated it: a lab, a certification or a team")
+    scope: str = Field("", description="what the review covered; it names the implementation's purpose")
+    reference: str = Field("", description="the review's report, certificate or URL")
+
+
+class Implementation(StrictModel):
+    """A network or security implementation the maker declares the device runs (EN 303 645 5.5-2)."""
+
+    name: NonEmptyStr = Field(description="its name as it identifies itself, such as dropbear or OpenSSL")
+    version: NonEmptyStr = Field(description='its version as a string (quote numbers), such as "2022.83"')
+    purpose: NonEmptyStr = Field(description="what it does on the device, such as SSH server")
+    answers_as: list[ServiceKind] = Field(
+        default_factory=list,
+        description="the kinds of network service it answers as: ssh, telnet, http, ftp, rlogin, adb, shell",
+    )
+    review: ImplementationReview | None = Field(
+        None, description="a mapping with by, scope and reference: its review or evaluation"
+    )
+
+
 # --- the profile ---------------------------------------------------------------------------------
 
 
@@ -786,6 +814,9 @@ class DeviceProfile(StrictModel):
     )
     updates: UpdatesSettings | None = Field(
         None, description="a mapping with the maker's valid (and older) package, delivery and version"
+    )
+    implementations: list[Implementation] | None = Field(
+        None, description="a list of the network and security implementations, each with name and version"
     )
 
     @field_validator("end_of_support_date")

@@ -9,7 +9,9 @@ silence), in this order, the first that recognises the service wins:
 3. an ADB `CNXN` message answered with `CNXN` or `AUTH`;
 4. an rlogin handshake (`\\0user\\0user\\0term\\0`) answered with one NUL byte;
 5. an HTTP request answered with `HTTP/`.
-Whatever the device sends is kept only as an escaped, shortened sample.
+Whatever the device sends is kept only as an escaped, shortened sample. Where the answer names the
+software behind it (SSH's identification string `SSH-2.0-dropbear_2022.83`, an HTTP `Server:`
+header), that name is kept as `product` (printable ASCII, at most `PRODUCT_CHARS`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ from harness.probes.portscan import PortScan, scan_device
 
 MAX_REPLY = 4096
 REPLY_TIMEOUT_S = 1.5
+# A port that answered nothing recognisable gets one more connection that waits this long for a
+# first line: a loaded device's SSH server can take seconds to start each session (dropbear 2022.82+
+# re-executes itself per connection) before its identification string, which a service id needs.
+PATIENT_BANNER_WAIT_S = 15.0
 CONNECT_TIMEOUT_S = 3.0
 SAMPLE_CHARS = 80
 SHELL_PROBE = b"echo HILSEC$((6*7))\n"
@@ -36,6 +42,10 @@ _FTP_GREETING = re.compile(rb"^220[ -]")
 _LOGIN_PROMPT = re.compile(rb"(login|username|user name)\s*:\s*$", re.IGNORECASE)
 _PASSWORD_PROMPT = re.compile(rb"password\s*:\s*$", re.IGNORECASE)
 _SHELL_PROMPT = re.compile(rb"[#$>]\s*$")
+PRODUCT_CHARS = 64
+# RFC 4253 4.2: SSH-protoversion-softwareversion SP comments; softwareversion has no space or '-'.
+_SSH_SOFTWARE = re.compile(rb"^SSH-[!-,.-~]+-([!-~]+)")
+_HTTP_SERVER = re.compile(rb"^server:[ \t]*([!-~][ -~]*)", re.IGNORECASE | re.MULTILINE)
 
 # Kinds of service that let a person log in or debug over plaintext: FS38-05 fails on each.
 PLAINTEXT_LOGIN_KINDS = {
@@ -56,6 +66,7 @@ class ServiceIdentity:
     port: int
     kind: str
     evidence: str
+    product: str = ""  # the software the answer names ("dropbear_2022.83", "lighttpd/1.4.69"), or ""
 
     @property
     def plaintext_login(self) -> bool:
@@ -124,6 +135,14 @@ def sample(data: bytes) -> str:
     return "'" + "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text) + "'"
 
 
+def _product(pattern: re.Pattern[bytes], data: bytes) -> str:
+    """The software name an answer carries, as bounded printable ASCII ("" when none)."""
+    found = pattern.search(data)
+    if not found:
+        return ""
+    return found.group(1)[:PRODUCT_CHARS].decode("ascii").strip()
+
+
 def _strip_telnet(data: bytes) -> bytes:
     out = bytearray()
     index = 0
@@ -145,21 +164,30 @@ def _adb_connect() -> bytes:
     return header + payload
 
 
+def _identify_banner(port: int, banner: bytes) -> ServiceIdentity | None:
+    """What a service's unprompted first words say it is (telnet, SSH, FTP, a login prompt), if anything."""
+    if len(banner) >= 3 and banner[0] == IAC and banner[1] in TELNET_COMMANDS:
+        return ServiceIdentity(port, "telnet", f"telnet option negotiation {sample(banner)}")
+    if banner.startswith(b"SSH-"):
+        first = banner.splitlines()[0]
+        return ServiceIdentity(port, "ssh", f"banner {sample(first)}", _product(_SSH_SOFTWARE, first))
+    if _FTP_GREETING.match(banner):
+        return ServiceIdentity(port, "ftp", f"FTP greeting {sample(banner)}")
+    text = _strip_telnet(banner)
+    if _LOGIN_PROMPT.search(text) or _PASSWORD_PROMPT.search(text):
+        return ServiceIdentity(port, "login-prompt", f"prompt {sample(text[-SAMPLE_CHARS:])}")
+    return None
+
+
 def identify_tcp_service(host: str, port: int, timeout: float = REPLY_TIMEOUT_S) -> ServiceIdentity:
     """Talk to `host:port` and say what answered (ServiceIdentity)."""
     with _Exchange(host, port, timeout) as talk:
         if talk.sock is None:
             return ServiceIdentity(port, "closed", talk.error)
         banner = talk.read(until=lambda got: bool(_SHELL_PROMPT.search(got) or _LOGIN_PROMPT.search(got)))
-        if len(banner) >= 3 and banner[0] == IAC and banner[1] in TELNET_COMMANDS:
-            return ServiceIdentity(port, "telnet", f"telnet option negotiation {sample(banner)}")
-        if banner.startswith(b"SSH-"):
-            return ServiceIdentity(port, "ssh", f"banner {sample(banner.splitlines()[0])}")
-        if _FTP_GREETING.match(banner):
-            return ServiceIdentity(port, "ftp", f"FTP greeting {sample(banner)}")
-        text = _strip_telnet(banner)
-        if _LOGIN_PROMPT.search(text) or _PASSWORD_PROMPT.search(text):
-            return ServiceIdentity(port, "login-prompt", f"prompt {sample(text[-SAMPLE_CHARS:])}")
+        by_banner = _identify_banner(port, banner)
+        if by_banner is not None:
+            return by_banner
         talk.send(SHELL_PROBE)
         reply = talk.read(until=lambda got: SHELL_ANSWER in got)
         if SHELL_ANSWER in reply:
@@ -169,7 +197,10 @@ def identify_tcp_service(host: str, port: int, timeout: float = REPLY_TIMEOUT_S)
                 f"answered {SHELL_PROBE.strip().decode()!r} with HILSEC42 after {sample(banner)}",
             )
         if b"HTTP/" in reply[:64]:
-            return ServiceIdentity(port, "http", f"HTTP answer {sample(reply[len(banner) :])}")
+            answer = reply[len(banner) :]
+            return ServiceIdentity(
+                port, "http", f"HTTP answer {sample(answer)}", _product(_HTTP_SERVER, answer)
+            )
     with _Exchange(host, port, timeout) as talk:
         talk.send(_adb_connect())
         reply = talk.read(until=lambda got: len(got) >= 4)
@@ -182,10 +213,22 @@ def identify_tcp_service(host: str, port: int, timeout: float = REPLY_TIMEOUT_S)
             return ServiceIdentity(port, "rlogin", f"rlogin handshake answered {sample(reply)}")
     with _Exchange(host, port, timeout) as talk:
         talk.send(b"GET / HTTP/1.0\r\n\r\n")
-        reply = talk.read(until=lambda got: b"\r\n" in got)
+        reply = talk.read(until=lambda got: b"\r\n\r\n" in got)
         if reply.startswith(b"HTTP/"):
-            return ServiceIdentity(port, "http", f"HTTP answer {sample(reply.splitlines()[0])}")
+            status = sample(reply.splitlines()[0])
+            return ServiceIdentity(port, "http", f"HTTP answer {status}", _product(_HTTP_SERVER, reply))
     return ServiceIdentity(port, "unknown", f"banner {sample(banner)}")
+
+
+def identify_patiently(host: str, port: int) -> ServiceIdentity:
+    """`identify_tcp_service`; when nothing was recognised, one more connection waits up to
+    `PATIENT_BANNER_WAIT_S` for a first line and judges it by the banner rules."""
+    identity = identify_tcp_service(host, port)
+    if identity.kind != "unknown":
+        return identity
+    with _Exchange(host, port, PATIENT_BANNER_WAIT_S) as talk:
+        first = talk.read(until=lambda got: b"\n" in got or bool(_LOGIN_PROMPT.search(got)))
+    return _identify_banner(port, first) or identity
 
 
 @dataclass
@@ -222,8 +265,8 @@ def take_inventory(network: LabAddressing) -> ServiceInventory:
             services = {}
             for port in scan.tcp_open:
                 host, host_port = network.endpoint("tcp", port)
-                identity = identify_tcp_service(host, host_port)
-                services[port] = ServiceIdentity(port, identity.kind, identity.evidence)
+                identity = identify_patiently(host, host_port)
+                services[port] = ServiceIdentity(port, identity.kind, identity.evidence, identity.product)
     except PermissionError as err:
         return ServiceInventory(why_not=f"the scan's raw sockets need root on the lab host: {err}")
     return ServiceInventory(scan, services)
