@@ -52,6 +52,7 @@ EXPECTED_FAILS: dict[str, set[str]] = {
     "sms-class0-silent-to-app": {"FS38-GSM-02"},
     "no-reconnect": {"FS38-07"},  # the resilience tests count for FS38-07 (no resilience ID in the catalog)
     "reconnect-storm": {"FS38-07"},
+    "weak-ssh-host-key": {"FS38-01"},  # the authentication-cryptography tests (EN 303 645 5.1-3)
 }
 
 

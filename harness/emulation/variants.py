@@ -13,6 +13,7 @@ from harness.emulation.evasive import EVASIVE_WEAKNESSES, NEEDS_UDP_CLIENT, evas
 from harness.emulation.log_export import LOG_EXPORT_WEAKNESSES, log_export_device_config
 from harness.emulation.resilience import RESILIENCE_WEAKNESSES, resilience_device_config
 from harness.emulation.sip_ua import SIP_UA_BINARIES, SIP_UA_PACKAGES, SIP_WEAKNESSES, sip_device_config
+from harness.emulation.ssh_server import SSH_WEAKNESSES, ssh_device_config
 from harness.emulation.storage import STORAGE_WEAKNESSES, storage_device_config
 from harness.emulation.update_channel import (
     UPDATE_CHANNEL_WEAKNESSES,
@@ -45,6 +46,7 @@ WEAKNESSES.update(UPDATE_CHANNEL_WEAKNESSES)
 WEAKNESSES.update(EVASIVE_WEAKNESSES)
 WEAKNESSES.update(CELLULAR_WEAKNESSES)
 WEAKNESSES.update(RESILIENCE_WEAKNESSES)
+WEAKNESSES.update(SSH_WEAKNESSES)
 
 # Hardening knobs: protections beyond the hardened baseline that the harness must cope with, not
 # weaknesses a test must catch. `vulnerable` ("every weakness") leaves them out, and no verdict may
@@ -75,7 +77,7 @@ BASE_PACKAGES = (
 KERNEL_META_PACKAGE = "linux-image-cloud-amd64"
 KERNEL_PACKAGE_PREFIX = "linux-image-"
 # Binaries copied from the unpacked packages; their libraries are resolved from the ELF files.
-BASE_BINARIES = ("bin/busybox", "usr/sbin/dropbear", "usr/bin/openssl")
+BASE_BINARIES = ("bin/busybox", "usr/sbin/dropbear", "usr/bin/openssl", "usr/bin/dropbearkey")
 PLAINTEXT_CLIENT_PACKAGE = "netcat-traditional"  # busybox's nc here has no -u
 PLAINTEXT_CLIENT_BINARY = "bin/nc.traditional"
 # virtio-net needs its PCI transport too; dependencies come from each module's .modinfo.
@@ -173,6 +175,7 @@ class Variant:
             }
         )
         settings.update(cellular_device_config(self.weaknesses))
+        settings.update(ssh_device_config(self.weaknesses))
         return "".join(f"{key}='{value}'\n" for key, value in settings.items())
 
     def release_file(self) -> str:
