@@ -89,10 +89,10 @@ BROKEN_MACS = {
     "none": "no integrity protection",
     "hmac-md5": "HMAC-MD5 (MD5)",
     "umac-64": "a 64-bit tag",
-    "hmac-ripemd160": "HMAC-RIPEMD-160 (withdrawn from OpenSSH, 160-bit digest of a broken family)",
 }
 WEAK_MACS = {"hmac-sha1": "HMAC-SHA-1 (allowed by SP 800-131A; prefer hmac-sha2-256)",
-             "hmac-sha1-96": "HMAC-SHA-1 with a 96-bit tag"}  # fmt: skip
+             "hmac-sha1-96": "HMAC-SHA-1 with a 96-bit tag",
+             "hmac-ripemd160": "HMAC-RIPEMD-160 (no known attack; dropped by OpenSSH 7.6)"}  # fmt: skip
 GOOD_MACS = frozenset({"hmac-sha2-256", "hmac-sha2-512", "hmac-sha2-256-etm@openssh.com",
                        "hmac-sha2-512-etm@openssh.com", "umac-128@openssh.com", "umac-128-etm@openssh.com"})  # fmt: skip
 
