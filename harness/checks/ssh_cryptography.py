@@ -10,11 +10,11 @@ at least 112 bits; no digest with published collision attacks in a signature):
   over SHA-1 (`ssh-rsa`, `ssh-dss`: chosen-prefix collisions since 2020, which is why OpenSSH 8.8
   disabled ssh-rsa), RSA/DSA host keys under 2048 bits; the key exchanges RFC 9142 (section 4)
   marks SHOULD NOT or MUST NOT (`diffie-hellman-group1-sha1` with its 1024-bit group,
-  `diffie-hellman-group-exchange-sha1`, `rsa1024-sha1`, the GSS group1/gex SHA-1 ones); the
-  ciphers RFC 9142's companion lists and BSI TR-02102-4 (2024) exclude: `none`, arcfour (RC4
-  biases), DES/3DES (64-bit blocks, Sweet32), Blowfish/CAST, and every CBC mode (the SSH CBC
-  plaintext recovery of Albrecht, Paterson and Watson, 2009); MACs `none`, HMAC-MD5 and the
-  64-bit tags (`umac-64`, `hmac-md5-96`).
+  `diffie-hellman-group-exchange-sha1`, `rsa1024-sha1`, the GSS group1/gex SHA-1 ones); ciphers
+  outside BSI TR-02102-4's recommendations with a published attack: `none`, arcfour (RC4
+  keystream biases), DES/3DES, Blowfish, CAST-128 and IDEA (64-bit blocks: Sweet32, Bhargavan and
+  Leurent 2016), and every CBC mode (SSH plaintext recovery, Albrecht, Paterson and Watson 2009);
+  MACs `none`, HMAC-MD5 and the 64-bit tags (`umac-64`, `hmac-md5-96`).
 - A weaker-but-not-broken note, not a FAIL: `diffie-hellman-group14-sha1` (RFC 9142: MAY, a
   2048-bit group; SHA-1 there derives keys and no attack on that use is known) and HMAC-SHA-1
   (SP 800-131A Rev. 2 table 9 still allows HMAC-SHA-1: HMAC relies on SHA-1's PRF property, not
