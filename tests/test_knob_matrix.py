@@ -54,6 +54,7 @@ EXPECTED_FAILS: dict[str, set[str]] = {
     "reconnect-storm": {"FS38-07"},
     "undeclared-interface-up": {"FS38-05"},  # the device's own interface list; not reachable from the lab
     "no-automatic-update-check": {"SSU-SEC-0001"},  # the device checks for updates only when asked
+    "weak-ssh-host-key": {"FS38-01"},  # the authentication-cryptography tests (EN 303 645 5.1-3)
 }
 
 

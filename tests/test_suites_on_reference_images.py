@@ -58,6 +58,19 @@ def test_each_default_credential_test_fails_on_the_weak_device(runs: dict[str, d
     assert all(t["verdict"] == "PASS" for t in strong.values()), strong
 
 
+def test_ssh_cryptography_passes_hardened_and_fails_vulnerable(runs: dict[str, dict]) -> None:
+    """The hardened image's dropbear (one Ed25519 host key) passes; the vulnerable one's RSA-1024
+    key (weak-ssh-host-key) fails both tests (the knob alone: test_authentication_cryptography_on_reference_images)."""
+    strong = _tests(runs["hardened"], "test_authentication_cryptography")
+    weak = _tests(runs["vulnerable"], "test_authentication_cryptography")
+    assert len(strong) == 2 and all(t["verdict"] == "PASS" for t in strong.values()), strong
+    attack = weak["test_ssh_cryptography_has_no_known_feasible_attack"]
+    assert attack["verdict"] == "FAIL" and "ssh-rsa" in attack["reason"] and "RSA-1024" in attack["reason"], (
+        attack
+    )
+    assert weak["test_ssh_offers_only_the_declared_cryptography"]["verdict"] == "FAIL"
+
+
 def test_plaintext_telemetry_is_named(runs: dict[str, dict]) -> None:
     reason = _tests(runs["vulnerable"], "test_secure_communication")["test_device_traffic_is_encrypted"][
         "reason"

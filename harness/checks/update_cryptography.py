@@ -30,10 +30,15 @@ _DIGEST_IN_SIGNATURE = {"md5WithRSAEncryption": "md5", "sha1WithRSAEncryption": 
                         "ecdsa-with-SHA1": "sha1", "dsa-with-sha1": "sha1"}  # fmt: skip
 
 
+def modulus_strength(modulus_bits: int) -> int:
+    """Security strength in bits of an RSA/DSA/finite-field key of this modulus size (0: below 1024)."""
+    return next((bits for size, bits in _FACTORING_BITS if modulus_bits >= size), 0)
+
+
 def key_strength(facts: SignatureFacts) -> int | None:
     """The signer key's security strength in bits, None when its kind or size is unknown."""
     if facts.key_type in ("RSA", "DSA") and facts.key_bits:
-        return next((bits for size, bits in _FACTORING_BITS if facts.key_bits >= size), 0)
+        return modulus_strength(facts.key_bits)
     if facts.key_type == "EC" and facts.key_bits:
         return facts.key_bits // 2
     return {"Ed25519": 128, "Ed448": 224}.get(facts.key_type)

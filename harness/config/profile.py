@@ -300,6 +300,15 @@ class LoginCredentials(StrictModel):
         return MASK
 
 
+class SshCryptography(StrictModel):
+    """The algorithms an SSH service may offer (TS 103 701 5.1-3-2a): anything else on the wire fails."""
+
+    kex: list[NonEmptyStr] = Field(description="key-exchange algorithms, e.g. curve25519-sha256")
+    host_key: list[NonEmptyStr] = Field(description="host-key algorithms, e.g. ssh-ed25519")
+    ciphers: list[NonEmptyStr] = Field(description="ciphers, e.g. aes256-ctr")
+    macs: list[NonEmptyStr] = Field(description="MACs, e.g. hmac-sha2-256")
+
+
 class Service(StrictModel):
     """A network service the device is meant to expose."""
 
@@ -307,6 +316,9 @@ class Service(StrictModel):
     protocol: Literal["tcp", "udp"] = Field(description="tcp or udp")
     port: Port
     login: Literal["ssh", "telnet", "none"] = Field("none", description="ssh, telnet or none")
+    cryptography: SshCryptography | None = Field(
+        None, description="the algorithms this SSH service may offer (compared with the wire)"
+    )
 
 
 class NetworkInterface(StrictModel):

@@ -18,6 +18,7 @@ from harness.emulation.network_interfaces import (
 )
 from harness.emulation.resilience import RESILIENCE_WEAKNESSES, resilience_device_config
 from harness.emulation.sip_ua import SIP_UA_BINARIES, SIP_UA_PACKAGES, SIP_WEAKNESSES, sip_device_config
+from harness.emulation.ssh_server import SSH_WEAKNESSES, ssh_device_config
 from harness.emulation.storage import STORAGE_WEAKNESSES, storage_device_config
 from harness.emulation.update_channel import (
     UPDATE_CHANNEL_WEAKNESSES,
@@ -51,6 +52,7 @@ WEAKNESSES.update(EVASIVE_WEAKNESSES)
 WEAKNESSES.update(CELLULAR_WEAKNESSES)
 WEAKNESSES.update(RESILIENCE_WEAKNESSES)
 WEAKNESSES.update(INTERFACE_WEAKNESSES)
+WEAKNESSES.update(SSH_WEAKNESSES)
 
 # Hardening knobs: protections beyond the hardened baseline that the harness must cope with, not
 # weaknesses a test must catch. `vulnerable` ("every weakness") leaves them out, and no verdict may
@@ -81,7 +83,7 @@ BASE_PACKAGES = (
 KERNEL_META_PACKAGE = "linux-image-cloud-amd64"
 KERNEL_PACKAGE_PREFIX = "linux-image-"
 # Binaries copied from the unpacked packages; their libraries are resolved from the ELF files.
-BASE_BINARIES = ("bin/busybox", "usr/sbin/dropbear", "usr/bin/openssl")
+BASE_BINARIES = ("bin/busybox", "usr/sbin/dropbear", "usr/bin/openssl", "usr/bin/dropbearkey")
 PLAINTEXT_CLIENT_PACKAGE = "netcat-traditional"  # busybox's nc here has no -u
 PLAINTEXT_CLIENT_BINARY = "bin/nc.traditional"
 # virtio-net needs its PCI transport too; dependencies come from each module's .modinfo.
@@ -185,6 +187,7 @@ class Variant:
         )
         settings.update(cellular_device_config(self.weaknesses))
         settings.update(interface_device_config(self.weaknesses))
+        settings.update(ssh_device_config(self.weaknesses))
         return "".join(f"{key}='{value}'\n" for key, value in settings.items())
 
     def release_file(self) -> str:
