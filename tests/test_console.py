@@ -44,6 +44,8 @@ class FakeBoardShell(threading.Thread):
         close_after_username: bool = False,
         echo_password: bool = False,
         kernel_messages: bool = True,
+        stray_reprompt: bool = False,
+        password_prompt_delay: float = 0.0,
         seed: int = 1,
     ) -> None:
         super().__init__(daemon=True)
@@ -55,6 +57,8 @@ class FakeBoardShell(threading.Thread):
         self.close_after_username = close_after_username
         self.echo_password = echo_password
         self.kernel_messages = kernel_messages
+        self.stray_reprompt = stray_reprompt
+        self.password_prompt_delay = password_prompt_delay
         self.random = random.Random(seed)
         self.stop = threading.Event()
         self.usernames: list[str] = []
@@ -120,9 +124,15 @@ class FakeBoardShell(threading.Thread):
             if not user:
                 self.emit("board login: ")
                 continue
+            if self.stray_reprompt:
+                # A stray newline (a wake-up) was in the line before the name: login read it as
+                # an empty name and prompts again, then reads the name at the new prompt.
+                self.stray_reprompt = False
+                self.emit("board login: ")
             self.usernames.append(user)
             if self.close_after_username:
                 return False
+            time.sleep(self.password_prompt_delay)  # a loaded board answers late
             self.emit("Password: ")
             password = self.read_line(echo=self.echo_password, column=10)
             if password is None:
@@ -250,6 +260,18 @@ def test_wrong_password_is_false_even_though_the_next_prompt_comes_late(board):
     assert console.try_login("root", PASSWORD, SETTINGS, timeout=8) is True
     assert console.run("echo in").output == "in"
     assert fake.usernames == ["root", "admin", "root"]  # no stray empty or repeated user names
+
+
+@pytest.mark.parametrize("board", [{"stray_reprompt": True, "password_prompt_delay": 1.0}], indirect=True)
+def test_a_reprompt_then_a_late_password_prompt_does_not_turn_the_user_name_into_the_password(board):
+    """A stray newline reached login before our user name: it prompts again after we typed the name,
+    reads the name at that prompt and asks for the password a second late. Typing the name again
+    then sent it as the password, and a credential the device accepts looked refused (a default
+    credential on the vulnerable image came out PASS once on a loaded host)."""
+    console, fake = board
+    assert console.try_login("root", PASSWORD, SETTINGS, timeout=10) is True
+    assert fake.usernames == ["root"]
+    assert not console.retyped_username
 
 
 @pytest.mark.parametrize("board", [{"fail_delay": 0.2}], indirect=True)

@@ -40,6 +40,11 @@ from harness.results.redact import StreamRedactor, redact_text
 from harness.transports.stream import ByteStream
 
 SETTLE_SECONDS = 0.3  # output that keeps coming after a "prompt" means it was not the prompt
+# A login prompt again right after the user name: a stray newline was read as an empty name
+# before ours, and ours answers this prompt (a password prompt follows, late on a loaded
+# device), or ours was lost. Only after this much quiet is the name typed again: typed too soon,
+# it would be read as the password and a default credential would look refused.
+REPROMPT_GRACE_S = 3.0
 TAIL_CHARACTERS = 200  # how much recent output a timeout reports
 SEARCH_WINDOW = 8192  # characters a pattern is searched in: the end of what has arrived
 MAX_PENDING = 4 * 1024 * 1024  # unconsumed output kept (a command's output, at most)
@@ -301,6 +306,7 @@ class Console:
         self._spawn = StreamSpawn(stream, timeout=default_timeout, char_delay=char_delay)
         self._transcript: _Transcript | None = None
         self._known_prompt: str | None = None  # "login" / "password" if we left the console there
+        self.retyped_username = False  # the last login attempt had to type the user name again
         self._typed_secrets: set[str] = set()  # passwords tried: kept out of error messages
         self._slow_patterns: set[str] = set()  # patterns whose search a deadline cut off
 
@@ -412,6 +418,31 @@ class Console:
             exits += 1
             self._spawn.send("exit" + self.linesep)
             where = self._reach_prompt(prompts, deadline, wake=False)
+        self.retyped_username = False
+        if self._credential_round(username, password, prompts, deadline, where):
+            return True
+        if not self.retyped_username:
+            return False
+        # The name was typed twice, so this refusal may be of the name read as the password:
+        # the credential is tried once more from the prompt the refusal left.
+        self.retyped_username = False
+        where = self._known_prompt or self._reach_prompt(prompts, deadline)
+        self._known_prompt = None
+        if self._credential_round(username, password, prompts, deadline, where):
+            return True
+        if self.retyped_username:
+            raise DeviceError(
+                f"{self.name}: the console asked for the user name twice in two attempts with "
+                f"{username!r}, so its refusal may be of the name read as the password"
+            )
+        return False
+
+    def _credential_round(
+        self, username: str, password: str, prompts: _LoginPatterns, deadline: float, where: str
+    ) -> bool:
+        """One user name and password from a login (or password) prompt; True: a shell."""
+        if where == "shell":
+            return True  # a shell without being asked for anything
         if where == "login":
             outcome = self._give_username(username, prompts, deadline)
             if outcome != "password":
@@ -469,11 +500,14 @@ class Console:
                 return "refused"
             # A bare login prompt again: a stray newline was read as an empty user name.
             prompts_again += 1
-            if not self._settled(deadline):
+            if not self._quiet_for(REPROMPT_GRACE_S, deadline):
                 continue
             if prompts_again > 2:
-                self._known_prompt = "login"
-                return "refused"
+                raise DeviceError(
+                    f"{self.name}: the console asked for the user name again {prompts_again} times after "
+                    f"{username!r} was typed, so the credential could not be tried"
+                )
+            self.retyped_username = True
             self._spawn.send(username + self.linesep)
 
     def _give_password(self, password: str, prompts: _LoginPatterns, deadline: float) -> bool:
@@ -527,7 +561,11 @@ class Console:
 
     def _settled(self, deadline: float) -> bool:
         """True if nothing but whitespace follows the last match for SETTLE_SECONDS."""
-        quiet = min(SETTLE_SECONDS, max(0.0, deadline - time.monotonic()))
+        return self._quiet_for(SETTLE_SECONDS, deadline)
+
+    def _quiet_for(self, seconds: float, deadline: float) -> bool:
+        """True if nothing but whitespace follows the last match for `seconds` (within the deadline)."""
+        quiet = min(seconds, max(0.0, deadline - time.monotonic()))
         pending = self._peek(quiet)
         if pending.strip():
             return False
