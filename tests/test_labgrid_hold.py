@@ -330,3 +330,33 @@ def test_power_the_exporter_no_longer_serves_names_the_exporter(monkeypatch: pyt
         DeviceDisconnected, match="power cycle of labgrid place p1 .*exporter exp1 does not serve"
     ):
         labgrid_place.LabgridPower(place).cycle()
+
+
+def test_an_unreachable_coordinator_is_a_bounded_one_line_error(tmp_path: Path) -> None:
+    from harness.util.ports import free_port
+
+    coordinator = f"127.0.0.1:{free_port()}"  # nothing listens there
+    hold = PlaceHold(LabgridSettings(coordinator=coordinator, place="p1", timeout_s=20), tmp_path / "locks")
+    with pytest.raises(LabgridError) as raised:
+        hold.acquire(0.0)
+    assert f"could not read coordinator {coordinator}" in str(raised.value) and "\n" not in str(raised.value)
+    assert not hold.held
+
+
+def test_a_session_whose_coordinator_is_unreachable_exits_naming_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.util.ports import free_port
+
+    coordinator = f"127.0.0.1:{free_port()}"
+    pytester.makefile(".yaml", board=json.dumps(PROFILE))
+    pytester.makefile(
+        ".yaml",
+        lab=json.dumps({"kind": "lab-config", "labgrid": {"coordinator": coordinator, "place": "p1"}}),
+    )
+    pytester.makepyfile("def test_nothing(device):\n    pass\n")
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))  # this tree's harness
+    result = pytester.runpytest_subprocess("--device-profile", "board.yaml", "--lab-config", "lab.yaml")
+    assert result.ret == 69, result.stdout.str()[-2000:]  # EX_UNAVAILABLE: a lab service is not there
+    assert f"could not read coordinator {coordinator}" in result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()

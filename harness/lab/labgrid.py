@@ -99,7 +99,8 @@ class LabgridClient:
     timeout_s: float = 30.0
 
     def _run(self, *args: str, timeout_s: float | None = None, check: bool = True) -> str:
-        binary = shutil.which(CLIENT) or str(Path(sys.executable).with_name(CLIENT))
+        beside = Path(sys.executable).with_name(CLIENT)  # the client of the labgrid hilsec imports
+        binary = str(beside) if beside.exists() else (shutil.which(CLIENT) or CLIENT)
         limit = float(timeout_s or self.timeout_s)
         command = shlex.join([binary, "-x", self.coordinator, *args])
         outcome = run_shell(command, limit)
