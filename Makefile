@@ -72,7 +72,10 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,labgrid]'
+	# pyserial and labgrid's pyserial-labgrid install the same `serial` package: keep labgrid's fork
+	# (pyserial 3.5's API) on disk whatever order pip wrote them in
+	$(PY) -m pip install -q --force-reinstall --no-deps 'pyserial-labgrid>=3.4.0.1'
 	touch $@
 
 lint: venv

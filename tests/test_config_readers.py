@@ -34,6 +34,7 @@ SIGNED_UPDATES = "testsuites/test_signed_updates.py"
 HTTP_CHANNEL = "harness/drivers/http_update_channel.py"
 CELL = "harness/drivers/test_cell.py"
 POOL = "harness/plugin/pool.py"
+LABGRID = "harness/lab/labgrid.py"
 
 # field path -> "file[::function or Class.method]" [, the word it is read by (default: the field's name)]
 READERS: dict[str, str | tuple[str, str]] = {
@@ -257,6 +258,17 @@ READERS: dict[str, str | tuple[str, str]] = {
     "lab.pool.serial_ports.url": ("harness/drivers/serial_console.py::resolve_serial", "port.url"),
     "lab.pool.serial_ports.baudrate": ("harness/drivers/serial_console.py::resolve_serial", "port.baudrate"),
     "lab.locks_dir": (POOL + "::acquire", "lab.locks_dir"),
+    # A labgrid place: held by harness/lab/labgrid.py (the pool's lock for it), used by its drivers.
+    "lab.labgrid.coordinator": (LABGRID + "::PlaceHold.__post_init__", ".coordinator"),
+    "lab.labgrid.place": (LABGRID + "::PlaceHold.acquire", ".place"),
+    "lab.labgrid.tags": (LABGRID + "::PlaceHold._try_tags", ".tags"),
+    "lab.labgrid.power": ("harness/drivers/labgrid_place.py::_labgrid_power", ".power"),
+    "lab.labgrid.timeout_s": (LABGRID + "::PlaceHold.__post_init__", ".timeout_s"),
+    "lab.pool.labgrid.coordinator": (LABGRID + "::PlaceHold.__post_init__", ".coordinator"),
+    "lab.pool.labgrid.place": (LABGRID + "::PlaceHold.acquire", ".place"),
+    "lab.pool.labgrid.tags": (LABGRID + "::PlaceHold._try_tags", ".tags"),
+    "lab.pool.labgrid.power": ("harness/drivers/labgrid_place.py::_labgrid_power", ".power"),
+    "lab.pool.labgrid.timeout_s": (LABGRID + "::PlaceHold.__post_init__", ".timeout_s"),
 }  # fmt: skip
 
 

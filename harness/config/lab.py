@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -238,6 +239,55 @@ class SigningSettings(StrictModel):
         return value
 
 
+_LABGRID_NAME = r"[A-Za-z0-9_.-]+"  # labgrid's place names and tag keys/values (its TAG_KEY, TAG_VAL)
+
+
+class LabgridSettings(StrictModel):
+    """A board on another host: a labgrid coordinator and the place (or tags of any place) to use.
+
+    The console is the place's NetworkSerialPort (an exporter's ser2net), the power its power
+    resource (`labgrid-client power`); the place is acquired for the run and released after it.
+    """
+
+    coordinator: NonEmptyStr = Field(
+        pattern=r"^[A-Za-z0-9_.:\[\]-]+:[0-9]{1,5}$",
+        description="the labgrid coordinator's gRPC address as HOST:PORT (labgrid's default port is 20408)",
+    )
+    place: str | None = Field(
+        None,
+        pattern=f"^{_LABGRID_NAME}$",
+        description="the name of the place to acquire (letters, digits, _ . -)",
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="tags a place must carry (KEY: VALUE), to reserve any matching place instead of one by name",
+    )
+    power: bool = Field(
+        True, description="switch the board by the place's power resource (false: the place has none)"
+    )
+    timeout_s: Seconds = Field(
+        30.0, gt=0, le=600, description="seconds one labgrid-client command may take (up to 600)"
+    )
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_words(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, tag in value.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]+", key) or not re.fullmatch(_LABGRID_NAME, tag):
+                raise problem(
+                    f"tag {key}: {tag!r} is not a labgrid tag",
+                    "keys of two or more lower-case letters, digits and _ (starting with a letter); values of letters, digits, _ . -",
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _place_or_tags(self) -> LabgridSettings:
+        if (self.place is None) == (not self.tags):
+            what = "both place and tags" if self.place else "neither place nor tags"
+            raise problem(f"{what} given", "exactly one of place: NAME or tags: {KEY: VALUE}")
+        return self
+
+
 class PoolDevice(StrictModel):
     """One device of the lab's pool: its own profile (console, address) and its own power switch.
 
@@ -252,6 +302,9 @@ class PoolDevice(StrictModel):
     power: PowerCommands | None = Field(None, description="this device's power commands (on, off, cycle)")
     serial_ports: dict[str, SerialConsole] = Field(
         default_factory=dict, description="this device's named serial ports, over the lab's"
+    )
+    labgrid: LabgridSettings | None = Field(
+        None, description="this device's labgrid place: {coordinator, place} or {coordinator, tags}"
     )
 
 
@@ -288,7 +341,10 @@ class LabConfig(StrictModel):
     )
     signing: SigningSettings | None = Field(None, description="a mapping with key: an Ed25519 key file")
     pool: list[PoolDevice] = Field(
-        default_factory=list, description="a list of devices ({name, profile, power, serial_ports})"
+        default_factory=list, description="a list of devices ({name, profile, power, serial_ports, labgrid})"
+    )
+    labgrid: LabgridSettings | None = Field(
+        None, description="a labgrid place the board is on: {coordinator: HOST:PORT, place: NAME} or tags"
     )
     locks_dir: ResolvedPath | None = Field(
         None, description="where device lock files live (default /run/lock/hilsec or /tmp/hilsec-locks)"

@@ -239,6 +239,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 EXIT_DEVICE_BUSY = 75  # sysexits EX_TEMPFAIL: the device is in use, try again later
+EXIT_LAB_UNAVAILABLE = 69  # sysexits EX_UNAVAILABLE: a lab service (a labgrid coordinator) is not there
 
 
 def _workers(config: pytest.Config) -> int:
@@ -274,6 +275,8 @@ def _hold_devices(config: pytest.Config, state: HilsecState) -> None:
         pytest.exit(str(err), returncode=2)
     except DeviceBusy as err:
         pytest.exit(f"hilsec: {err}", returncode=EXIT_DEVICE_BUSY)
+    except HarnessSetupError as err:
+        pytest.exit(f"hilsec: {err}", returncode=EXIT_LAB_UNAVAILABLE)
     if state.has_pool and workers == 0:
         chosen = state.assignments[0]
         state.profile, state.lab, state.profile_path = chosen.profile, chosen.lab, chosen.profile_path

@@ -12,11 +12,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import ConfigError
 from harness.lab.locks import DEFAULT_LOCK_DIR, POLL_S, DeviceBusy, DeviceLock
 from harness.util.deadlines import wait_until
+
+if TYPE_CHECKING:
+    from harness.lab.labgrid import PlaceHold
 
 
 @dataclass
@@ -27,7 +30,7 @@ class Assignment:
     profile_path: Path
     profile: Any
     lab: Any
-    lock: DeviceLock | None = None
+    lock: DeviceLock | PlaceHold | None = None
 
     def release(self) -> None:
         if self.lock is not None:
@@ -37,6 +40,8 @@ class Assignment:
 def lock_key(profile: Any, lab: Any) -> str | None:
     """What names the physical device on this host (its serial port, its console endpoint);
     None for an emulated device, which each session starts for itself."""
+    if lab is not None and lab.labgrid is not None:
+        return _place_hold(lab, DEFAULT_LOCK_DIR).key
     console = profile.console
     if console.qemu is not None:
         return None
@@ -50,6 +55,12 @@ def lock_key(profile: Any, lab: Any) -> str | None:
     if console.ssh is not None:
         return f"ssh://{console.ssh.host}:{console.ssh.port}"
     return None
+
+
+def _place_hold(lab: Any, directory: Path) -> PlaceHold:
+    from harness.lab.labgrid import PlaceHold
+
+    return PlaceHold(lab.labgrid, directory)
 
 
 def candidates(profile_path: Path | None, profile: Any, lab: Any) -> list[Assignment]:
@@ -76,6 +87,8 @@ def candidates(profile_path: Path | None, profile: Any, lab: Any) -> list[Assign
             overrides["power"] = entry.power
         if entry.serial_ports:
             overrides["serial_ports"] = {**lab.serial_ports, **entry.serial_ports}
+        if entry.labgrid is not None:
+            overrides["labgrid"] = entry.labgrid
         found.append(Assignment(entry.name, Path(path), entry_profile, lab.model_copy(update=overrides)))
     return found
 
@@ -95,7 +108,10 @@ def acquire(devices: list[Assignment], count: int, wait_s: float, lab: Any) -> l
     held: list[Assignment] = []
     for device in devices:
         key = lock_key(device.profile, device.lab)
-        device.lock = DeviceLock(key, directory) if key else None
+        if device.lab is not None and device.lab.labgrid is not None:
+            device.lock = _place_hold(device.lab, directory)  # a remote board: its place, and a local flock
+        else:
+            device.lock = DeviceLock(key, directory) if key else None
 
     def all_held() -> bool:
         """Take free devices until `count` are held; True once they are."""
