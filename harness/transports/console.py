@@ -44,7 +44,7 @@ SETTLE_SECONDS = 0.3  # output that keeps coming after a "prompt" means it was n
 # before ours, and ours answers this prompt (a password prompt follows, late on a loaded
 # device), or ours was lost. Only after this much quiet is the name typed again: typed too soon,
 # it would be read as the password and a default credential would look refused.
-REPROMPT_GRACE_S = 3.0
+REPROMPT_GRACE_S = 1.5
 TAIL_CHARACTERS = 200  # how much recent output a timeout reports
 SEARCH_WINDOW = 8192  # characters a pattern is searched in: the end of what has arrived
 MAX_PENDING = 4 * 1024 * 1024  # unconsumed output kept (a command's output, at most)

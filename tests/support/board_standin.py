@@ -43,9 +43,9 @@ class StandInBoard:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
         if state == "booting":
-            self.power_on()
+            self.power_on()  # before the board runs: its login banner comes when this boot ends
+        self._thread.start()
 
     # --- what the test controls --------------------------------------------------------------
 
