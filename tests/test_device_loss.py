@@ -5,15 +5,15 @@ back, and a device restarted after it comes up on the same lab network."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from reference_runs import RunOutcome, run_suites
 
 ROOT = Path(__file__).resolve().parent.parent
+HARDENED = ROOT / "device_profiles/qemu-reference-hardened.yaml"
+RUN_TIMEOUT_S = 600
 pytestmark = pytest.mark.integration
 
 SUITE = """
@@ -37,20 +37,18 @@ def test_3_a_hung_command_times_out(device):
 """
 
 
-def test_lost_device_is_inconclusive_and_the_run_goes_on(tmp_path: Path) -> None:
+def _run(tmp_path: Path, suite: str) -> RunOutcome:
+    """The fault suite, alone, against the hardened reference device (run_suites asserts it
+    wrote its results.json)."""
     suites = tmp_path / "suites"
     suites.mkdir()
-    (suites / "test_loss.py").write_text(textwrap.dedent(SUITE))
-    report = tmp_path / "report"
-    cmd = [
-        sys.executable, "-m", "pytest", str(suites), "-p", "no:cacheprovider",
-        "--device-profile", str(ROOT / "device_profiles/qemu-reference-hardened.yaml"),
-        "--lab-config", str(ROOT / "lab_configs/local-qemu.yaml"), "--report-dir", str(report),
-    ]  # fmt: skip
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    results = report / "results.json"
-    assert results.is_file(), done.stdout[-3000:] + done.stderr[-2000:]
-    tests = {t["nodeid"].split("::")[-1]: t for t in json.loads(results.read_text())["tests"]}
+    (suites / "test_fault.py").write_text(textwrap.dedent(suite))
+    return run_suites(tmp_path, {"hardened": HARDENED}, [suites], timeout_s=RUN_TIMEOUT_S)["hardened"]
+
+
+def test_lost_device_is_inconclusive_and_the_run_goes_on(tmp_path: Path) -> None:
+    outcome = _run(tmp_path, SUITE)
+    tests, report = outcome.tests, outcome.report_dir
     crashed = tests["test_1_device_crashes_mid_test"]
     assert crashed["verdict"] == "INCONCLUSIVE", crashed
     assert "device" in crashed["reason"]
@@ -88,21 +86,10 @@ def test_3_restarted_device_is_on_the_same_lab_network(device):
 
 
 def test_a_lab_namespace_deleted_under_the_run_does_not_lose_the_lab(tmp_path: Path) -> None:
-    suites = tmp_path / "suites"
-    suites.mkdir()
-    (suites / "test_namespace_fault.py").write_text(textwrap.dedent(NAMESPACE_SUITE))
-    report = tmp_path / "report"
-    cmd = [
-        sys.executable, "-m", "pytest", str(suites), "-p", "no:cacheprovider",
-        "--device-profile", str(ROOT / "device_profiles/qemu-reference-hardened.yaml"),
-        "--lab-config", str(ROOT / "lab_configs/local-qemu.yaml"), "--report-dir", str(report),
-    ]  # fmt: skip
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    results = report / "results.json"
-    assert results.is_file(), done.stdout[-3000:] + done.stderr[-2000:]
-    tests = {t["nodeid"].split("::")[-1]: t for t in json.loads(results.read_text())["tests"]}
+    outcome = _run(tmp_path, NAMESPACE_SUITE)
+    tests, report = outcome.tests, outcome.report_dir
     assert tests["test_1_lab_namespace_deleted_under_the_run"]["verdict"] == "PASS", tests
     assert tests["test_2_device_crashes_after_it"]["verdict"] == "INCONCLUSIVE", tests
     restarted = tests["test_3_restarted_device_is_on_the_same_lab_network"]
-    assert restarted["verdict"] == "PASS", (restarted, done.stdout[-3000:])
+    assert restarted["verdict"] == "PASS", (restarted, outcome.log_tail())
     assert (report / "report.html").is_file() and (report / "junit.xml").is_file()
