@@ -1,4 +1,5 @@
-"""harness.util.deadlines.wait_until: looks at once, between pauses and at the deadline."""
+"""harness.util.deadlines: wait_until looks at once, between pauses and at the deadline; a
+Deadline counts down to 0, never below."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 
 import pytest
 
-from harness.util.deadlines import wait_until
+from harness.util.deadlines import Deadline, wait_until
 
 
 def test_returns_the_first_true_value_without_waiting_further() -> None:
@@ -35,3 +36,11 @@ def test_no_timeout_looks_once_and_an_exception_ends_the_wait() -> None:
 
     with pytest.raises(RuntimeError, match="exited"):
         wait_until(died, 5.0, 0.01)
+
+
+def test_a_deadline_counts_down_to_zero_and_never_below() -> None:
+    deadline = Deadline.after(0.2)
+    assert 0.0 < deadline.remaining() <= 0.2 and not deadline.expired
+    time.sleep(0.25)
+    assert deadline.remaining() == 0.0 and deadline.expired
+    assert Deadline.after(-5).remaining() == 0.0  # a negative timeout is an expired deadline

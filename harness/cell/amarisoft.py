@@ -46,6 +46,7 @@ from harness.cell.model import (
     Subscriber,
 )
 from harness.errors import HarnessSetupError
+from harness.util.deadlines import Deadline
 from harness.util.text import bounded, one_line
 
 TIMEOUT_S = 10.0
@@ -174,14 +175,13 @@ class RemoteApi:
         sent = {**message, "message_id": ident}
         self.transcript.append({"out": {k: ("<redacted>" if k == "res" else v) for k, v in sent.items()}})
         self.channel.send(json.dumps(sent))
-        deadline = time.monotonic() + timeout
+        deadline = Deadline.after(timeout)
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if deadline.expired:
                 raise HarnessSetupError(
                     f"Amarisoft {self.name}: no answer to {message['message']} in {timeout:.0f} s"
                 )
-            answer = self._receive(remaining)
+            answer = self._receive(deadline.remaining())
             if answer.get("message_id") == ident:
                 return answer
             if answer.get("message") in EVENTS and "message_id" not in answer:

@@ -43,7 +43,7 @@ from harness.cell.model import (
     Subscriber,
 )
 from harness.errors import HarnessSetupError
-from harness.util.deadlines import wait_until
+from harness.util.deadlines import Deadline, wait_until
 from harness.util.text import bounded, one_line
 
 TIMEOUT_S = 10.0
@@ -83,14 +83,13 @@ class SocketScpi:
 
     def query(self, command: str) -> str:
         self.write(command)
-        deadline = time.monotonic() + self.timeout
+        deadline = Deadline.after(self.timeout)
         while b"\n" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if deadline.expired:
                 raise HarnessSetupError(
                     f"SCPI callbox {self.address}: no answer to {command} in {self.timeout:.0f} s"
                 )
-            self._sock.settimeout(remaining)
+            self._sock.settimeout(deadline.remaining())
             try:
                 chunk = self._sock.recv(4096)
             except TimeoutError:

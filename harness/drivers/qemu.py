@@ -116,21 +116,19 @@ def probe_boot(
             )
         except OSError:
             return False
-        deadline = time.monotonic() + timeout
-        booted = False
+
+        def ended() -> str:
+            text = console.read_text(errors="replace") if console.exists() else ""
+            if "Kernel panic" in text or "VFS: Unable to mount root" in text:
+                return "panicked"
+            return "exited" if probe.poll() is not None else ""
+
         try:
-            while time.monotonic() < deadline:
-                text = console.read_text(errors="replace") if console.exists() else ""
-                if "Kernel panic" in text or "VFS: Unable to mount root" in text:
-                    booted = True
-                    break
-                if probe.poll() is not None:
-                    break
-                time.sleep(0.1)
+            outcome = wait_until(ended, timeout, 0.1)
         finally:
             if stop_process(probe, STOP_TIMEOUT_S, graceful=False) is None:
                 raise subprocess.TimeoutExpired(probe.args, STOP_TIMEOUT_S)
-        return booted
+        return outcome == "panicked"
 
 
 class QmpClient:

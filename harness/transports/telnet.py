@@ -8,9 +8,9 @@ device does not wrap long command lines at 80) and refuse every other option.
 from __future__ import annotations
 
 import struct
-import time
 
 from harness.transports.socket import SocketStream
+from harness.util.deadlines import Deadline
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 ECHO, SGA, NAWS = 1, 3, 31
@@ -46,13 +46,13 @@ class TelnetStream(SocketStream):
 
     def read(self, size: int, timeout: float) -> bytes:
         """Data bytes only; loops while a chunk held nothing but negotiation."""
-        deadline = time.monotonic() + max(0.0, timeout)
+        deadline = Deadline.after(timeout)
         while True:
-            raw = super().read(size, max(0.0, deadline - time.monotonic()))
+            raw = super().read(size, deadline.remaining())
             if not raw:
                 return b""
             data = self._parse(raw)
-            if data or time.monotonic() >= deadline:
+            if data or deadline.expired:
                 return data
 
     def write(self, data: bytes) -> None:

@@ -14,13 +14,13 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessSetupError
 from harness.lab.certificates import certificate_sha256, ensure_lab_certificate
 from harness.lab.services.base import LabEndpoints
+from harness.util.deadlines import wait_until
 from harness.util.ports import free_port
 from harness.util.processes import stop_process
 
@@ -233,17 +233,20 @@ class KamailioRegistrar:
 
     def _wait_ready(self) -> None:
         """Ready once the TCP (and TLS) ports accept (kamailio opens every listener together)."""
-        deadline = time.monotonic() + START_TIMEOUT_S
         ports = [self.tcp_port] + ([self.tls_port] if self.tls_port else [])
-        while time.monotonic() < deadline:
+
+        def ready() -> str:
             if self._process is not None and self._process.poll() is not None:
-                break
+                return "exited"
             try:
                 for port in ports:
                     socket.create_connection((self.host, port), timeout=0.5).close()
-                return
             except OSError:
-                time.sleep(0.05)
+                return ""
+            return "ready"
+
+        if wait_until(ready, START_TIMEOUT_S, 0.05) == "ready":
+            return
         tail = self.log_path.read_text(errors="replace")[-1500:] if self.log_path else ""
         self.stop()
         raise HarnessSetupError(f"kamailio did not start within {START_TIMEOUT_S:.0f} s: {tail}")

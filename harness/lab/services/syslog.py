@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from harness.lab.certificates import certificate_sha256, ensure_lab_certificate
 from harness.observations.syslog import SyslogRecord
+from harness.util.deadlines import Deadline
 
 if TYPE_CHECKING:
     from harness.lab.services.base import LabEndpoints
@@ -336,14 +337,13 @@ class SyslogReceiver:
         self, predicate: Callable[[SyslogRecord], bool], timeout: float, *, since: float | None = None
     ) -> list[SyslogRecord]:
         """Records matching `predicate` (received at or after `since`), waiting up to `timeout` s."""
-        deadline = time.monotonic() + timeout
+        deadline = Deadline.after(timeout)
         with self._changed:
             while True:
                 found = [r for r in self._records if (since is None or r.received >= since) and predicate(r)]
-                remaining = deadline - time.monotonic()
-                if found or remaining <= 0:
+                if found or deadline.expired:
                     return found
-                self._changed.wait(min(remaining, 1.0))
+                self._changed.wait(min(deadline.remaining(), 1.0))
 
     def add(self, payload: bytes, peer: tuple[str, int], transport: str) -> SyslogRecord:
         """Parse one message and store it (also the path the listeners take)."""
