@@ -20,7 +20,16 @@ from harness.drivers import labgrid_place
 from harness.drivers.labgrid_place import ExporterStream, LabgridPlace, serial_resource, serial_url
 from harness.errors import ConfigError, DeviceDisconnected, DeviceError
 from harness.lab import labgrid
-from harness.lab.labgrid import LabgridError, PlaceHold, PlaceResource, PlaceState, this_holder
+from harness.lab.labgrid import (
+    LabgridClient,
+    LabgridError,
+    LabgridTimeout,
+    PlaceHold,
+    PlaceResource,
+    PlaceState,
+    busy_tagged_places,
+    this_holder,
+)
 from harness.lab.locks import DeviceBusy, DeviceLock
 from harness.plugin.pool import lock_key
 
@@ -103,6 +112,7 @@ class FakeClient:
     calls: list[str] = field(default_factory=list)
     allocate: str | None = None  # the place a reservation gets
     fail_release: bool = False
+    acquire_raises: BaseException | None = None  # raised by acquire, after (Timeout, interrupt) or instead
 
     def places(self) -> dict[str, PlaceState]:
         return dict(self.states)
@@ -115,6 +125,10 @@ class FakeClient:
         self.calls.append(f"acquire {place}")
         if self.states[place].acquired:
             raise LabgridError(f"Place {place} is already acquired by {self.states[place].acquired}")
+        if self.acquire_raises is not None:
+            if type(self.acquire_raises) is not LabgridError:  # a refusal acquires nothing
+                self._set(place, this_holder())
+            raise self.acquire_raises
         self._set(place, this_holder())
 
     def release(self, place: str) -> None:
@@ -127,18 +141,18 @@ class FakeClient:
         self.calls.append(f"reserve {sorted(tags.items())}")
         return "TOKEN"
 
-    def wait_reservation(self, token: str, timeout_s: float) -> str | None:
+    def wait_reservation(self, token: str, timeout_s: float) -> PlaceState | None:
         if self.allocate is None:
             return None
         self._set(self.allocate, self.states[self.allocate].acquired, token)
-        return self.allocate
+        return self.states[self.allocate]
 
     def cancel_reservation(self, token: str) -> None:
         self.calls.append(f"cancel {token}")
 
 
-def _state(name: str, acquired: str | None = None, **tags: str) -> PlaceState:
-    return PlaceState(name, acquired, tags, None, ())
+def _state(name: str, acquired: str | None = None, reservation: str | None = None, **tags: str) -> PlaceState:
+    return PlaceState(name, acquired, tags, reservation, ())
 
 
 def _hold(tmp_path: Path, client: FakeClient, **settings) -> PlaceHold:
@@ -203,16 +217,107 @@ def test_tags_reserve_any_matching_place_and_clear_our_dead_runs_first(tmp_path:
     hold = _hold(tmp_path, client, tags={"board": "imx8"})
     hold.acquire()
     assert hold.place == "b" and client.calls == ["release a", "reserve [('board', 'imx8')]", "acquire b"]
+    assert hold.held_settings().place == "b"  # the run's drivers use the place it was allocated
     hold.release()
-    assert client.calls[-2:] == ["release b", "cancel TOKEN"]  # the reservation ends with the hold
+    # The reservation first: once released, the place would stay reserved for us (labgrid keeps an
+    # allocated reservation a minute), and other users be refused it meanwhile.
+    assert client.calls[-2:] == ["cancel TOKEN", "release b"]
 
 
-def test_tags_without_a_free_place_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(labgrid, "RESERVATION_GRACE_S", 0.0)
+def test_tags_without_a_free_place_are_refused(tmp_path: Path) -> None:
     client = FakeClient({"a": _state("a", "otherhost/alice", board="imx8")})
     with pytest.raises(DeviceBusy, match=r"no place with these tags free \(a acquired by otherhost/alice\)"):
         _hold(tmp_path, client, tags={"board": "imx8"}).acquire(0.0)
     assert client.calls[-1] == "cancel TOKEN"
+
+
+def test_tags_no_place_has_are_an_error_naming_them(tmp_path: Path) -> None:
+    client = FakeClient({"a": _state("a", board="imx8")})
+    with pytest.raises(LabgridError, match=r"has no place with tags board=rpi4"):
+        _hold(tmp_path, client, tags={"board": "rpi4"}).acquire(60.0)  # at once, not after the wait
+    assert client.calls == []  # no reservation that could never be allocated
+
+
+def test_a_dead_runs_place_is_released_with_the_reservation_it_was_allocated_by(tmp_path: Path) -> None:
+    client = FakeClient({"p1": _state("p1", this_holder(), reservation="OLD")})
+    hold = _hold(tmp_path, client, place="p1")
+    hold.acquire()
+    assert client.calls == ["cancel OLD", "release p1", "acquire p1"] and hold.recovered == ["p1"]
+    assert hold.held_settings() is hold.settings  # by name: the settings already name the place
+
+
+def test_a_place_allocated_to_another_reservation_is_busy(tmp_path: Path) -> None:
+    client = FakeClient({"p1": _state("p1", reservation="THEIRS")})
+    with pytest.raises(DeviceBusy, match="place p1 allocated to labgrid reservation THEIRS"):
+        _hold(tmp_path, client, place="p1").acquire(0.0)
+    assert client.calls == []  # the coordinator would refuse us; nothing to kick
+
+
+@pytest.mark.parametrize(
+    ("raised", "given_back"),
+    [
+        (KeyboardInterrupt("signal SIGTERM"), True),  # interrupted while the coordinator acquired
+        (LabgridTimeout("labgrid: `labgrid-client -p p1 acquire` did not finish within 30 s"), True),
+        (LabgridError("labgrid: `labgrid-client -p p1 acquire` failed: already acquired"), False),
+    ],
+    ids=["interrupted", "overran", "refused"],
+)
+def test_an_acquire_that_may_have_happened_is_given_back(
+    tmp_path: Path, raised: BaseException, given_back: bool
+) -> None:
+    client = FakeClient({"p1": _state("p1")}, acquire_raises=raised)
+    hold = _hold(tmp_path, client, place="p1")
+    with pytest.raises(type(raised)):
+        hold.acquire(0.0)
+    assert not hold.held and client.states["p1"].acquired is None
+    assert client.calls == (["acquire p1", "release p1"] if given_back else ["acquire p1"])
+    assert not DeviceLock(f"labgrid-{COORDINATOR}-p1", tmp_path / "locks")._fd  # the flock went too
+    DeviceLock(f"labgrid-{COORDINATOR}-p1", tmp_path / "locks").acquire(0.0)  # free for the next run
+
+
+def test_busy_tagged_places_say_who_holds_or_reserved_each() -> None:
+    states = {
+        "a": _state("a", "h/alice", board="x"),
+        "b": _state("b", reservation="R", board="x"),
+        "c": _state("c", board="y"),
+    }
+    said = busy_tagged_places(states, {"board": "x"})
+    assert said == "no place with these tags free (a acquired by h/alice; b reserved by another reservation)"
+    assert busy_tagged_places({}, {"board": "x"}) == "no place with these tags free"
+
+
+def test_client_commands_leave_out_the_callers_labgrid_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user's LG_ENV names RemotePlaces: labgrid-client would act on them instead of -p's place."""
+    from harness.util.processes import CommandOutcome
+
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    def run_shell(command: str, timeout: float, env=None) -> CommandOutcome:
+        seen.append((command, dict(env or {})))
+        return CommandOutcome(command, 0, "")
+
+    monkeypatch.setattr(labgrid, "run_shell", run_shell)
+    for name in ("LG_ENV", "LG_PLACE", "LG_TOKEN", "LG_STATE"):
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("LG_USERNAME", "ci-runner")
+    client = LabgridClient(COORDINATOR, 5)
+    client.acquire("p1")
+    client.release("p1")
+    (acquire, env), (release, _) = seen
+    assert "-p p1 acquire" in acquire and f"-p p1 release-from {this_holder()}" in release
+    assert not {"LG_ENV", "LG_PLACE", "LG_TOKEN", "LG_STATE"} & env.keys()
+    assert env["LG_USERNAME"] == "ci-runner"  # who the run is, as labgrid names it, stays
+
+
+def test_a_reservation_is_waited_for_only_when_there_is_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = LabgridClient(COORDINATOR, 5)
+    commands: list[tuple[tuple[str, ...], float | None]] = []
+    monkeypatch.setattr(
+        client, "_run", lambda *args, timeout_s=None, check=True: commands.append((args, timeout_s)) or ""
+    )
+    monkeypatch.setattr(client, "places", lambda: {"p1": _state("p1"), "p2": _state("p2", reservation="TOK")})
+    assert client.wait_reservation("TOK", 0.0).name == "p2" and commands == []  # allocated when made
+    assert client.wait_reservation("OTHER", 7.0) is None and commands == [(("wait", "OTHER"), 7.0)]
 
 
 def test_a_failed_release_drops_the_flock_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

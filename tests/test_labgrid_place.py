@@ -37,58 +37,37 @@ from pathlib import Path
 import pytest
 import yaml
 from support.bench_twin import BenchTwin, reference_board, reference_profile_data
+from support.labgrid_lab import (
+    BIN,
+    START_TIMEOUT_S,
+    STOP_TIMEOUT_S,
+    start_coordinator,
+    start_exporter,
+)
+from support.labgrid_lab import client_env as _client_env
+from support.labgrid_lab import start as _start
+from support.labgrid_lab import wait_for as _wait_for
 from support.pdu_standin import PduStandIn
 
 from harness.config.credentials import load_default_credentials
 from harness.lab.labgrid import LabgridClient, this_holder
 from harness.lab.network import namespace_mode_available
-from harness.util.ports import free_port
 from harness.util.processes import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 VARIANT = "vulnerable"  # accepts a default credential on its console: the verdict is FAIL, quickly
 SUITE = ROOT / "testsuites/test_default_credentials.py"
 SHORT_LIST = 4
 CONSOLE_TESTS = "lab_credential or console_refuses"
 CONSOLE_TEST = "test_console_refuses_default_credentials"
 PLACE = "hilsec-twin"
-START_TIMEOUT_S = 30.0
 RUN_TIMEOUT_S = 300.0
-STOP_TIMEOUT_S = 10.0
 EXIT_DEVICE_BUSY = 75
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not namespace_mode_available()[0], reason="needs root, iproute2 and /dev/net/tun"),
 ]
-
-
-def _client_env(coordinator: str, **extra: str) -> dict[str, str]:
-    return {**os.environ, "LG_COORDINATOR": coordinator, **extra}
-
-
-def _wait_for(
-    what: str, ready, timeout_s: float, process: subprocess.Popen | None = None, log: Path | None = None
-):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            break
-        value = ready()
-        if value:
-            return value
-        time.sleep(0.3)
-    tail = log.read_text(errors="replace")[-1500:] if log is not None and log.exists() else ""
-    raise AssertionError(f"{what} not within {timeout_s:.0f} s\n{tail}")
-
-
-def _start(argv: list[str], log: Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env=env,
-        )  # fmt: skip
 
 
 @dataclass
@@ -176,25 +155,6 @@ def _exporter_config(twin: BenchTwin, pdu: PduStandIn, path: Path) -> Path:
     return path
 
 
-def _start_exporter(
-    workdir: Path, coordinator: str, config: Path, name: str = "exporter"
-) -> subprocess.Popen:
-    log = workdir / f"{name}.log"
-    argv = [
-        str(BIN / "labgrid-exporter"),
-        "-c",
-        coordinator,
-        "-n",
-        "twin-exporter",
-        "--hostname",
-        "127.0.0.1",
-        str(config),
-    ]
-    exporter = _start(argv, log, workdir)
-    _wait_for("the exporter", lambda: b"Exporter ready" in log.read_bytes(), START_TIMEOUT_S, exporter, log)
-    return exporter
-
-
 @pytest.fixture(scope="module")
 def emulated_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen, Path]]:
     """The same console tests against the emulated image, run beside the remote ones (2 cores)."""
@@ -212,21 +172,20 @@ def emulated_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[sub
 @pytest.fixture(scope="module")
 def remote_lab(tmp_path_factory: pytest.TempPathFactory, emulated_run) -> Iterator[RemoteLab]:
     workdir = tmp_path_factory.mktemp("labgrid")
-    coordinator = f"127.0.0.1:{free_port()}"
     started: list[subprocess.Popen] = []
     twin = BenchTwin("labgrid-twin", workdir / "twin", reference_board(VARIANT), console="pty", power=True)
     pdu = PduStandIn(
         lambda on: twin.power_on() if on else twin.power_off(), lambda: twin.board_pid is not None
     )
     try:
-        log = workdir / "coordinator.log"
         # The coordinator keeps places.yaml in its working folder: a temp folder of its own.
-        started.append(_start([str(BIN / "labgrid-coordinator"), "-l", coordinator], log, workdir))
+        coordinator_process, coordinator = start_coordinator(workdir)
+        started.append(coordinator_process)
         twin.profile_base = reference_profile_data(VARIANT)
         twin.edit_profile = lambda data: data.update(console={"serial": {"port": "console"}})
         twin.start()
         pdu.start()
-        exporter = _start_exporter(
+        exporter = start_exporter(
             workdir, coordinator, _exporter_config(twin, pdu, workdir / "exporter.yaml")
         )
         started.append(exporter)

@@ -1,4 +1,5 @@
-"""harness.util.processes.stop_process: the one terminate-wait-kill, and its kill-at-once form."""
+"""harness.util.processes: stop_process, the one terminate-wait-kill, and its kill-at-once form;
+run_shell stopping its command when its wait is interrupted."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from harness.util.processes import stop_process
+import pytest
+
+from harness.util.processes import run_shell, stop_process
 
 
 def _shell(script: str, ready: Path, **options: object) -> subprocess.Popen:
@@ -51,3 +54,29 @@ def test_group_reaches_the_children_and_an_ended_process_is_left_alone(tmp_path:
     time.sleep(0.1)
     assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
     assert stop_process(leader, 2.0) == leader.returncode
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_an_interrupted_run_shell_stops_its_command(tmp_path: Path) -> None:
+    """Its command runs in a session of its own: a Ctrl-C for the run would not reach it."""
+    pid_file = tmp_path / "pid"
+
+    def interrupt(signum: int, frame: object) -> None:
+        if pid_file.exists():
+            raise _Interrupted
+        signal.setitimer(signal.ITIMER_REAL, 0.05)  # not started yet: look again shortly
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.05)
+    try:
+        with pytest.raises(_Interrupted):
+            run_shell(f"echo $$ > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; exec sleep 30", 30)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    pid = int(pid_file.read_text())
+    stat = Path(f"/proc/{pid}/stat")
+    assert not stat.exists() or stat.read_text().split()[2] == "Z"  # stopped, not left running

@@ -8,8 +8,15 @@ and acquires it again, with nobody to call. A place acquired by another host or 
 flock another live run holds, is busy: the run waits (`--hilsec-wait`) or is refused naming the
 holder.
 
+By tags, the run reserves any place with them (labgrid's reservations: `labgrid-client reserve`,
+then `wait` on the token, which keeps the reservation alive while it waits), acquires the place
+the coordinator allocated, and cancels the reservation before it releases the place: an allocated
+reservation outlives the release by a minute or more, and until it ends the coordinator refuses
+the place to every other user.
+
 labgrid's client API needs argparse plumbing for its actions, so actions are `labgrid-client`
-commands (each bounded in time and output); the state is read by labgrid's own client session in a
+commands (each bounded in time and output, run without the caller's LG_ENV and friends, which
+would point them at other places); the state is read by labgrid's own client session in a
 subprocess (harness/lab/labgrid_state.py), bounded the same way.
 """
 
@@ -33,7 +40,9 @@ from harness.util.processes import OUTPUT_IN_ERROR, run_shell
 from harness.util.text import one_line
 
 CLIENT = "labgrid-client"
-RESERVATION_GRACE_S = 10.0  # the coordinator allocates reservations on its own schedule (every few s)
+# What labgrid-client reads from the environment that would redirect a command: LG_ENV's
+# RemotePlaces are acquired instead of -p's place; the others stand in for arguments.
+CLIENT_ENV_DROPPED = ("LG_ENV", "LG_PLACE", "PLACE", "LG_STATE", "STATE", "LG_INITIAL_STATE", "LG_TOKEN")
 SERIAL_CLASS = "NetworkSerialPort"
 ERROR_CHARS = 300  # of a labgrid-client error quoted in a reason (it may print whole place records)
 POWER_CLASSES = ("NetworkPowerPort", "PDUDaemonPort", "TasmotaPowerPort", "NetworkUSBPowerPort")
@@ -41,6 +50,10 @@ POWER_CLASSES = ("NetworkPowerPort", "PDUDaemonPort", "TasmotaPowerPort", "Netwo
 
 class LabgridError(HarnessSetupError):
     """A labgrid-client command failed or overran, or the coordinator could not be read."""
+
+
+class LabgridTimeout(LabgridError):
+    """A labgrid-client command overran: whether the coordinator did what it asked is unknown."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +100,7 @@ class Client(Protocol):
     def acquire(self, place: str) -> None: ...
     def release(self, place: str) -> None: ...
     def reserve(self, tags: dict[str, str]) -> str: ...
-    def wait_reservation(self, token: str, timeout_s: float) -> str | None: ...
+    def wait_reservation(self, token: str, timeout_s: float) -> PlaceState | None: ...
     def cancel_reservation(self, token: str) -> None: ...
 
 
@@ -103,9 +116,10 @@ class LabgridClient:
         binary = str(beside) if beside.exists() else (shutil.which(CLIENT) or CLIENT)
         limit = float(timeout_s or self.timeout_s)
         command = shlex.join([binary, "-x", self.coordinator, *args])
-        outcome = run_shell(command, limit)
+        env = {key: value for key, value in os.environ.items() if key not in CLIENT_ENV_DROPPED}
+        outcome = run_shell(command, limit, env)
         if check and outcome.status is None:
-            raise LabgridError(f"labgrid: `{CLIENT} {shlex.join(args)}` did not finish within {limit:g} s")
+            raise LabgridTimeout(f"labgrid: `{CLIENT} {shlex.join(args)}` did not finish within {limit:g} s")
         if check and outcome.status != 0:
             said = one_line(_last_error(outcome.output))
             raise LabgridError(f"labgrid: `{CLIENT} {shlex.join(args)}` failed: {said}")
@@ -129,7 +143,9 @@ class LabgridClient:
         self._run("-p", place, "acquire")
 
     def release(self, place: str) -> None:
-        self._run("-p", place, "release")
+        """Release the place if this host and user hold it (never another's: labgrid's plain
+        `release` gives back a place of the same user on any host)."""
+        self._run("-p", place, "release-from", this_holder())
 
     def power(self, place: str, action: str) -> None:
         self._run("-p", place, "power", action)
@@ -141,19 +157,49 @@ class LabgridClient:
                 return line.split("=", 1)[1].strip()
         raise LabgridError(f"labgrid: `{CLIENT} reserve` gave no token: {one_line(output[-200:])}")
 
-    def wait_reservation(self, token: str, timeout_s: float) -> str | None:
-        """The place allocated to `token`, or None when none is within `timeout_s`."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            for name, state in self.places().items():
-                if state.reservation == token:
-                    return name
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(min(POLL_S * 2, max(0.0, deadline - time.monotonic())))
+    def wait_reservation(self, token: str, timeout_s: float) -> PlaceState | None:
+        """The place allocated to `token`, or None when none is within `timeout_s`.
+
+        The coordinator allocates a free place when the reservation is made, so with nothing to
+        wait for the places are read at once. Else `labgrid-client wait` polls the reservation
+        (each poll keeps it from expiring, which it does a minute after the last) until it is
+        allocated or `timeout_s` ends it; the places say which place it got either way."""
+        if timeout_s > 0:
+            self._run("wait", token, timeout_s=timeout_s, check=False)
+        return next((state for state in self.places().values() if state.reservation == token), None)
 
     def cancel_reservation(self, token: str) -> None:
         self._run("cancel-reservation", token, check=False)
+
+
+def naming_place(settings: Any, place: str | None) -> Any:
+    """LabgridSettings that name `place`: a run that reserved by tags drives the place it was
+    allocated, not another with the tags that this host and user holds for another run."""
+    if place is None or settings.place == place:
+        return settings
+    return settings.model_copy(update={"place": place})
+
+
+def has_tags(state: PlaceState, tags: dict[str, str]) -> bool:
+    """Whether the place carries every tag (labgrid's reservation filter: all must match)."""
+    return tags.items() <= state.tags.items()
+
+
+def format_tags(tags: dict[str, str]) -> str:
+    return ",".join(f"{key}={value}" for key, value in sorted(tags.items()))
+
+
+def busy_tagged_places(states: dict[str, PlaceState], tags: dict[str, str]) -> str:
+    """Why no place with the tags was allocated: who holds, or whose reservation has, each one."""
+    reasons = []
+    for name, state in sorted(states.items()):
+        if not has_tags(state, tags):
+            continue
+        if state.acquired:
+            reasons.append(f"{name} acquired by {state.acquired}")
+        elif state.reservation:
+            reasons.append(f"{name} reserved by another reservation")
+    return "no place with these tags free" + (f" ({'; '.join(reasons)})" if reasons else "")
 
 
 def _last_error(output: str) -> str:
@@ -203,7 +249,7 @@ class PlaceHold:
 
     @property
     def key(self) -> str:
-        wanted = self.settings.place or ",".join(f"{k}={v}" for k, v in sorted(self.settings.tags.items()))
+        wanted = self.settings.place or format_tags(self.settings.tags)
         return f"labgrid place {wanted} at {self.settings.coordinator}"
 
     @property
@@ -216,6 +262,10 @@ class PlaceHold:
     def holder(self) -> str:
         return "; ".join(self._busy) or "nobody known"
 
+    def held_settings(self) -> Any:
+        """The settings naming the place held (by tags, the one the coordinator allocated)."""
+        return naming_place(self.settings, self.place)
+
     def acquire(self, wait_s: float = 0.0, purpose: str = "") -> None:
         """Hold the place, waiting up to `wait_s`; DeviceBusy naming the holder when it stays busy."""
         if self._lock is not None:
@@ -225,7 +275,7 @@ class PlaceHold:
             if self.settings.place is not None:
                 if self._try_place(self.settings.place, purpose):
                     return
-            elif self._try_tags(max(RESERVATION_GRACE_S, deadline - time.monotonic()), purpose):
+            elif self._try_tags(max(0.0, deadline - time.monotonic()), purpose):
                 return
             if time.monotonic() >= deadline:
                 waited = f" after waiting {wait_s:.0f} s" if wait_s > 0 else ""
@@ -234,8 +284,13 @@ class PlaceHold:
                 )
             time.sleep(min(POLL_S * 2, max(0.0, deadline - time.monotonic())))
 
-    def _try_place(self, place: str, purpose: str) -> bool:
-        """Take the local flock, clear a dead run's acquisition, acquire; False when busy."""
+    def _try_place(
+        self, place: str, purpose: str, token: str | None = None, state: PlaceState | None = None
+    ) -> bool:
+        """Take the local flock, clear a dead run's acquisition, acquire; False when busy (acquired
+        by another, or allocated to a reservation that is not `token`, this run's). `state` is
+        the place as read after the coordinator allocated it to `token`: nobody else may acquire
+        it then, so it is not read again."""
         assert self.client is not None
         self._busy = []
         lock = self._local_lock(place)
@@ -245,29 +300,57 @@ class PlaceHold:
             self._busy.append(f"place {place} held on this host by {lock.holder()}")
             return False
         try:
-            states = self.client.places()
-            state = states.get(place)
             if state is None:
-                known = ", ".join(sorted(states)) or "none"
-                raise LabgridError(
-                    f"labgrid: coordinator {self.client.coordinator} has no place {place!r} (it has: {known})"
-                )
+                states = self.client.places()
+                state = states.get(place)
+                if state is None:
+                    known = ", ".join(sorted(states)) or "none"
+                    raise LabgridError(
+                        f"labgrid: coordinator {self.client.coordinator} has no place {place!r} (it has: {known})"
+                    )
             if state.acquired == this_holder():
-                self._release_dead_run(place)
-            elif state.acquired:
-                self._busy.append(f"place {place} acquired by {state.acquired}")
+                self._release_dead_run(place, state.reservation)
+            elif state.acquired or state.reservation not in (None, token):
+                self._busy.append(
+                    f"place {place} acquired by {state.acquired}"
+                    if state.acquired
+                    else f"place {place} allocated to labgrid reservation {state.reservation}"
+                )
                 lock.release()
                 return False
-            self.client.acquire(place)
+            try:
+                self.client.acquire(place)
+            except LabgridTimeout:
+                self._undo_acquire(place)
+                raise
+            except LabgridError:
+                raise  # refused: nothing was acquired
+            except BaseException:
+                self._undo_acquire(place)  # interrupted (Ctrl-C, SIGTERM) while the coordinator acquired
+                raise
         except BaseException:
             lock.release()
             raise
         self.place, self._lock = place, lock
         return True
 
-    def _release_dead_run(self, place: str) -> None:
-        """Our flock was free yet labgrid says we hold the place: its holder died. Release it."""
+    def _undo_acquire(self, place: str) -> None:
+        """An acquisition that may have happened, given back if it did; never raises (the next
+        run of this host and user recovers a place this could not release)."""
         assert self.client is not None
+        try:
+            self.client.release(place)
+        except (LabgridError, OSError):
+            pass
+
+    def _release_dead_run(self, place: str, reservation: str | None) -> None:
+        """Our flock was free yet labgrid says we hold the place: its holder died. Release it, and
+        end the reservation it was allocated by: the coordinator let only the reservation's owner
+        acquire the place, so it was that run's (ours), and it would keep the place from the next
+        reservation for a minute or more."""
+        assert self.client is not None
+        if reservation is not None:
+            self.client.cancel_reservation(reservation)
         self.client.release(place)
         self.recovered.append(place)
         print(
@@ -280,37 +363,35 @@ class PlaceHold:
         assert self.client is not None
         self._busy = []
         tags = self.settings.tags
-        for name, state in self.client.places().items():  # dead runs' places first, so they can be allocated
-            if state.acquired == this_holder() and tags.items() <= state.tags.items():
+        matching = {name: state for name, state in self.client.places().items() if has_tags(state, tags)}
+        if not matching:
+            raise LabgridError(
+                f"labgrid: coordinator {self.client.coordinator} has no place with tags {format_tags(tags)}"
+            )
+        for name, state in matching.items():  # dead runs' places first, so they can be allocated
+            if state.acquired == this_holder():
                 lock = self._local_lock(name)
                 try:
                     lock.acquire(0.0, purpose)
                 except DeviceBusy:
                     continue
                 try:
-                    self._release_dead_run(name)
+                    self._release_dead_run(name, state.reservation)
                 finally:
                     lock.release()
         token = self.client.reserve(tags)
         try:
-            place = self.client.wait_reservation(token, timeout_s)
-            if place is None:
-                holders = [
-                    f"{name} acquired by {state.acquired}"
-                    for name, state in self.client.places().items()
-                    if tags.items() <= state.tags.items() and state.acquired
-                ]
-                self._busy.append(
-                    "no place with these tags free" + (f" ({'; '.join(holders)})" if holders else "")
-                )
+            allocated = self.client.wait_reservation(token, timeout_s)
+            if allocated is None:
+                self._busy.append(busy_tagged_places(self.client.places(), tags))
                 got = False
             else:
-                got = self._try_place(place, purpose)
+                got = self._try_place(allocated.name, purpose, token, allocated)
         except BaseException:
             self.client.cancel_reservation(token)
             raise
         if got:
-            self._token = token  # cancelled after the release: labgrid ends an acquired reservation then
+            self._token = token  # cancelled when the place is released
         else:
             self.client.cancel_reservation(token)
         return got
@@ -324,9 +405,9 @@ class PlaceHold:
             return
         assert self.client is not None and self.place is not None
         try:
-            self.client.release(self.place)
-            if token is not None:
+            if token is not None:  # first: a released place stays reserved for us until this
                 self.client.cancel_reservation(token)
+            self.client.release(self.place)
         except (LabgridError, OSError) as err:
             print(f"hilsec: {err} (the next run on this host releases it)", file=sys.stderr)
         finally:

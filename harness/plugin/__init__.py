@@ -27,7 +27,7 @@ from harness import __version__
 from harness.capabilities import MissingCapability
 from harness.errors import ConfigError, DeviceError, HarnessSetupError
 from harness.plugin.conclusions import Inconclusive
-from harness.plugin.interrupts import sigterm_as_interrupt
+from harness.plugin.interrupts import signals_held, sigterm_as_interrupt
 from harness.plugin.records import TestRecord, verdict_of
 from harness.results.evidence import Evidence
 from harness.results.redact import redact_text
@@ -169,17 +169,26 @@ def pytest_configure(config: pytest.Config) -> None:
                 )
             state.profile = load_profile(state.profile_path) if state.profile_path else None
             if workerinput and workerinput.get("hilsec_device"):
-                _take_assignment(state, str(workerinput["hilsec_device"]))
+                _take_assignment(
+                    state, str(workerinput["hilsec_device"]), workerinput.get("hilsec_labgrid_place")
+                )
         except ConfigError as err:
             pytest.exit(str(err), returncode=2)
 
 
-def _take_assignment(state: HilsecState, name: str) -> None:
-    """An xdist worker: drive the pool device the controller holds for it."""
+def _take_assignment(state: HilsecState, name: str, place: str | None = None) -> None:
+    """An xdist worker: drive the pool device the controller holds for it (on `place`, the labgrid
+    place the controller was allocated for the device's tags)."""
     from harness.plugin.pool import candidates
 
     for device in candidates(state.profile_path, state.profile, state.lab):
         if device.name == name:
+            if place and device.lab is not None and device.lab.labgrid is not None:
+                from harness.lab.labgrid import naming_place
+
+                device.lab = device.lab.model_copy(
+                    update={"labgrid": naming_place(device.lab.labgrid, place)}
+                )
             state.profile, state.lab, state.profile_path = device.profile, device.lab, device.profile_path
             state.device_name = name
             return
@@ -257,6 +266,8 @@ def _hold_devices(config: pytest.Config, state: HilsecState) -> None:
 
     if state.profile is None and not state.has_pool:
         return
+    # A cleanup, not pytest_unconfigure: it runs even when another plugin's unconfigure raises.
+    config.add_cleanup(lambda: _release_devices(state))
     workers = _workers(config)
     try:
         devices = candidates(state.profile_path, state.profile, state.lab)
@@ -277,17 +288,28 @@ def _hold_devices(config: pytest.Config, state: HilsecState) -> None:
         pytest.exit(f"hilsec: {err}", returncode=EXIT_DEVICE_BUSY)
     except HarnessSetupError as err:
         pytest.exit(f"hilsec: {err}", returncode=EXIT_LAB_UNAVAILABLE)
+    for assignment in state.assignments:  # a place reserved by tags: the drivers use the one held
+        held_settings = getattr(assignment.lock, "held_settings", None)
+        if held_settings is not None and held_settings() is not assignment.lab.labgrid:
+            assignment.lab = assignment.lab.model_copy(update={"labgrid": held_settings()})
+            if not state.has_pool:
+                state.lab = assignment.lab
     if state.has_pool and workers == 0:
         chosen = state.assignments[0]
         state.profile, state.lab, state.profile_path = chosen.profile, chosen.lab, chosen.profile_path
         state.device_name = chosen.name
 
 
+def _release_devices(state: HilsecState) -> None:
+    """Give back what the session holds; a signal arriving meanwhile waits until it is given back
+    (a labgrid place released halfway stays acquired until the next run of this host)."""
+    with signals_held("the devices are released"):
+        for assignment in state.assignments:
+            assignment.release()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     config.stash.get(_RESTORE_SIGTERM, lambda: None)()
-    state = config.stash.get(STATE, None)
-    for assignment in state.assignments if state is not None else []:
-        assignment.release()
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -313,6 +335,9 @@ def pytest_configure_node(node: Any) -> None:
         chosen = state.assignments[state.next_assignment % len(state.assignments)]
         state.next_assignment += 1
         node.workerinput["hilsec_device"] = chosen.name
+        place = getattr(chosen.lock, "place", None)
+        if place:
+            node.workerinput["hilsec_labgrid_place"] = place
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -629,6 +654,7 @@ def _device_identity(state: HilsecState, name: str = "") -> dict[str, Any]:
     return identity
 
 
+@pytest.hookimpl(tryfirst=True)  # the report is written even when a suite's own sessionfinish raises
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(STATE, None)
     if state is None or session.config.option.collectonly:

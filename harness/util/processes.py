@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 STOP_TIMEOUT_S = 5.0
@@ -56,13 +57,15 @@ class CommandOutcome:
         return self.status == 0
 
 
-def run_shell(command: str, timeout: float) -> CommandOutcome:
-    """Run `command` with /bin/sh; its output (clipped) and status; killed with its children after
-    `timeout` seconds (status None).
+def run_shell(command: str, timeout: float, env: Mapping[str, str] | None = None) -> CommandOutcome:
+    """Run `command` with /bin/sh (in `env`, else this process's environment); its output
+    (clipped) and status; killed with its children after `timeout` seconds (status None).
 
     Only the shell is waited for: a command that starts something in the background (a power-on
     that launches a process) returns when its shell does. Output goes through a file, not a pipe,
-    so a background child that keeps it open cannot stall the wait.
+    so a background child that keeps it open cannot stall the wait. The command runs in a session
+    of its own (a Ctrl-C meant for the run does not reach it), so when the wait is interrupted
+    (KeyboardInterrupt, SIGTERM) it is stopped here, not left running on its own.
     """
     with tempfile.TemporaryFile() as output:
         process = subprocess.Popen(
@@ -71,12 +74,16 @@ def run_shell(command: str, timeout: float) -> CommandOutcome:
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env=dict(env) if env is not None else None,
         )
         try:
             status: int | None = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             stop_process(process, group=True)
             status = None
+        except BaseException:
+            stop_process(process, group=True)
+            raise
         output.seek(0)
         text = output.read(OUTPUT_LIMIT).decode(errors="replace")
     return CommandOutcome(command, status, text)
