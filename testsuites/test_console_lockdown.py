@@ -31,6 +31,7 @@ pytestmark = pytest.mark.requirement("FS38-05", "FS38-01", "EN303645-5.6-4", "CL
 ANSWER_TIMEOUT_S = 3.0  # what follows an input: a prompt, a refusal, or silence
 CONFIRM_TIMEOUT_S = 6.0  # a shell must answer a command within this
 BOOT_KEY_INTERVAL_S = 0.4
+KILL_LINE = "\x15"  # Ctrl-U (VKILL; getty's line editing too): empties the line typed so far
 MAGIC_USER_NAMES = ("factory", "debug", "shell", "service", "engineer", "diag")
 # (name, what is typed). A user name is followed by Enter; control keys are sent alone.
 INPUTS_AT_LOGIN: tuple[tuple[str, str], ...] = (
@@ -81,6 +82,9 @@ def _what_follows(console, settings) -> tuple[str, str, bool]:
             index = console.expect([patterns[0], patterns[3], patterns[2]], timeout=ANSWER_TIMEOUT_S + 4)
             index = {0: 0, 1: 3, 2: 2}[index]
     except DeviceTimeout:
+        # What the input left in the line (an escape sequence's printable tail) is not sent as a
+        # user name by the newline that looks at the console next: that cost a refusal's delay.
+        console.send(KILL_LINE)
         return REFUSED, "no shell prompt followed (the console stayed silent or kept asking)", False
     if index == 0 and console.settled() and _shell_answers(console):
         return SHELL, "a shell prompt appeared and ran a command", False
