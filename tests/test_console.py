@@ -274,6 +274,19 @@ def test_a_reprompt_then_a_late_password_prompt_does_not_turn_the_user_name_into
     assert not console.retyped_username
 
 
+def test_a_login_leaves_a_shell_it_vouches_for_until_the_console_prints(board):
+    """still_at("shell") spares a newline and a settle, but only while nothing has come since."""
+    console, fake = board
+    assert console.try_login("root", PASSWORD, SETTINGS, timeout=5) is True
+    assert console.still_at("shell") and not console.still_at("login")
+    fake.emit("\r\nudhcpc: lease obtained\r\n")  # the device printed something after its prompt
+    time.sleep(0.2)
+    assert not console.still_at("shell")
+    assert console.try_login("root", PASSWORD, SETTINGS, timeout=5, accept_open_shell=True)
+    console.run("true")  # typed since the prompt: the console no longer vouches for it
+    assert not console.still_at("shell")
+
+
 @pytest.mark.parametrize("board", [{"fail_delay": 0.2}], indirect=True)
 def test_login_raises_device_error_when_refused(board):
     console, _ = board

@@ -54,6 +54,20 @@ def test_from_an_open_shell(boards: list) -> None:
     assert board.logins == [("root", True)] and board.boots == 0
 
 
+def test_a_shell_just_logged_into_is_left_without_probing_it_again(boards: list) -> None:
+    """The lab's login ended at a settled shell prompt: logging out types `exit` straight away.
+    Once the console printed anything since, the strategy looks first (a newline) as before."""
+    strategy, board, _ = _strategy(boards, "login")
+    strategy.to_shell()
+    strategy.to_login()
+    assert board.shell_lines == ["exit"] and strategy.state is DeviceState.LOGIN
+    strategy.to_shell()
+    board.emit(b"\r\nudhcpc: lease of 10.0.2.15 obtained\r\n# ")
+    time.sleep(0.3)
+    strategy.to_login()
+    assert board.shell_lines == ["exit", "", "exit"] and board.state == "login"
+
+
 def test_from_a_bootloader_prompt(boards: list) -> None:
     strategy, board, _ = _strategy(boards, "bootloader")
     strategy.to_shell()

@@ -277,6 +277,13 @@ class Device:
         the state the strategy last saw."""
         self.strategy.forget()
 
+    def console_at_login(self) -> None:
+        """A test typed on the console and then saw (and consumed) a settled login prompt: the
+        next logout() starts there instead of probing the console with a newline."""
+        console = self.strategy.attach()
+        console.note_login_prompt()
+        self.strategy.state = DeviceState.LOGIN
+
     def watch_from_power_on(self) -> Console:
         """The console from power-on, for tests of what the bootloader lets a person do."""
         return self.strategy.watch_from_power_on()

@@ -182,8 +182,10 @@ class Strategy:
         shell, boots from a bootloader, lets a booting device finish, powers up a silent one."""
         if self.power is not None and self.power.is_on() is False:
             state = self._boot(self.power)  # simply off (the first start of an emulated board): switch on
+        elif self.state is DeviceState.LOGIN or self._still_in_shell():
+            state = self.state  # the console is where we left it: no newline and settle to see it
         else:
-            state = self.state if self.state is DeviceState.LOGIN else self.look()
+            state = self.look()
         waited_for_boot = False
         for _ in range(MAX_MOVES):
             if state is DeviceState.LOGIN:
@@ -211,6 +213,10 @@ class Strategy:
             f"{self.name}: no login prompt on the console (it shows: {state}); "
             f"last console output: {self._recent()}"
         )
+
+    def _still_in_shell(self) -> bool:
+        """We logged in and the console has printed nothing since its settled shell prompt."""
+        return self.state is DeviceState.SHELL and self.console is not None and self.console.still_at("shell")
 
     def _at_login(self) -> Console:
         self.state = DeviceState.LOGIN

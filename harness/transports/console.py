@@ -305,7 +305,7 @@ class Console:
         self._secrets = [s for s in secrets if s]
         self._spawn = StreamSpawn(stream, timeout=default_timeout, char_delay=char_delay)
         self._transcript: _Transcript | None = None
-        self._known_prompt: str | None = None  # "login" / "password" if we left the console there
+        self._known_prompt: str | None = None  # "login" / "password" / "shell" if we left it there
         self.retyped_username = False  # the last login attempt had to type the user name again
         self._typed_secrets: set[str] = set()  # passwords tried: kept out of error messages
         self._slow_patterns: set[str] = set()  # patterns whose search a deadline cut off
@@ -398,8 +398,22 @@ class Console:
 
         An open shell is logged out first (`exit`) so the credentials are really tried, unless
         `accept_open_shell`; a console that gives a shell again without asking counts as True.
-        A console that asks for the password first (ssh) gets the password.
+        A console that asks for the password first (ssh) gets the password. A shell is left at
+        its settled prompt, which `still_at("shell")` can vouch for without probing it again.
         """
+        accepted = self._attempt_login(username, password, settings, timeout, accept_open_shell)
+        if accepted:
+            self._known_prompt = "shell"  # every way to True ends at a settled, consumed shell prompt
+        return accepted
+
+    def _attempt_login(
+        self,
+        username: str,
+        password: str,
+        settings: LoginSettings,
+        timeout: float | None,
+        accept_open_shell: bool,
+    ) -> bool:
         self.add_secret(settings.password)
         seconds = self._timeout(timeout)
         deadline = time.monotonic() + seconds
@@ -550,6 +564,18 @@ class Console:
         """The caller saw a login prompt settle (and consumed it): the next login starts there
         instead of waiting for the console to repeat it."""
         self._known_prompt = "login"
+
+    def still_at(self, where: str) -> bool:
+        """True if the console was left at this settled prompt ("login", "password", "shell") and
+        has printed nothing but whitespace since, looked at now without waiting: the caller may act
+        on that prompt without probing it again (a newline and a settle). Anything else that
+        arrived stays unconsumed for whoever looks next."""
+        if self._known_prompt != where:
+            return False
+        if self._quiet_for(0.0, time.monotonic()):
+            return True
+        self._known_prompt = None
+        return False
 
     def recent_output(self) -> str:
         """The last characters the console printed (cleaned, secrets redacted), for error messages."""

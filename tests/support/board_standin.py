@@ -37,6 +37,7 @@ class StandInBoard:
         self.locked_until = 0.0
         self.boots = 0
         self.logins: list[tuple[str, bool]] = []
+        self.shell_lines: list[str] = []  # every line typed at the shell prompt (an empty one probes it)
         self._user = ""
         self._line = b""
         self._boot_ends = 0.0
@@ -134,6 +135,7 @@ class StandInBoard:
         elif state == "password":
             self._check(line)
         elif state == "shell":
+            self.shell_lines.append(line.strip())
             if line.strip() == "exit":
                 self.state = "login"
                 self._say("\r\nlogout\r\n\r\nstand-in board\r\nboard login: ")
