@@ -3,14 +3,14 @@
 The lab cuts the device's network link (NetworkLink) for OUTAGE_S, runs a command on its console
 meanwhile, gives the link back and watches the capture: every peer the device kept talking to
 before the cut (two-way, more than once: telemetry, log export, whatever it is and on whatever
-port; seen in the last BEFORE_S + POLL_S of its current, undisturbed life, which the whole-run
-capture already holds late in a session: harness.device.observation) must hear from it again and
-answer within RESUME_BOUND_S, and during the outage it must not
-hammer any peer (many attempts at a short, constant gap). Then it power-cycles the device (Power)
-and asks the same of the peers after the power came back. The catalog has no resilience
-requirement (its 25 IDs are fixed by the design); these tests count for FS38-07, the closest:
-the device's reporting to the lab's monitoring must survive outages. Their TS 103 701 units say
-what they exercise.
+port) must hear from it again and answer within RESUME_BOUND_S, and during the outage it must not
+hammer any peer (many attempts at a short, constant gap). "Before" is the last BEFORE_S + POLL_S
+(or more) of the device's current, undisturbed life, which the whole-run capture already holds
+late in a session (harness.device.observation); the outage itself ends such a stretch. Then it
+power-cycles the device (Power) and asks the same of the peers after the power came back. The
+catalog has no resilience requirement (its 25 IDs are fixed by the design); these tests count for
+FS38-07, the closest: the device's reporting to the lab's monitoring must survive outages. Their
+TS 103 701 units say what they exercise.
 """
 
 from __future__ import annotations
