@@ -224,7 +224,7 @@ def request(after_s: float, role: str = MANUFACTURER, path: str = "/latest?runni
 def test_an_untriggered_check_within_the_interval_passes() -> None:
     result = judge_automatic_check(watch(request(12.3)))
     assert result.verdict == Verdict.PASS, result.reason
-    assert "12.3 s after this test started" in result.reason
+    assert "12.3 s into the stretch of its life watched" in result.reason
     assert "manufacturer's update-check server 10.0.2.2:8082" in result.reason
 
 

@@ -125,3 +125,37 @@ def test_a_lockout_that_outlasts_the_wait_is_power_cycled(boards: list) -> None:
     strategy.to_shell()  # locked for 10 min, the wait is 1 s: the power cycle clears it
     assert switch.switched == ["off", "on"] and board.logins[-1] == ("root", True)
     assert any("until a power cycle" in r.what for r in strategy.recoveries), strategy.recoveries
+
+
+# --- the device's life (harness.device.life): where observation windows may start ---------------
+
+
+def test_a_device_found_up_starts_its_life_at_the_first_prompt_and_keeps_it(boards: list) -> None:
+    strategy, _, _ = _strategy(boards, "login")
+    before = time.time()
+    strategy.to_shell()
+    up = strategy.life.up_since
+    assert up is not None and up >= before
+    strategy.to_login()
+    strategy.to_shell()  # logging out and in again is the same life
+    assert strategy.life.up_since == up and strategy.life.since == up
+
+
+def test_a_boot_starts_a_new_life_at_the_login_prompt_after_it(boards: list) -> None:
+    strategy, _, _ = _strategy(boards, "booting", boot_seconds=2.5)
+    started = time.time()
+    strategy.to_shell()
+    assert strategy.life.up_since is not None and strategy.life.up_since >= started + 2.0
+
+
+def test_a_power_cycle_ends_the_life_and_a_disturbance_moves_its_start(boards: list) -> None:
+    strategy, _, _ = _strategy(boards, "login", power=True)
+    strategy.to_shell()
+    first = strategy.life.up_since
+    strategy.power_off()
+    assert strategy.life.since is None  # off: no life to observe
+    cycled = time.time()
+    strategy.power_cycle("a test")
+    assert first is not None and strategy.life.up_since is not None and strategy.life.up_since >= cycled
+    strategy.life.disturbed("network link cut", until=cycled + 100.0)
+    assert strategy.life.since == cycled + 100.0

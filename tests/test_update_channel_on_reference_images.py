@@ -57,17 +57,18 @@ def test_hardened_passes_all_three(runs) -> None:
 
 
 def test_hardened_device_checked_unasked_within_its_interval(outcomes) -> None:
-    """The PASS came from a request outside the fallback test's triggered checks, in the bound."""
+    """The PASS came from a request outside any check the harness triggered, in the bound. The
+    test runs before the fallback test, so no triggered check reaches into its stretch."""
     evidence = _automatic_check_evidence(outcomes["hardened"])
     watch = evidence["watch"]
     assert "unasked, the device checked for updates" in evidence["assessment"]["reason"], evidence
-    assert watch["harness_checks"], "the fallback test's triggered checks were not noted"
+    assert not any(end > watch["started"] for _, end in watch["harness_checks"]), watch
     own = [
         r
         for r in watch["requests"]
         if not any(start <= r["time"] <= end for start, end in watch["harness_checks"])
     ]
-    assert own and own[0]["time"] - watch["started"] <= watch["bound_s"], watch
+    assert own and 0 <= own[0]["time"] - watch["started"] <= watch["bound_s"], watch
 
 
 def test_patch_level_hidden_fails_only_the_patch_level_test(runs) -> None:

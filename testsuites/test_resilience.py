@@ -4,11 +4,13 @@ The lab cuts the device's network link (NetworkLink) for OUTAGE_S, runs a comman
 meanwhile, gives the link back and watches the capture: every peer the device kept talking to
 before the cut (two-way, more than once: telemetry, log export, whatever it is and on whatever
 port) must hear from it again and answer within RESUME_BOUND_S, and during the outage it must not
-hammer any peer (many attempts at a short, constant gap). Then it power-cycles the device (Power)
-and asks the same of the peers after the power came back. The catalog has no resilience
-requirement (its 25 IDs are fixed by the design); these tests count for FS38-07, the closest:
-the device's reporting to the lab's monitoring must survive outages. Their TS 103 701 units say
-what they exercise.
+hammer any peer (many attempts at a short, constant gap). "Before" is the last BEFORE_S + POLL_S
+(or more) of the device's current, undisturbed life, which the whole-run capture already holds
+late in a session (harness.device.observation); the outage itself ends such a stretch. Then it
+power-cycles the device (Power) and asks the same of the peers after the power came back. The
+catalog has no resilience requirement (its 25 IDs are fixed by the design); these tests count for
+FS38-07, the closest: the device's reporting to the lab's monitoring must survive outages. Their
+TS 103 701 units say what they exercise.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from harness.analysis.capture import write_window
 from harness.analysis.capture.activity import DeviceActivity, device_activity
 from harness.capabilities import Capture, NetworkLink, Power
 from harness.checks.resilience import Outage, judge_backoff, judge_local_operation, judge_resumption
+from harness.device.observation import observe
 from harness.errors import DeviceError
 from harness.plugin.conclusions import conclude, inconclusive
 from harness.results.verdicts import Verdict
+from harness.util.deadlines import wait_until
 
 pytestmark = pytest.mark.requirement("FS38-07")
 
@@ -61,23 +65,28 @@ def _activity(device, capture: Capture, since: float) -> DeviceActivity:
     return device_activity(files, device.address, start=since)
 
 
+def _expected_peers(activity: DeviceActivity, before_from: float, cut_at: float) -> set[str]:
+    probe = Outage("network link", before_from, cut_at, cut_at, cut_at)
+    return set(judge_resumption(activity, probe, RESUME_BOUND_S).details.get("expected_peers", ()))
+
+
 def _watch_before(device) -> float:
-    """Watch at least BEFORE_S, longer (up to BEFORE_MAX_S) while the set of peers the device
-    keeps talking to is still empty or growing: the outage must come after its flows are up.
+    """A window of at least BEFORE_S, longer (up to BEFORE_MAX_S) while the set of peers the
+    device keeps talking to is still empty or grew in the last POLL_S: the outage must come after
+    its flows are up. The window is the latest of the device's current, undisturbed life that
+    the capture covers (harness.device.observation), so late in a session it is already there.
     Returns where the window starts."""
     capture = _capture(device)
-    before_from = time.time()
-    time.sleep(BEFORE_S)
-    seen: set[str] | None = None
-    while True:
+    before_from = observe(device, BEFORE_S + POLL_S).start
+
+    def settled() -> bool:
         now = time.time()
-        probe = Outage("network link", before_from, now, now, now)
         activity = _activity(device, capture, before_from)
-        peers = set(judge_resumption(activity, probe, RESUME_BOUND_S).details.get("expected_peers", ()))
-        if (peers and peers == seen) or now - before_from >= BEFORE_MAX_S:
-            return before_from
-        seen = peers
-        time.sleep(POLL_S)
+        peers = _expected_peers(activity, before_from, now)
+        return bool(peers) and peers == _expected_peers(activity, before_from, now - POLL_S)
+
+    wait_until(settled, BEFORE_MAX_S - (time.time() - before_from), POLL_S)
+    return before_from
 
 
 def _network_outage(device) -> NetworkOutage:
@@ -101,7 +110,10 @@ def _network_outage(device) -> NetworkOutage:
             pass
         time.sleep(max(0.0, cut_at + OUTAGE_S - time.time()))
     finally:
-        link.restore()
+        try:
+            link.restore()
+        finally:
+            device.life.disturbed("network link cut")  # windows of its own traffic start after it
     restored_at = time.time()
     run = NetworkOutage(
         Outage("network link", before_from, cut_at, restored_at, restored_at), output, status, marker

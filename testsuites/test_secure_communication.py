@@ -1,7 +1,8 @@
 """FS38-04: every flow the device starts to a remote endpoint is encrypted with current protocols.
 
-The device runs its normal traffic while the lab watches for at least the profile's observation
-time; then every flow of the whole run's capture (every file: one per boot) is judged from its
+The capture must cover at least the profile's observation time of the device's current life
+(harness.device.observation: late in a session it already does, so the test waits for nothing);
+then every flow of the whole run's capture (every file: one per boot) is judged from its
 content, not its framing: record versions, the suite the server chose, whether application data
 reads as text, whether a handshake with the peer really happened. The test runs after the
 session's other tests (`whole_run`), so flows the device started during them count too.
@@ -9,7 +10,6 @@ session's other tests (`whole_run`), so flows the device started during them cou
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 
 import pytest
@@ -17,11 +17,13 @@ import pytest
 from harness.analysis.capture import analyze_capture, write_window
 from harness.capabilities import Capture
 from harness.checks.secure_communication import DEFAULT_ALLOWANCES, PlaintextAllowance, judge_traffic
+from harness.device.observation import observe
 from harness.plugin.conclusions import conclude, inconclusive
 
 pytestmark = [pytest.mark.requirement("FS38-04", "EN303645-5.5-1", "CLP13_6.19"), pytest.mark.whole_run]
 
-# Sessions still in their handshake when the window closes are given this long to finish.
+# Sessions still in their handshake when the window closes are given this long to finish: the
+# capture is read this far past the window's end.
 HANDSHAKE_GRACE_S = 5.0
 
 
@@ -33,17 +35,15 @@ def test_device_traffic_is_encrypted(device, profile, evidence):
     if capture is None:
         inconclusive(f"the lab takes no capture of this device's traffic ({Capture.CONFIG})")
     seconds = float(profile.secure_communication.observation_seconds)
-    start = time.time()
-    time.sleep(seconds)
-    end = time.time()
-    time.sleep(HANDSHAKE_GRACE_S)
+    window = observe(device, seconds + HANDSHAKE_GRACE_S)
+    end = window.end - HANDSHAKE_GRACE_S
 
     files = [path for path in capture.files() if path.is_file()]
     if not files:
         inconclusive(f"the capture ({capture.description}) holds no file yet")
-    analysis = analyze_capture(files, end=end + HANDSHAKE_GRACE_S)
+    analysis = analyze_capture(files, end=window.end)
     for index, path in enumerate(files, start=1):
-        write_window(path, evidence.path(f"traffic-{index}.pcap"), 0.0, end + HANDSHAKE_GRACE_S)
+        write_window(path, evidence.path(f"traffic-{index}.pcap"), 0.0, window.end)
     allowances = list(DEFAULT_ALLOWANCES) + [
         PlaintextAllowance(a.protocol, a.port, a.reason)
         for a in profile.secure_communication.plaintext_allowed
@@ -58,7 +58,12 @@ def test_device_traffic_is_encrypted(device, profile, evidence):
     evidence.write_json(
         "flows.json",
         {
-            "window": {"start": start, "end": end, "seconds": seconds},
+            "window": {
+                "start": window.start,
+                "end": end,
+                "seconds": seconds,
+                "observation": window.as_dict(),
+            },
             "capture_files": [str(path) for path in files],
             "device_address": device.address,
             "flows": [

@@ -1,7 +1,9 @@
 """FS38-SIP-01 and FS38-SIP-02: the device's SIP signalling and its SIP user agent's exposure.
 
-SIP-01 watches the device's registration to the lab's registrar (kamailio) in the capture and
-searches every plaintext SIP header it sent for its IMSI, IMEI or MSISDN; signalling carried only
+SIP-01 watches the device's registrations to the lab's registrar (kamailio) in the capture, from
+the boot until the capture covers OBSERVATION_S of the device's current life (waiting only for
+what is missing: harness.device.observation), and searches every plaintext SIP header it sent for
+its IMSI, IMEI or MSISDN; signalling carried only
 over TLS to the registrar's SIP-over-TLS port (seen in the capture and in the registrar's log)
 passes, since none of its headers is readable on the path. SIP-02 sends an INVITE
 straight to the device's SIP port from the lab side, as an attacker around the registrar would.
@@ -9,7 +11,6 @@ straight to the device's SIP port from the lab side, as an attacker around the r
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 
 import pytest
@@ -22,10 +23,12 @@ from harness.checks.sip import (
     judge_direct_request,
     judge_identity_exposure,
 )
+from harness.device.observation import observe
 from harness.plugin.conclusions import conclude, inconclusive, not_applicable
 from harness.probes.sip import send_direct_request
 
-# Long enough for the reference UA's registration cycle (SIP_REGISTER_INTERVAL_S = 20).
+# Of the device's current life, from its login prompt: long enough for the reference UA's first
+# registration and the next one (SIP_REGISTER_INTERVAL_S = 20).
 OBSERVATION_S = 25.0
 
 
@@ -52,10 +55,9 @@ def test_sip_signalling_hides_subscriber_identity(device, profile, evidence):
     if registrar is not None and getattr(registrar, "unavailable", None):
         inconclusive(f"the lab's SIP registrar could not run: {registrar.unavailable}")
     identity = _identity(device, profile)
-    start = time.time()
     # Everything since boot counts: the first REGISTER usually goes out before this test starts.
-    time.sleep(OBSERVATION_S)
-    end = time.time()
+    window = observe(device, OBSERVATION_S)
+    end = window.end
     write_window(pcap, evidence.path("sip.pcap"), 0, end)
     messages = list(messages_in_capture(pcap, end=end))
     encrypted = _encrypted_signalling(device, registrar, pcap, end)
@@ -68,7 +70,7 @@ def test_sip_signalling_hides_subscriber_identity(device, profile, evidence):
     evidence.write_json(
         "sip-messages.json",
         {
-            "window": {"end": end, "observed_from": start},
+            "window": {"end": end, "observed_from": window.start, "observation": window.as_dict()},
             "declared_identities": sorted(identity.values()),
             "messages": [
                 {

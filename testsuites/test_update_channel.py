@@ -6,9 +6,11 @@ command or an AT command on the modem port) and reads a security patch level and
 applied. SSU-TES-0020 uses the lab's two update servers (harness.lab.services.update_checks): with
 both up the device's update check should reach the operator's; then the operator's is taken down
 and the device's next check must reach the manufacturer's within a bounded time, as its access
-log shows. The automatic-check test triggers nothing: it waits up to the declared interval
-(`update_policy.automatic_check_interval_s`) plus a margin for any request of the device's own to
-either server; the checks the fallback test started are left out by their time windows. The
+log shows. The automatic-check test triggers nothing: it looks for any request of the device's own to
+either server in a stretch of the device's current life as long as the declared interval
+(`update_policy.automatic_check_interval_s`) plus a margin, the latest one the servers' logs
+already cover (harness.device.observation: it waits only for what is missing, and ends on the
+check); the checks the fallback test started are left out by their time windows. The
 decisions are in harness.checks.update_channel.
 """
 
@@ -37,6 +39,7 @@ from harness.checks.update_channel import (
     release_patch_fields,
     untriggered_requests,
 )
+from harness.device.observation import observe
 from harness.drivers.modem import AtModem
 from harness.errors import DeviceError
 from harness.lab.services.update_checks import MANUFACTURER, OPERATOR, ROLES, UpdateCheckServers
@@ -89,6 +92,53 @@ def test_patch_level_and_date_readable_on_device(device, profile, evidence):
     evidence.write_json(
         "patch-level.json",
         {"reading": reading.as_dict(), "today": today.isoformat(), "assessment": outcome.as_dict()},
+    )
+    conclude(outcome)
+
+
+# --- SSU-SEC-0001 (EN 303 645 5.3-4/5.3-5): the device's own update checks ---------------------
+
+
+def _requests_since(servers: UpdateCheckServers, since: float) -> list[ServerRequest]:
+    return [
+        ServerRequest(role, entry.time, entry.client, entry.path)
+        for role in ROLES
+        for entry in servers.requests_since(role, since)
+    ]
+
+
+@pytest.mark.requirement(
+    "SSU-SEC-0001", "EN303645-5.3-4", "EN303645-5.3-5", "EN18031-SUM-3", "TS103701-5.3-6-2a"
+)
+def test_device_checks_for_updates_on_its_own(device, profile, evidence):
+    """Asking nothing, the harness sees the device's own update check reach one of the lab's
+    update-check servers within the declared interval plus a margin. It runs before the fallback
+    test: the checks that one starts would leave the stretch before them unusable."""
+    interval = profile.update_policy.automatic_check_interval_s
+    servers = device.lab_services.get(UPDATE_SERVERS_SERVICE)
+    addresses = {role: servers.address(role) for role in ROLES} if servers is not None else {}
+    decided = automatic_check_applicability(interval, addresses, AUTOMATIC_CHECK_MARGIN_S)
+    if decided is not None:
+        conclude(decided)
+    watch = AutomaticCheckWatch(interval, AUTOMATIC_CHECK_MARGIN_S, time.time(), 0.0, addresses)
+
+    def own_check(start: float) -> bool:
+        watch.started = start
+        watch.requests = _requests_since(servers, start)
+        watch.harness_checks = servers.harness_checks()
+        return bool(untriggered_requests(watch))
+
+    # The stretch watched is the latest of the device's current life that fits (harness.device.
+    # observation), after every check the harness started: their requests cannot be told from the
+    # device's own, so a stretch with one in it would have less time to show the device's.
+    after_triggered = max((end for _, end in servers.harness_checks()), default=None)
+    window = observe(device, watch.bound_s, not_before=after_triggered, event=own_check, poll_s=POLL_S)
+    own_check(window.start)
+    watch.ended = window.end
+    outcome = judge_automatic_check(watch)
+    evidence.write_json(
+        "automatic-update-check.json",
+        {"watch": watch.as_dict(), "observation": window.as_dict(), "assessment": outcome.as_dict()},
     )
     conclude(outcome)
 
@@ -192,42 +242,3 @@ def _record_fallback_evidence(device, servers, observation, evidence, trigger, s
             write_window(device.capture_path, evidence.path("update-checks.pcap"), started - 1, ended + 1)
         except (OSError, ValueError):
             pass  # the capture is corroboration; the servers' access logs decide
-
-
-# --- SSU-SEC-0001 (EN 303 645 5.3-4/5.3-5): the device's own update checks ---------------------
-
-
-def _requests_since(servers: UpdateCheckServers, since: float) -> list[ServerRequest]:
-    return [
-        ServerRequest(role, entry.time, entry.client, entry.path)
-        for role in ROLES
-        for entry in servers.requests_since(role, since)
-    ]
-
-
-@pytest.mark.requirement(
-    "SSU-SEC-0001", "EN303645-5.3-4", "EN303645-5.3-5", "EN18031-SUM-3", "TS103701-5.3-6-2a"
-)
-def test_device_checks_for_updates_on_its_own(device, profile, evidence):
-    """Asking nothing, the harness sees the device's own update check reach one of the lab's
-    update-check servers within the declared interval plus a margin."""
-    interval = profile.update_policy.automatic_check_interval_s
-    servers = device.lab_services.get(UPDATE_SERVERS_SERVICE)
-    addresses = {role: servers.address(role) for role in ROLES} if servers is not None else {}
-    decided = automatic_check_applicability(interval, addresses, AUTOMATIC_CHECK_MARGIN_S)
-    if decided is not None:
-        conclude(decided)
-    watch = AutomaticCheckWatch(interval, AUTOMATIC_CHECK_MARGIN_S, time.time(), 0.0, addresses)
-    deadline = time.monotonic() + watch.bound_s
-    while True:
-        watch.requests = _requests_since(servers, watch.started)
-        watch.harness_checks = servers.harness_checks()
-        watch.ended = time.time()
-        if untriggered_requests(watch) or time.monotonic() >= deadline:
-            break
-        time.sleep(POLL_S)
-    outcome = judge_automatic_check(watch)
-    evidence.write_json(
-        "automatic-update-check.json", {"watch": watch.as_dict(), "assessment": outcome.as_dict()}
-    )
-    conclude(outcome)

@@ -20,3 +20,8 @@ class Capture(Protocol):
     def current(self) -> Path | None:
         """The file being written now."""
         ...
+
+    @property
+    def started(self) -> float | None:
+        """When the current file began (time.time()): the capture covers the device from then."""
+        ...

@@ -293,7 +293,7 @@ class AutomaticCheckWatch:
 
     interval_s: int  # the declared interval between the device's own checks
     margin_s: float  # allowed on top: the check's own time, the schedule's jitter
-    started: float  # time.time() the watch began
+    started: float  # time.time() the watched stretch of the device's life began (maybe before the test)
     ended: float  # ... and ended (early, once a check came)
     servers: dict[str, str]  # role -> HOST:PORT
     requests: list[ServerRequest] = field(default_factory=list)  # to either server, since `started`
@@ -340,7 +340,7 @@ def judge_automatic_check(watch: AutomaticCheckWatch) -> Outcome:
         return result.outcome(NOTHING_OBSERVED)
     first = own[0]
     result.judged.append(
-        f"unasked, the device checked for updates {first.time - w.started:.1f} s after this test started "
+        f"unasked, the device checked for updates {first.time - w.started:.1f} s into the stretch of its life watched "
         f"(within the declared interval {w.interval_s} s plus {w.margin_s:.0f} s): GET {first.path!r} to the "
         f"{first.role}'s update-check server {w.servers.get(first.role, '?')}"
     )

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from harness.capabilities import Capture, ConsolePort, LabAddressing, MissingCapability, Power
 from harness.device.factory import CAPABILITIES, build_capabilities
+from harness.device.life import DeviceLife
 from harness.device.registry import BuildContext
 from harness.device.strategy import DeviceState, Recovery, Strategy
 from harness.errors import DeviceError, HarnessSetupError
@@ -262,6 +263,11 @@ class Device:
     def logout(self) -> Console:
         """Leave the shell so the console shows a login prompt again (that console is returned)."""
         return self.strategy.to_login()
+
+    @property
+    def life(self) -> DeviceLife:
+        """When the device last came up and was last disturbed (harness.device.observation waits on it)."""
+        return self.strategy.life
 
     @property
     def recoveries(self) -> list[Recovery]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from harness.capabilities import ConsolePort, MissingCapability, Power
+from harness.device.life import DeviceLife
 from harness.errors import DeviceDisconnected, DeviceError, DeviceTimeout
 from harness.transports.console import Console, LoginSettings
 
@@ -85,6 +86,7 @@ class Strategy:
         self.console: Console | None = None
         self.boot_seconds: float | None = None
         self.recoveries: list[Recovery] = []
+        self.life = DeviceLife()  # boots and prompts the strategy saw, for observation windows
         self._login_broken: str | None = None  # why the last recovery failed: later tests fail fast
         self._given_up_on_silence = False  # a silent device without power already got its boot wait
 
@@ -146,6 +148,8 @@ class Strategy:
             if remaining <= 0:
                 printed = console.bytes_received > received
                 self.state = DeviceState.BOOTING if printed else DeviceState.SILENT
+                if printed:
+                    self.life.boot_started()  # output without a prompt: a boot (or a board that babbles)
                 return self.state
             try:
                 if wake:
@@ -172,6 +176,10 @@ class Strategy:
             }[name]
             if self.state is DeviceState.LOGIN:
                 console.note_login_prompt()  # the next login need not wait for the prompt again
+            if self.state is DeviceState.BOOTLOADER:
+                self.life.boot_started()
+            else:
+                self.life.prompt_seen()
             self._given_up_on_silence = False
             return self.state
 
@@ -242,6 +250,7 @@ class Strategy:
         self.detach()
         power.off()
         self.state = DeviceState.OFF
+        self.life.boot_started()
         self._boot(power)
 
     def power_off(self) -> None:
@@ -249,6 +258,7 @@ class Strategy:
             self.detach()
             self.power.off()
             self.state = DeviceState.OFF
+            self.life.boot_started()
 
     def watch_from_power_on(self) -> Console:
         """The console from the first byte after power-on (for the bootloader check)."""
@@ -256,6 +266,7 @@ class Strategy:
         self.detach()
         power.off()
         self.state = DeviceState.OFF
+        self.life.boot_started()
         if not self.console_port.follows_power:
             self.attach()  # a port that stays: open it first, so nothing printed is missed
             power.on()
@@ -306,6 +317,7 @@ class Strategy:
     def _boot(self, power: Power) -> DeviceState:
         """Power on and wait for a login prompt (or a shell, on a device that logs in by itself)."""
         started = time.monotonic()
+        self.life.boot_started()
         if not self.console_port.follows_power:
             self.attach(retry_for=self.boot_timeout)
             power.on()

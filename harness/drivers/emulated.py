@@ -182,6 +182,11 @@ class QemuCapture(Capture):
         machine = self.board.machine
         return machine.pcap_path if machine is not None else None
 
+    @property
+    def started(self) -> float | None:
+        machine = self.board.machine
+        return machine.pcap_started if machine is not None else None
+
 
 class EmulatedFirmware(FirmwareFiles):
     """The files the emulated board boots: what a maker would hand a lab as its firmware."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 from harness.capabilities import Capture, LabAddressing
@@ -48,6 +49,7 @@ class InterfaceCapture(Capture):
         self.log_path = ctx.workdir / "capture" / f"{interface}.log"
         self.description = f"capture on interface {interface}"
         self._process: subprocess.Popen[bytes] | None = None
+        self._started: float | None = None
 
     def start(self) -> None:
         tool = choose_tool(self.wanted_tool)
@@ -57,6 +59,7 @@ class InterfaceCapture(Capture):
         if addressing is not None:
             argv = addressing.side.command(argv)
         log = self.log_path.open("wb")
+        self._started = time.time()  # the file is written anew from here
         self._process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         log.close()
         self.description = f"{tool} on interface {self.interface}"
@@ -85,6 +88,10 @@ class InterfaceCapture(Capture):
     @property
     def current(self) -> Path | None:
         return self.path
+
+    @property
+    def started(self) -> float | None:
+        return self._started if self._process is not None else None
 
 
 @provides(Capture, order=50)

@@ -237,6 +237,7 @@ class QemuMachine:
         self.log_path = self.workdir / "qemu.log"
         self.pcap_path: Path | None = None
         self.pcap_paths: list[Path] = []
+        self.pcap_started: float | None = None  # time.time() the current pcap_path began
         self.boots = 0
         self.boot_started: float | None = None  # time.monotonic() of the last power_on
         self._ports: dict[tuple[str, int], int] = {}
@@ -259,6 +260,7 @@ class QemuMachine:
                 self.pcap_path = self.workdir / name
                 self.pcap_path.unlink(missing_ok=True)
                 self.pcap_paths.append(self.pcap_path)
+                self.pcap_started = time.time()
             try:
                 self._start(accel)
                 return
