@@ -187,7 +187,7 @@ def test_reads_end_when_a_greeting_or_prompt_has_decided():
     assert service_id._greeting_complete(b"SSH-2.0-dropbear_2022.83\r\n")
     assert not service_id._greeting_complete(b"SSH-2.0-drop")  # the software name is still coming
     assert service_id._greeting_complete(b"220 (vsFTPd 3.0.3)\r\n")
-    assert service_id._greeting_complete(b"\xff\xfd\x01")  # telnet negotiation needs no newline
+    assert service_id._telnet_negotiation(b"\xff\xfd\x01")  # no newline needed
     assert not service_id._greeting_complete(b"hello")
     assert service_id._prompted(b"\xff\xfb\x01Password: ")
     assert service_id._prompted(b"\r\nhilsec-ref login: ")

@@ -9,8 +9,8 @@ silence), in this order, the first that recognises the service wins:
 3. an ADB `CNXN` message answered with `CNXN` or `AUTH`;
 4. an rlogin handshake (`\\0user\\0user\\0term\\0`) answered with one NUL byte;
 5. an HTTP request answered with `HTTP/`.
-A read ends as soon as what arrived decides (an SSH or FTP greeting's first line, telnet option
-negotiation, a prompt), never later than its silence timeout. A service silent at first gets one
+A read ends as soon as what arrived decides (an SSH or FTP greeting's first line, a prompt; on
+the patient and late reads also telnet option negotiation), never later than its silence timeout. A service silent at first gets one
 patient connection (a loaded dropbear's identification can come seconds late); a greeting that
 comes late, after the shell probe was sent, is recognised there. The open ports of an inventory
 are identified concurrently (`IDENTIFY_WORKERS` at a time), each port's connections one after
@@ -176,7 +176,7 @@ def _adb_connect() -> bytes:
 
 def _greeting(port: int, banner: bytes) -> ServiceIdentity | None:
     """What a protocol's own opening says the service is (telnet negotiation, SSH, FTP), if anything."""
-    if len(banner) >= 3 and banner[0] == IAC and banner[1] in TELNET_COMMANDS:
+    if _telnet_negotiation(banner):
         return ServiceIdentity(port, "telnet", f"telnet option negotiation {sample(banner)}")
     if banner.startswith(b"SSH-"):
         first = banner.splitlines()[0]
@@ -186,10 +186,12 @@ def _greeting(port: int, banner: bytes) -> ServiceIdentity | None:
     return None
 
 
+def _telnet_negotiation(data: bytes) -> bool:
+    return len(data) >= 3 and data[0] == IAC and data[1] in TELNET_COMMANDS
+
+
 def _greeting_complete(data: bytes) -> bool:
-    """Whether a greeting has said all that decides (more bytes would not change what it is)."""
-    if len(data) >= 3 and data[0] == IAC and data[1] in TELNET_COMMANDS:
-        return True
+    """Whether an SSH identification or FTP greeting has its first line (all that decides)."""
     return (data.startswith(b"SSH-") or bool(_FTP_GREETING.match(data))) and b"\n" in data
 
 
@@ -225,7 +227,11 @@ def identify_tcp_service(host: str, port: int, timeout: float = REPLY_TIMEOUT_S)
             return by_banner
         talk.send(SHELL_PROBE)
         # A service that was silent so far may be a slow server whose greeting is still coming.
-        reply = talk.read(until=lambda got: SHELL_ANSWER in got or (not banner and _greeting_complete(got)))
+        reply = talk.read(
+            until=lambda got: (
+                SHELL_ANSWER in got or (not banner and (_greeting_complete(got) or _telnet_negotiation(got)))
+            )
+        )
         if SHELL_ANSWER in reply:
             return ServiceIdentity(
                 port,
@@ -266,7 +272,7 @@ def identify_patiently(host: str, port: int) -> ServiceIdentity:
     if identity.kind != "unknown":
         return identity
     with _Exchange(host, port, PATIENT_BANNER_WAIT_S) as talk:
-        first = talk.read(until=lambda got: b"\n" in got or _greeting_complete(got) or _prompted(got))
+        first = talk.read(until=lambda got: b"\n" in got or _telnet_negotiation(got) or _prompted(got))
     return _identify_banner(port, first) or identity
 
 
