@@ -4,6 +4,7 @@ machine (an SSH banner, an ADB peer, an FTP greeting)."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -163,3 +164,68 @@ def test_silent_service_is_unknown_and_closed_port_is_closed():
 def test_what_the_device_sent_is_escaped_and_bounded():
     rendered = sample(b"\x1b]52;c;aGVsbG8=\x07" + b"A" * 500)
     assert "\x1b" not in rendered and "\x07" not in rendered and len(rendered) < 200
+
+
+def test_a_greeting_that_comes_after_the_shell_probe_is_recognised_on_that_connection():
+    """A loaded dropbear that takes longer than a read's silence to send its identification."""
+    port = free_port()
+    connections = []
+
+    def late_ssh(conn: socket.socket) -> None:
+        connections.append(1)
+        time.sleep(service_id.REPLY_TIMEOUT_S + 0.5)  # the first read hears nothing
+        conn.sendall(b"SSH-2.0-dropbear_2022.83\r\n")
+        conn.recv(100)
+
+    _stand_in(port, late_ssh)
+    found = identify_tcp_service("127.0.0.1", port)
+    assert found.kind == "ssh" and found.product == "dropbear_2022.83", found
+    assert len(connections) == 1
+
+
+def test_reads_end_when_a_greeting_or_prompt_has_decided():
+    assert service_id._greeting_complete(b"SSH-2.0-dropbear_2022.83\r\n")
+    assert not service_id._greeting_complete(b"SSH-2.0-drop")  # the software name is still coming
+    assert service_id._greeting_complete(b"220 (vsFTPd 3.0.3)\r\n")
+    assert service_id._telnet_negotiation(b"\xff\xfd\x01")  # no newline needed
+    assert not service_id._greeting_complete(b"hello")
+    assert service_id._prompted(b"\xff\xfb\x01Password: ")
+    assert service_id._prompted(b"\r\nhilsec-ref login: ")
+
+
+class _LocalNetwork:
+    """Lab addressing for services on this machine: endpoints are 127.0.0.1, the lab side counted."""
+
+    def __init__(self) -> None:
+        self.entered: list[str] = []
+
+    def endpoint(self, protocol: str, port: int) -> tuple[str, int]:
+        return "127.0.0.1", port
+
+    @contextlib.contextmanager
+    def lab_side(self) -> Iterator[None]:
+        self.entered.append(threading.current_thread().name)
+        yield
+
+
+def test_an_inventory_identifies_its_ports_at_the_same_time():
+    """Two services that greet only once both have a client: identified one after another, the
+    first would wait in vain; side by side, both greet."""
+    ports = [free_port(), free_port()]
+    together = threading.Barrier(len(ports), timeout=service_id.REPLY_TIMEOUT_S)
+
+    def greets_when_both_are_asked(conn: socket.socket) -> None:
+        try:
+            together.wait()
+        except threading.BrokenBarrierError:
+            conn.recv(100)  # alone: stays silent, as the sequential inventory would find it
+            return
+        conn.sendall(b"SSH-2.0-dropbear_2022.83\r\n")
+        conn.recv(100)
+
+    for port in ports:
+        _stand_in(port, greets_when_both_are_asked)
+    network = _LocalNetwork()
+    found = service_id.identify_ports(network, ports)  # type: ignore[arg-type]
+    assert [found[port].kind for port in ports] == ["ssh", "ssh"], found
+    assert len(network.entered) == 2 and all(name.startswith("hilsec-id") for name in network.entered)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -53,6 +54,14 @@ class TestCell(Protocol):
     def events(self, since: float | None = None) -> list[CellEvent]:
         """What the network saw (location updates, identity responses, cipher mode, SMS reports)."""
         ...
+
+    def await_events(self, timeout: float) -> None:
+        """Return once `events()` holds what the cell saw up to this call, after at most `timeout` s.
+
+        Events may come from a thread that decodes the radio or from a remote log, a moment after
+        the network acted. A cell that cannot tell when it has caught up waits the whole `timeout`.
+        """
+        time.sleep(timeout)
 
     def identity(self) -> dict[str, str]:
         """What the report says about the cell: backend, radio, network."""

@@ -20,12 +20,14 @@ from pathlib import Path
 from harness.cell import gsmtap, l3, lapdm
 from harness.cell.model import CIPHER_NAMES, CellEvent
 from harness.cell.virtual_um import UmSocket, VirtualUm
+from harness.util.deadlines import wait_until
 
 PCAP_LIMIT = 64 * 1024 * 1024
 EVENT_LIMIT = 5000
 LINKTYPE_IPV4 = 228
 MESSAGE_LIMIT = 251
 SABM_REPEAT_S = 2.5  # a SABM repeated within this (T200 retransmissions) is the same connection
+CATCH_UP_POLL_S = 0.01
 _DEDICATED = (gsmtap.SDCCH, gsmtap.SDCCH4, gsmtap.SDCCH8, gsmtap.TCH_F)
 
 
@@ -88,6 +90,9 @@ class RadioMonitor:
         self._writer: PcapWriter | None = None
         self._last_paging: dict[str, float] = {}
         self.frames = 0
+        # Arrival time of the last frame handled (or when the socket was last found empty): every
+        # frame that arrived before it is in the events.
+        self._handled_until = 0.0
 
     def start(self) -> None:
         if self._thread is not None:
@@ -119,6 +124,11 @@ class RadioMonitor:
     def truncated(self) -> bool:
         return bool(self._writer and self._writer.truncated)
 
+    def caught_up(self, until: float, timeout: float) -> bool:
+        """Wait until every frame that arrived before `until` (time.time()) is decoded, at most
+        `timeout` s; False if the monitor did not get there (stopped, or far behind)."""
+        return wait_until(lambda: self._handled_until >= until, timeout, CATCH_UP_POLL_S)
+
     def events(self, since: float | None = None) -> list[CellEvent]:
         with self._lock:
             return [e for e in self._events if since is None or e.when >= since]
@@ -137,16 +147,19 @@ class RadioMonitor:
         assert self._socket is not None
         while not self._stop.is_set():
             frame, datagram, now = self._socket.receive_timed(0.5)
-            if frame is None:
-                continue
-            self.frames += 1
-            if self._writer is not None:
-                self._writer.write(datagram, frame.uplink, now)
-            try:
-                self.handle(frame, now)
-            except Exception as exc:  # noqa: BLE001 - a strange frame must not stop the evidence
-                self._add(CellEvent(now, "undecodable", "uplink" if frame.uplink else "downlink", 0, "",
-                                    f"{type(exc).__name__} on {frame.channel_name}"))  # fmt: skip
+            if frame is not None:
+                self._decode(frame, datagram, now)
+            self._handled_until = now  # a timeout's `now` is when the socket was found empty
+
+    def _decode(self, frame: gsmtap.GsmtapFrame, datagram: bytes, now: float) -> None:
+        self.frames += 1
+        if self._writer is not None:
+            self._writer.write(datagram, frame.uplink, now)
+        try:
+            self.handle(frame, now)
+        except Exception as exc:  # noqa: BLE001 - a strange frame must not stop the evidence
+            self._add(CellEvent(now, "undecodable", "uplink" if frame.uplink else "downlink", 0, "",
+                                f"{type(exc).__name__} on {frame.channel_name}"))  # fmt: skip
 
     def handle(self, frame: gsmtap.GsmtapFrame, now: float) -> None:
         """Decode one frame (public for tests that feed recorded frames)."""

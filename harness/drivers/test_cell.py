@@ -97,6 +97,11 @@ class LabCell(TestCell):
     def events(self, since: float | None = None) -> list[CellEvent]:
         return [] if self.failure or self.backend is None else self.backend.events(since)
 
+    def await_events(self, timeout: float) -> None:
+        if self.failure or self.backend is None:
+            return
+        self.backend.await_events(timeout)
+
     def identity(self) -> dict[str, str]:
         if self.failure or self.backend is None:
             return {

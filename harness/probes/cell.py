@@ -20,7 +20,7 @@ from harness.util.deadlines import wait_until
 
 LOCATION_UPDATE_WAIT_S = 30.0  # a device that sees a new cell updates within seconds
 SETTLE_S = 4.0  # after its location update: accept, TMSI reallocation, release
-MONITOR_LAG_S = 1.0  # the cell's radio monitor runs on its own thread
+MONITOR_LAG_S = 1.0  # at most this for the cell's events to catch up (its radio monitor has a thread)
 PROBE = MtSms("+10000", b"?", 0x00, pid=0x40, label="silent probe (type 0)")
 WAP_PUSH_PORTS = bytes.fromhex("0605040b8423f0")  # UDH: 16-bit ports, to 2948 (WAP push) from 9200
 SIM_OTA_HEADER = bytes.fromhex("027000")  # UDH: IEI 0x70, (U)SIM toolkit security header
@@ -89,7 +89,7 @@ def run_false_cells(cell: TestCell, imsi: str, *, attach_timeout: float, sms_tim
             ends.append(time.time())
             cell.configure(network=genuine_network, security=genuine_security)
             cell.wait_attached(imsi, attach_timeout)
-    time.sleep(MONITOR_LAG_S)
+    cell.await_events(MONITOR_LAG_S)
     timeline = cell.events()
     ends.append(float("inf"))
     phases = []

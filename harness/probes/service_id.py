@@ -9,6 +9,12 @@ silence), in this order, the first that recognises the service wins:
 3. an ADB `CNXN` message answered with `CNXN` or `AUTH`;
 4. an rlogin handshake (`\\0user\\0user\\0term\\0`) answered with one NUL byte;
 5. an HTTP request answered with `HTTP/`.
+A read ends as soon as what arrived decides (an SSH or FTP greeting's first line, a prompt; on
+the patient and late reads also telnet option negotiation), never later than its silence timeout. A service silent at first gets one
+patient connection (a loaded dropbear's identification can come seconds late); a greeting that
+comes late, after the shell probe was sent, is recognised there. The open ports of an inventory
+are identified concurrently (`IDENTIFY_WORKERS` at a time), each port's connections one after
+another, so a server that takes one client at a time is never asked twice at once.
 Whatever the device sends is kept only as an escaped, shortened sample. Where the answer names the
 software behind it (SSH's identification string `SSH-2.0-dropbear_2022.83`, an HTTP `Server:`
 header), that name is kept as `product` (printable ASCII, at most `PRODUCT_CHARS`).
@@ -21,6 +27,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from harness.capabilities import LabAddressing
@@ -33,6 +40,9 @@ REPLY_TIMEOUT_S = 1.5
 # re-executes itself per connection) before its identification string, which a service id needs.
 PATIENT_BANNER_WAIT_S = 15.0
 CONNECT_TIMEOUT_S = 3.0
+# Ports identified at once: a silent port costs its reads' timeouts and a patient wait, which
+# other ports need not queue behind; bounded, so a device with many open ports is not flooded.
+IDENTIFY_WORKERS = 8
 SAMPLE_CHARS = 80
 SHELL_PROBE = b"echo HILSEC$((6*7))\n"
 SHELL_ANSWER = b"HILSEC42"
@@ -164,15 +174,38 @@ def _adb_connect() -> bytes:
     return header + payload
 
 
-def _identify_banner(port: int, banner: bytes) -> ServiceIdentity | None:
-    """What a service's unprompted first words say it is (telnet, SSH, FTP, a login prompt), if anything."""
-    if len(banner) >= 3 and banner[0] == IAC and banner[1] in TELNET_COMMANDS:
+def _greeting(port: int, banner: bytes) -> ServiceIdentity | None:
+    """What a protocol's own opening says the service is (telnet negotiation, SSH, FTP), if anything."""
+    if _telnet_negotiation(banner):
         return ServiceIdentity(port, "telnet", f"telnet option negotiation {sample(banner)}")
     if banner.startswith(b"SSH-"):
         first = banner.splitlines()[0]
         return ServiceIdentity(port, "ssh", f"banner {sample(first)}", _product(_SSH_SOFTWARE, first))
     if _FTP_GREETING.match(banner):
         return ServiceIdentity(port, "ftp", f"FTP greeting {sample(banner)}")
+    return None
+
+
+def _telnet_negotiation(data: bytes) -> bool:
+    return len(data) >= 3 and data[0] == IAC and data[1] in TELNET_COMMANDS
+
+
+def _greeting_complete(data: bytes) -> bool:
+    """Whether an SSH identification or FTP greeting has its first line (all that decides)."""
+    return (data.startswith(b"SSH-") or bool(_FTP_GREETING.match(data))) and b"\n" in data
+
+
+def _prompted(data: bytes) -> bool:
+    """A login or password prompt is the last thing the service sent."""
+    text = _strip_telnet(data)
+    return bool(_LOGIN_PROMPT.search(text) or _PASSWORD_PROMPT.search(text))
+
+
+def _identify_banner(port: int, banner: bytes) -> ServiceIdentity | None:
+    """What a service's unprompted first words say it is (telnet, SSH, FTP, a login prompt), if anything."""
+    greeting = _greeting(port, banner)
+    if greeting is not None:
+        return greeting
     text = _strip_telnet(banner)
     if _LOGIN_PROMPT.search(text) or _PASSWORD_PROMPT.search(text):
         return ServiceIdentity(port, "login-prompt", f"prompt {sample(text[-SAMPLE_CHARS:])}")
@@ -184,18 +217,30 @@ def identify_tcp_service(host: str, port: int, timeout: float = REPLY_TIMEOUT_S)
     with _Exchange(host, port, timeout) as talk:
         if talk.sock is None:
             return ServiceIdentity(port, "closed", talk.error)
-        banner = talk.read(until=lambda got: bool(_SHELL_PROMPT.search(got) or _LOGIN_PROMPT.search(got)))
+        banner = talk.read(
+            until=lambda got: bool(
+                _greeting_complete(got) or _SHELL_PROMPT.search(got) or _LOGIN_PROMPT.search(got)
+            )
+        )
         by_banner = _identify_banner(port, banner)
         if by_banner is not None:
             return by_banner
         talk.send(SHELL_PROBE)
-        reply = talk.read(until=lambda got: SHELL_ANSWER in got)
+        # A service that was silent so far may be a slow server whose greeting is still coming.
+        reply = talk.read(
+            until=lambda got: (
+                SHELL_ANSWER in got or (not banner and (_greeting_complete(got) or _telnet_negotiation(got)))
+            )
+        )
         if SHELL_ANSWER in reply:
             return ServiceIdentity(
                 port,
                 "shell",
                 f"answered {SHELL_PROBE.strip().decode()!r} with HILSEC42 after {sample(banner)}",
             )
+        late = _greeting(port, reply) if not banner else None
+        if late is not None:
+            return late
         if b"HTTP/" in reply[:64]:
             answer = reply[len(banner) :]
             return ServiceIdentity(
@@ -227,7 +272,7 @@ def identify_patiently(host: str, port: int) -> ServiceIdentity:
     if identity.kind != "unknown":
         return identity
     with _Exchange(host, port, PATIENT_BANNER_WAIT_S) as talk:
-        first = talk.read(until=lambda got: b"\n" in got or bool(_LOGIN_PROMPT.search(got)))
+        first = talk.read(until=lambda got: b"\n" in got or _telnet_negotiation(got) or _prompted(got))
     return _identify_banner(port, first) or identity
 
 
@@ -262,11 +307,23 @@ def take_inventory(network: LabAddressing) -> ServiceInventory:
     try:
         with network.lab_side():
             scan = scan_device(network.device_address, source_addresses=sources)
-            services = {}
-            for port in scan.tcp_open:
-                host, host_port = network.endpoint("tcp", port)
-                identity = identify_patiently(host, host_port)
-                services[port] = ServiceIdentity(port, identity.kind, identity.evidence, identity.product)
     except PermissionError as err:
         return ServiceInventory(why_not=f"the scan's raw sockets need root on the lab host: {err}")
-    return ServiceInventory(scan, services)
+    return ServiceInventory(scan, identify_ports(network, scan.tcp_open))
+
+
+def identify_ports(network: LabAddressing, ports: list[int]) -> dict[int, ServiceIdentity]:
+    """`identify_patiently` on each port from the lab side, up to `IDENTIFY_WORKERS` ports at once."""
+
+    def identify(port: int) -> ServiceIdentity:
+        with network.lab_side():  # each worker thread enters the lab network itself
+            host, host_port = network.endpoint("tcp", port)
+            identity = identify_patiently(host, host_port)
+        return ServiceIdentity(port, identity.kind, identity.evidence, identity.product)
+
+    if not ports:
+        return {}
+    with ThreadPoolExecutor(
+        max_workers=min(IDENTIFY_WORKERS, len(ports)), thread_name_prefix="hilsec-id"
+    ) as pool:
+        return dict(zip(ports, pool.map(identify, ports), strict=True))

@@ -251,6 +251,8 @@ class OsmocomCell(TestCell):
             return
         if program.process is not None:
             # osmo-bts ramps its power down for seconds on SIGTERM; a cell that vanishes is the point.
+            # The half second it still transmits is needed: a station whose attach the VLR already
+            # counts may still be finishing its connection (killed at once, the link went mid-release).
             stop_process(program.process, timeout=0.5 if name == "osmo-bts" else 5.0, group=True)
         if program.log is not None:
             program.log.close()
@@ -415,6 +417,11 @@ class OsmocomCell(TestCell):
         if self.monitor is not None:
             return self.monitor.events(since)
         return [e for e in self._notes if since is None or e.when >= since]
+
+    def await_events(self, timeout: float) -> None:
+        """The radio monitor has decoded every frame that arrived before now (notes are immediate)."""
+        if self.monitor is not None:
+            self.monitor.caught_up(time.time(), timeout)
 
     def evidence(self, folder: Path) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
