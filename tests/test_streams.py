@@ -3,6 +3,7 @@ child) and streaming redaction of secrets split across reads."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -320,3 +321,12 @@ def test_console_over_a_password_first_program():
             assert console.try_login("root", password, settings, timeout=5) is expected
             if expected:
                 assert console.run("echo ok").output == "ok"
+
+
+def test_a_digit_only_secret_is_masked_as_a_number_of_its_own_not_inside_longer_numbers() -> None:
+    text = json.dumps({"last_seen": 1796221478461.5, "sms": "PIN 8461 SERVER x", "ussd": "*8461#"})
+    redacted = redact_text(text, ["8461"])
+    data = json.loads(redacted)  # still JSON: the timestamp is untouched
+    assert data["last_seen"] == 1796221478461.5
+    assert data["sms"] == "PIN ******** SERVER x" and data["ussd"] == "*********#"
+    assert redact_text("pw Hs7-9041 and 19041", ["Hs7-9041"]) == "pw ******** and 19041"

@@ -44,9 +44,17 @@ def _decorated(secret: str) -> str:
     return _BETWEEN.join(regex.escape(char) for char in secret)
 
 
+def _delimited(secret: str) -> str:
+    """A secret of digits only (an SMS PIN) counts where no other digit touches it: masking it
+    inside a longer number turned a timestamp like 1796221478461.5 into broken JSON evidence."""
+    if secret.isascii() and secret.isdigit():
+        return f"(?<![0-9]){_decorated(secret)}(?![0-9])"
+    return _decorated(secret)
+
+
 @lru_cache(maxsize=64)
 def _text_pattern(secrets: tuple[str, ...]) -> regex.Pattern[str]:
-    return regex.compile("|".join(_decorated(s) for s in secrets))
+    return regex.compile("|".join(_delimited(s) for s in secrets))
 
 
 def _bytes_pattern(secret: bytes) -> regex.Pattern[bytes]:
