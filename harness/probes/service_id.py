@@ -197,7 +197,11 @@ def _greeting_complete(data: bytes) -> bool:
 
 def _prompted(data: bytes) -> bool:
     """A login or password prompt is the last thing the service sent."""
-    text = _strip_telnet(data)
+    return _prompt_in(_strip_telnet(data))
+
+
+def _prompt_in(text: bytes) -> bool:
+    """A login or password prompt in what a service sent, its telnet negotiation stripped."""
     return bool(_LOGIN_PROMPT.search(text) or _PASSWORD_PROMPT.search(text))
 
 
@@ -207,7 +211,7 @@ def _identify_banner(port: int, banner: bytes) -> ServiceIdentity | None:
     if greeting is not None:
         return greeting
     text = _strip_telnet(banner)
-    if _LOGIN_PROMPT.search(text) or _PASSWORD_PROMPT.search(text):
+    if _prompt_in(text):
         return ServiceIdentity(port, "login-prompt", f"prompt {sample(text[-SAMPLE_CHARS:])}")
     return None
 
