@@ -24,6 +24,7 @@ from harness.capabilities import ConsolePort, MissingCapability, Power
 from harness.device.life import DeviceLife
 from harness.errors import DeviceDisconnected, DeviceError, DeviceTimeout
 from harness.transports.console import Console, LoginSettings
+from harness.util.deadlines import Deadline
 
 WAKE_INTERVAL_S = 2.0  # silence this long: send a newline to make the console show its state
 LOOK_TIMEOUT_S = 8.0  # how long a look at the console waits for a prompt before calling it silent
@@ -96,13 +97,13 @@ class Strategy:
         """The console, opened now if it is not (a USB port may take a moment to reappear)."""
         if self.console is not None:
             return self.console
-        deadline = time.monotonic() + retry_for
+        deadline = Deadline.after(retry_for)
         while True:
             try:
                 stream = self.console_port.open()
                 break
             except DeviceError:
-                if time.monotonic() >= deadline:
+                if deadline.expired:
                     raise
                 time.sleep(0.5)
         self.console = Console(
@@ -140,11 +141,11 @@ class Strategy:
             self.login_settings.shell_prompt,
             self.login_settings.failure_pattern,
         ]
-        deadline = time.monotonic() + (LOOK_TIMEOUT_S if timeout is None else timeout)
+        deadline = Deadline.after(LOOK_TIMEOUT_S if timeout is None else timeout)
         received = console.bytes_received
         # A newline only after silence: each one makes a login prompt print again.
         while True:
-            remaining = deadline - time.monotonic()
+            remaining = deadline.remaining()
             if remaining <= 0:
                 printed = console.bytes_received > received
                 self.state = DeviceState.BOOTING if printed else DeviceState.SILENT
@@ -349,16 +350,16 @@ class Strategy:
 
     def _await(self, wanted: DeviceState, timeout: float, *, wake: bool = True) -> DeviceState:
         """Look until `wanted` shows (or another settled prompt does), within `timeout`."""
-        deadline = time.monotonic() + timeout
+        deadline = Deadline.after(timeout)
         state = DeviceState.SILENT
-        while time.monotonic() < deadline:
-            state = self.look(min(LOOK_TIMEOUT_S, max(0.5, deadline - time.monotonic())), wake=wake)
+        while not deadline.expired:
+            state = self.look(min(LOOK_TIMEOUT_S, max(0.5, deadline.remaining())), wake=wake)
             wake = True
             if state is wanted or state in (DeviceState.BOOTLOADER, DeviceState.SHELL, DeviceState.LOGIN):
                 return state
             if self.console is None:  # the stream went away (a port re-enumerating)
                 try:
-                    self.attach(retry_for=min(5.0, max(0.0, deadline - time.monotonic())))
+                    self.attach(retry_for=min(5.0, deadline.remaining()))
                 except DeviceError:
                     continue
         return state
@@ -379,9 +380,9 @@ class Strategy:
             raise DeviceError(self._login_broken)
         started = time.time()
         self.progress(f"{self.name}: the lab's own login was refused; waiting up to {self.lockout_s:.0f} s")
-        deadline = time.monotonic() + self.lockout_s
-        while time.monotonic() < deadline:
-            time.sleep(min(LOCKOUT_RETRY_S, max(0.0, deadline - time.monotonic())))
+        deadline = Deadline.after(self.lockout_s)
+        while not deadline.expired:
+            time.sleep(min(LOCKOUT_RETRY_S, deadline.remaining()))
             self.to_login()
             if console_login(self.attach(), self.login_settings, self.login_timeout):
                 self._login_broken = None

@@ -38,6 +38,7 @@ from pexpect.spawnbase import SpawnBase
 from harness.errors import DeviceDisconnected, DeviceError, DeviceTimeout
 from harness.results.redact import StreamRedactor, redact_text
 from harness.transports.stream import ByteStream
+from harness.util.deadlines import Deadline
 
 SETTLE_SECONDS = 0.3  # output that keeps coming after a "prompt" means it was not the prompt
 # A login prompt again right after the user name: a stray newline was read as an empty name
@@ -416,7 +417,7 @@ class Console:
     ) -> bool:
         self.add_secret(settings.password)
         seconds = self._timeout(timeout)
-        deadline = time.monotonic() + seconds
+        deadline = Deadline.after(seconds)
         prompts = _LoginPatterns(settings)
         exits = 0
         where = self._known_prompt or self._reach_prompt(prompts, deadline)
@@ -452,7 +453,7 @@ class Console:
         return False
 
     def _credential_round(
-        self, username: str, password: str, prompts: _LoginPatterns, deadline: float, where: str
+        self, username: str, password: str, prompts: _LoginPatterns, deadline: Deadline, where: str
     ) -> bool:
         """One user name and password from a login (or password) prompt; True: a shell."""
         if where == "shell":
@@ -463,7 +464,7 @@ class Console:
                 return outcome == "shell"
         return self._give_password(password, prompts, deadline)
 
-    def _reach_prompt(self, prompts: _LoginPatterns, deadline: float, wake: bool = True) -> str:
+    def _reach_prompt(self, prompts: _LoginPatterns, deadline: Deadline, wake: bool = True) -> str:
         """Wait for a login, password or shell prompt that stays the last word on the console.
 
         Sends a newline whenever the console has been silent for `wake_interval` seconds. A stray
@@ -473,7 +474,7 @@ class Console:
         names = ["login", "password", "shell", "failure"]
         last_wake = time.monotonic() if not wake else 0.0
         while True:
-            remaining = deadline - time.monotonic()
+            remaining = deadline.remaining()
             if remaining <= 0:
                 raise self._timeout_error("a login, password or shell prompt", None)
             wait = min(remaining, self.wake_interval if wake else remaining)
@@ -488,12 +489,12 @@ class Console:
             if self._settled(deadline):
                 return names[index]
 
-    def _confirm_shell(self, prompts: _LoginPatterns, deadline: float) -> str:
+    def _confirm_shell(self, prompts: _LoginPatterns, deadline: Deadline) -> str:
         """An open shell answers a newline with a fresh prompt."""
         self._spawn.send(self.linesep)
         return self._reach_prompt(prompts, deadline, wake=False)
 
-    def _give_username(self, username: str, prompts: _LoginPatterns, deadline: float) -> str:
+    def _give_username(self, username: str, prompts: _LoginPatterns, deadline: Deadline) -> str:
         """Send the user name: "password" (asked for it), "shell" (none needed) or "refused"."""
         self._spawn.send(username + self.linesep)
         prompts_again = 0
@@ -524,7 +525,7 @@ class Console:
             self.retyped_username = True
             self._spawn.send(username + self.linesep)
 
-    def _give_password(self, password: str, prompts: _LoginPatterns, deadline: float) -> bool:
+    def _give_password(self, password: str, prompts: _LoginPatterns, deadline: Deadline) -> bool:
         self._note_typed_secret(password)  # a device that echoes it must not leak it either
         self._spawn.send(password + self.linesep, secret=True)
         while True:
@@ -545,13 +546,13 @@ class Console:
                 self._known_prompt = "password" if self._settled(deadline) else None
             return False
 
-    def _await_next_prompt(self, prompts: _LoginPatterns, deadline: float) -> None:
+    def _await_next_prompt(self, prompts: _LoginPatterns, deadline: Deadline) -> None:
         """After a refusal, wait (within the deadline) for the next prompt and remember it.
 
         busybox login sleeps ~3 s before it prompts again; consuming that prompt here keeps it
         from being mistaken for anything by the next attempt.
         """
-        index = self._wait([prompts.login, prompts.password], max(0.0, deadline - time.monotonic()))
+        index = self._wait([prompts.login, prompts.password], deadline.remaining())
         if index is not None and self._settled(deadline):
             self._known_prompt = ("login", "password")[index]
 
@@ -572,7 +573,7 @@ class Console:
         arrived stays unconsumed for whoever looks next."""
         if self._known_prompt != where:
             return False
-        if self._quiet_for(0.0, time.monotonic()):
+        if self._quiet_for(0.0, Deadline.after(0.0)):
             return True
         self._known_prompt = None
         return False
@@ -583,15 +584,15 @@ class Console:
 
     def settled(self, quiet: float = SETTLE_SECONDS) -> bool:
         """True if nothing but whitespace has followed the last match for `quiet` seconds."""
-        return self._settled(time.monotonic() + quiet)
+        return self._settled(Deadline.after(quiet))
 
-    def _settled(self, deadline: float) -> bool:
+    def _settled(self, deadline: Deadline) -> bool:
         """True if nothing but whitespace follows the last match for SETTLE_SECONDS."""
         return self._quiet_for(SETTLE_SECONDS, deadline)
 
-    def _quiet_for(self, seconds: float, deadline: float) -> bool:
+    def _quiet_for(self, seconds: float, deadline: Deadline) -> bool:
         """True if nothing but whitespace follows the last match for `seconds` (within the deadline)."""
-        quiet = min(seconds, max(0.0, deadline - time.monotonic()))
+        quiet = min(seconds, deadline.remaining())
         pending = self._peek(quiet)
         if pending.strip():
             return False
@@ -612,7 +613,7 @@ class Console:
         """
         self._known_prompt = None
         seconds = self._timeout(timeout)
-        deadline = time.monotonic() + seconds
+        deadline = Deadline.after(seconds)
         token = f"{next(self._tokens)}x{token_source.token_hex(4)}"
         line = f'echo H""SB{token}; eval {shlex.quote(command)}; printf \'\\n%s:%s\\n\' H""SE{token} "$?"'
         start = f"HSB{token}\n"
@@ -623,7 +624,7 @@ class Console:
             self._spawn.send(line + self.linesep)
             for marker in (start, end):
                 dropped_before = self._spawn.dropped  # what was dropped before the end marker counts
-                if self._wait([marker], max(0.0, deadline - time.monotonic())) is None:
+                if self._wait([marker], deadline.remaining()) is None:
                     self._interrupt()
                     raise self._timeout_error(f"the end of `{command}` (Ctrl-C sent)", seconds)
             if self._spawn.dropped != dropped_before:
@@ -675,19 +676,19 @@ class Console:
             self._slow_patterns.update(t.pattern for t in timed if t.timed_out)
         return None if index == len(patterns) else index
 
-    def _wait_until(self, patterns: list[str], deadline: float, awaited: str) -> int:
-        index = self._wait(patterns, max(0.0, deadline - time.monotonic()))
+    def _wait_until(self, patterns: list[str], deadline: Deadline, awaited: str) -> int:
+        index = self._wait(patterns, deadline.remaining())
         if index is None:
             raise self._timeout_error(awaited, None)
         return index
 
     def _peek(self, quiet: float) -> str:
         """Read until the console is quiet for `quiet` seconds; return what is unconsumed."""
-        limit = time.monotonic() + max(quiet * 10, 2.0)
+        limit = Deadline.after(max(quiet * 10, 2.0))
         while True:
             seen = len(self._spawn.pending_text())
             self._wait([], quiet)
-            if len(self._spawn.pending_text()) == seen or time.monotonic() >= limit:
+            if len(self._spawn.pending_text()) == seen or limit.expired:
                 return self._spawn.pending_text()
 
     def _tail(self) -> str:

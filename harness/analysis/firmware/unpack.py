@@ -45,6 +45,7 @@ from typing import BinaryIO
 
 from harness.util.cpio import MAGICS as CPIO_MAGICS
 from harness.util.cpio import CpioReader
+from harness.util.deadlines import Deadline
 from harness.util.processes import stop_process
 
 CHUNK = 1 << 20
@@ -89,7 +90,7 @@ class LimitReached(Exception):
 @dataclass
 class _Budget:
     limits: UnpackLimits
-    deadline: float
+    deadline: Deadline
     bytes: int = 0
     files: int = 0
 
@@ -104,7 +105,7 @@ class _Budget:
             raise LimitReached(f"the image holds more than {self.limits.files} files")
 
     def remaining_s(self) -> float:
-        left = self.deadline - time.monotonic()
+        left = self.deadline.remaining()
         if left <= 0:
             raise LimitReached(f"unpacking took longer than {self.limits.seconds:.0f} s")
         return left
@@ -175,7 +176,7 @@ class Unpacker:
         self.parts: list[PartRecord] = []
         self.unreadable: list[str] = []
         self._workdir = workdir
-        self._budget = _Budget(limits, time.monotonic() + limits.seconds)
+        self._budget = _Budget(limits, Deadline.after(limits.seconds))
         self._scratch: Path | None = None
 
     # -- entry points --
@@ -627,7 +628,7 @@ def _run_extractor(kind: str, source: Path, out: Path, budget: _Budget) -> None:
             problem = f"unpacks to more than the {budget.limits.total_bytes} bytes limit"
         elif count > left_files:
             problem = f"holds more than the {budget.limits.files} files limit"
-        elif time.monotonic() > budget.deadline:
+        elif budget.deadline.expired:
             problem = f"took longer than {budget.limits.seconds:.0f} s"
         if problem:
             stop_process(process, group=True, graceful=False)
