@@ -362,6 +362,23 @@ def test_transcript_has_every_byte_but_no_secret(board, tmp_path):
     assert b"Login incorrect" in one and b"second test" in two and b"second test" not in one
 
 
+@pytest.mark.parametrize(
+    "board", [{"echo_password": True, "fail_delay": 0.2, "kernel_messages": False}], indirect=True
+)
+def test_a_published_default_password_stays_readable_in_the_transcript(board, tmp_path):
+    """A default from the published list is no secret: masking it ("root") hid user and host
+    names wherever the device printed them. The profile's own password stays masked."""
+    console, _ = board
+    transcript = tmp_path / "console.log"
+    console.start_transcript(transcript)
+    assert console.try_login("root", "published-default", SETTINGS, public_password=True) is False
+    console.login(SETTINGS)
+    console.stop_transcript()
+    text = transcript.read_bytes()
+    assert text.count(b"published-default") >= 2  # typed, and echoed back by this device
+    assert PASSWORD.encode() not in text and b"********" in text
+
+
 # -- a real shell ------------------------------------------------------------------------------
 
 

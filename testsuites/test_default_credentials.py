@@ -59,7 +59,8 @@ def test_console_refuses_default_credentials(device, evidence, default_credentia
     for pair in default_credentials:
         _lab_login(device)  # proves the console is not locked: the refusal below is the device's answer
         device.logout()
-        if device.console.try_login(*pair, settings, timeout=device.login_timeout):
+        # The list is published (harness/data): masking its passwords hid "root" in host names.
+        if device.console.try_login(*pair, settings, timeout=device.login_timeout, public_password=True):
             accepted.append(default_entry(default_credentials, pair))
             device.mark_logged_in()
     _lab_login(device)  # and the lab's login still works afterwards, for every later test

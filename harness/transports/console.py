@@ -394,6 +394,7 @@ class Console:
         timeout: float | None = None,
         *,
         accept_open_shell: bool = False,
+        public_password: bool = False,
     ) -> bool:
         """Try one user name and password. True: shell; False: refused; DeviceTimeout: neither.
 
@@ -401,8 +402,13 @@ class Console:
         `accept_open_shell`; a console that gives a shell again without asking counts as True.
         A console that asks for the password first (ssh) gets the password. A shell is left at
         its settled prompt, which `still_at("shell")` can vouch for without probing it again.
+        A typed password is kept out of the transcript and error messages unless
+        `public_password` (a well-known default from a published list): masking "root" or
+        "admin" wherever the device prints them hid user names and host names in the evidence.
         """
-        accepted = self._attempt_login(username, password, settings, timeout, accept_open_shell)
+        accepted = self._attempt_login(
+            username, password, settings, timeout, accept_open_shell, public_password
+        )
         if accepted:
             self._known_prompt = "shell"  # every way to True ends at a settled, consumed shell prompt
         return accepted
@@ -414,6 +420,7 @@ class Console:
         settings: LoginSettings,
         timeout: float | None,
         accept_open_shell: bool,
+        public_password: bool,
     ) -> bool:
         self.add_secret(settings.password)
         seconds = self._timeout(timeout)
@@ -434,7 +441,7 @@ class Console:
             self._spawn.send("exit" + self.linesep)
             where = self._reach_prompt(prompts, deadline, wake=False)
         self.retyped_username = False
-        if self._credential_round(username, password, prompts, deadline, where):
+        if self._credential_round(username, password, prompts, deadline, where, public_password):
             return True
         if not self.retyped_username:
             return False
@@ -443,7 +450,7 @@ class Console:
         self.retyped_username = False
         where = self._known_prompt or self._reach_prompt(prompts, deadline)
         self._known_prompt = None
-        if self._credential_round(username, password, prompts, deadline, where):
+        if self._credential_round(username, password, prompts, deadline, where, public_password):
             return True
         if self.retyped_username:
             raise DeviceError(
@@ -453,7 +460,13 @@ class Console:
         return False
 
     def _credential_round(
-        self, username: str, password: str, prompts: _LoginPatterns, deadline: Deadline, where: str
+        self,
+        username: str,
+        password: str,
+        prompts: _LoginPatterns,
+        deadline: Deadline,
+        where: str,
+        public_password: bool,
     ) -> bool:
         """One user name and password from a login (or password) prompt; True: a shell."""
         if where == "shell":
@@ -462,7 +475,7 @@ class Console:
             outcome = self._give_username(username, prompts, deadline)
             if outcome != "password":
                 return outcome == "shell"
-        return self._give_password(password, prompts, deadline)
+        return self._give_password(password, prompts, deadline, public_password)
 
     def _reach_prompt(self, prompts: _LoginPatterns, deadline: Deadline, wake: bool = True) -> str:
         """Wait for a login, password or shell prompt that stays the last word on the console.
@@ -525,9 +538,12 @@ class Console:
             self.retyped_username = True
             self._spawn.send(username + self.linesep)
 
-    def _give_password(self, password: str, prompts: _LoginPatterns, deadline: Deadline) -> bool:
-        self._note_typed_secret(password)  # a device that echoes it must not leak it either
-        self._spawn.send(password + self.linesep, secret=True)
+    def _give_password(
+        self, password: str, prompts: _LoginPatterns, deadline: Deadline, public: bool
+    ) -> bool:
+        if not public:
+            self._note_typed_secret(password)  # a device that echoes it must not leak it either
+        self._spawn.send(password + self.linesep, secret=not public)
         while True:
             index = self._wait_until(
                 [prompts.shell, prompts.failure, prompts.login, prompts.password],
