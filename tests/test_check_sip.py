@@ -22,13 +22,13 @@ from harness.checks.sip import (
     SubscriberIdentity,
     judge_direct_request,
     judge_identity_exposure,
-    mask,
 )
 from harness.lab.services.registry import LabEndpoints
 from harness.lab.services.sip_registrar import REFERENCE_SIP_PASSWORD, REFERENCE_SIP_USER, KamailioRegistrar
 from harness.observations.sip import DirectRequestOutcome
 from harness.probes.sip import send_direct_request
 from harness.results.verdicts import Verdict
+from harness.util.text import masked_identity
 
 IMSI, IMEI = "001010123456789", "490154203237518"
 IDENTITY = SubscriberIdentity(imsi=IMSI, imei=IMEI)
@@ -96,8 +96,9 @@ def test_only_messages_the_device_sent_count() -> None:
     assert result.details["device_messages"] == 0 and result.verdict is Verdict.INCONCLUSIVE
 
 
-def test_mask_keeps_the_identity_out_of_reports() -> None:
-    assert mask(IMSI) == "00101********89" and IMSI not in mask(IMSI)
+def test_a_masked_identity_keeps_the_identity_out_of_reports() -> None:
+    assert masked_identity(IMSI) == "00101********89" and IMSI not in masked_identity(IMSI)
+    assert masked_identity("1234567") == "*******"  # too short to show any of it
 
 
 TLS_FLOW = "tcp 10.0.2.15:40000 -> 10.0.2.2:45061 (TLSv1.3)"

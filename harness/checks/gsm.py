@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from harness.cell.model import CellEvent, SmsDelivery
 from harness.observations.cell import CellPhase
 from harness.results.outcome import Outcome
+from harness.util.text import masked_identity
 
 # Radio access technologies that expose the device to 2G false base stations (no mutual auth).
 GSM_RATS = {"gsm", "gprs", "edge"}
@@ -99,10 +100,6 @@ def _follow(device: _Device, event: CellEvent) -> bool:
     return mine
 
 
-def _masked(imsi: str) -> str:
-    return imsi[:5] + "*" * max(0, len(imsi) - 7) + imsi[-2:]
-
-
 def judge_false_base_station(*, imsi: str, phases: Sequence[CellPhase], null_cipher_rejected: bool | None,
                               radio: str) -> Outcome:  # fmt: skip
     """Did the device attach to a false cell, or give its IMSI away to one?
@@ -115,7 +112,7 @@ def judge_false_base_station(*, imsi: str, phases: Sequence[CellPhase], null_cip
     """
     device = _Device(imsi)
     findings, missing, notes = [], [], []
-    masked = _masked(imsi)
+    masked = masked_identity(imsi)
     genuine_seen = False
     for phase in phases:
         tried = False

@@ -38,11 +38,6 @@ class SubscriberIdentity:
         }
 
 
-def mask(value: str) -> str:
-    """Keep the first 5 digits (MCC+MNC for an IMSI, part of the TAC for an IMEI) and the last 2."""
-    return value[:5] + "*" * max(len(value) - 7, 0) + value[-2:] if len(value) > 7 else "*" * len(value)
-
-
 @dataclass(frozen=True)
 class IdentityFinding:
     kind: str  # "IMSI" | "IMEI" | "MSISDN"

@@ -52,3 +52,11 @@ def bounded(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
+def masked_identity(value: str) -> str:
+    """A subscriber identity (IMSI, IMEI) as reports show it: the first 5 digits (MCC+MNC, part of
+    the TAC) and the last 2, enough to tell devices apart without publishing the identity."""
+    if len(value) <= 7:
+        return "*" * len(value)
+    return value[:5] + "*" * (len(value) - 7) + value[-2:]
