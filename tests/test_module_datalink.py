@@ -9,6 +9,7 @@ from collections import deque
 import pytest
 
 from harness.cell import gsmtap, lapdm
+from harness.emulation.module import datalink
 from harness.emulation.module.datalink import DataLink, LinkError
 
 ARFCN, TIMESLOT, SUBSLOT = 871, 0, 2
@@ -79,3 +80,50 @@ def test_a_backlog_read_after_a_stall_is_not_taken_for_silence() -> None:
     link.last_downlink = stalled_since
     link._sapis[0].established = True
     assert link.receive(1.0) == (0, message)
+
+
+def test_receive_on_a_quiet_live_channel_gives_up_at_its_timeout() -> None:
+    link = _link(RecordedRadio(), timeout=10.0)
+    started = time.monotonic()
+    assert link.receive(0.3) is None
+    assert 0.3 <= time.monotonic() - started < 1.0
+
+
+def test_an_unacknowledged_i_frame_is_sent_n200_times_one_t200_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """T200 is re-armed for each retransmission: N200 sends, each waited out for a whole T200."""
+    monkeypatch.setattr(datalink, "T200_S", 0.1)
+    radio = RecordedRadio()
+    link = _link(radio, timeout=10.0)
+    link._sapis[0].established = True
+    started = time.monotonic()
+    with pytest.raises(LinkError, match="no acknowledgement"):
+        link.send(b"\x05\x08")
+    assert len(radio.sent) == datalink.N200
+    assert time.monotonic() - started >= datalink.N200 * 0.1
+
+
+def test_an_acknowledged_i_frame_is_sent_once() -> None:
+    rr = lapdm.build(lapdm.Frame(0, 1, "S", False, nr=1))
+    radio = RecordedRadio([(_downlink(SUBSLOT, rr), time.time())])
+    link = _link(radio, timeout=10.0)
+    link._sapis[0].established = True
+    link.send(b"\x05\x08")
+    assert len(radio.sent) == 1
+    assert link._sapis[0].va == 1
+
+
+def test_sabm_is_repeated_until_the_echoing_ua_and_given_up_after_n200(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(datalink, "UA_TIMEOUT_S", 0.1)
+    initial = b"\x05\x08\x00"
+    radio = RecordedRadio()
+    with pytest.raises(LinkError, match="no UA"):
+        _link(radio, timeout=10.0).establish(initial)
+    assert len(radio.sent) == datalink.N200
+
+    ua = lapdm.build(lapdm.Frame(0, 1, "U", True, command=lapdm.UA, info=initial))
+    radio = RecordedRadio([(_downlink(SUBSLOT, ua), time.time())])
+    link = _link(radio, timeout=10.0)
+    link.establish(initial)
+    assert link._sapis[0].established and len(radio.sent) == 1

@@ -23,6 +23,7 @@ from harness.cell.model import CellSecurity, MtSms, NetworkIdentity, Subscriber
 from harness.cell.osmocom.cell import OsmocomCell
 from harness.cell.osmocom.smpp import smpp_data_coding
 from harness.emulation.module.mobile_station import MobileStation, MsPolicy, Sim
+from harness.util.deadlines import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -37,9 +38,7 @@ SMS_TIMEOUT_S = 30.0
 
 def _events_until(cell: OsmocomCell, kind: str, since: float | None = None, timeout: float = 3.0):
     """The cell's events once one of `kind` is in (the radio monitor runs on its own thread)."""
-    deadline = time.monotonic() + timeout
-    while not [e for e in cell.events(since) if e.kind == kind] and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: any(e.kind == kind for e in cell.events(since)), timeout, 0.05)
     return cell.events(since)
 
 
@@ -84,9 +83,7 @@ def test_the_network_comes_up_and_broadcasts_its_identity(network) -> None:
     assert cell.start_seconds is not None and cell.start_seconds < 30
     assert set(cell._programs) == {"osmo-stp", "osmo-hlr", "osmo-mgw", "osmo-msc", "osmo-bsc", "osmo-bts"}
     assert all(p.process.poll() is None for p in cell._programs.values())
-    deadline = time.monotonic() + 10
-    while phone.cell is None and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: phone.cell is not None, 10, 0.1)
     assert phone.cell is not None, "no System Information 3 on the virtual radio"
     assert (phone.cell.mcc_mnc, phone.cell.lac, phone.cell.arfcn) == ("00101", 1, 871)
 
@@ -142,9 +139,7 @@ def test_sms_with_raw_tp_fields_arrive_intact(network, sms: MtSms) -> None:
     delivery = cell.send_sms(IMSI, sms, SMS_TIMEOUT_S)
     assert delivery.delivered, f"{delivery}\n{_radio_story(phone, since=sent - 30)}"
     timings.setdefault("sms_delivery_s", {})[sms.label] = round(delivery.seconds, 2)
-    deadline = time.monotonic() + 5
-    while len(phone.received_sms) == before and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(phone.received_sms) != before, 5, 0.05)
     received = phone.received_sms[-1].tpdu
     assert received.originator == SENDER.lstrip("+")
     assert received.pid == sms.pid

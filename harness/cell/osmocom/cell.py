@@ -271,48 +271,48 @@ class OsmocomCell(TestCell):
                                         f"{self._log_tail(name)}")  # fmt: skip
 
     def _wait_a_link(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
+        def connected() -> bool:
             self._alive()
             try:
                 # The BSC's own view: the MSC may still list the previous BSC instance as READY.
                 ctrl = Ctrl(self.namespace.name, PORTS.bsc_ctrl)
                 try:
-                    if ctrl.get("msc.0.connection_status") == "connected":
-                        return
+                    return ctrl.get("msc.0.connection_status") == "connected"
                 finally:
                     ctrl.close()
             except HarnessSetupError:
-                pass
-            if time.monotonic() > deadline:
-                raise HarnessSetupError(
-                    f"osmo-bsc's A link to osmo-msc was not up in {START_TIMEOUT_S:.0f} s"
-                )
-            time.sleep(POLL_S)
+                return False
+
+        if not wait_until(connected, START_TIMEOUT_S, POLL_S):
+            raise HarnessSetupError(f"osmo-bsc's A link to osmo-msc was not up in {START_TIMEOUT_S:.0f} s")
 
     def _wait_ready(self) -> None:
         """Every program up: the BTS's OML and RSL on the BSC, the BSC's A link RESET by the MSC."""
-        deadline = time.monotonic() + START_TIMEOUT_S
+        missing: list[str] = []
+
+        def ready() -> bool:
+            missing[:] = self._not_up()
+            return not missing
+
+        if not wait_until(ready, START_TIMEOUT_S, POLL_S):
+            raise HarnessSetupError(f"the Osmocom cell did not come up in {START_TIMEOUT_S:.0f} s: "
+                                    f"no {', no '.join(missing)}")  # fmt: skip
+
+    def _not_up(self) -> list[str]:
+        """What of the cell is not up yet (empty when all is); raises if a program exited."""
+        self._alive()
         ns = self.namespace.name
-        while True:
-            self._alive()
-            try:
-                bsc_view, trx_view = vty(ns, PORTS.bsc_vty, "show bts 0", "show trx 0 0")
-                msc_view = vty(ns, PORTS.msc_vty, "show bsc")[0]
-            except HarnessSetupError:
-                bsc_view = trx_view = msc_view = ""
-            oml = "OML Link state: connected" in bsc_view
-            rsl = "RSL State: connected" in trx_view or "rsl state: connected" in trx_view.lower()
-            a_link = "READY" in msc_view
-            radio = self.monitor is None or self.monitor.frames > 0
-            if oml and rsl and a_link and radio:
-                return
-            if time.monotonic() > deadline:
-                missing = [what for what, ok in (("BTS OML", oml), ("BTS RSL", rsl), ("A link to the MSC", a_link),
-                                                 ("radio frames", radio)) if not ok]  # fmt: skip
-                raise HarnessSetupError(f"the Osmocom cell did not come up in {START_TIMEOUT_S:.0f} s: "
-                                        f"no {', no '.join(missing)}")  # fmt: skip
-            time.sleep(POLL_S)
+        try:
+            bsc_view, trx_view = vty(ns, PORTS.bsc_vty, "show bts 0", "show trx 0 0")
+            msc_view = vty(ns, PORTS.msc_vty, "show bsc")[0]
+        except HarnessSetupError:
+            bsc_view = trx_view = msc_view = ""
+        oml = "OML Link state: connected" in bsc_view
+        rsl = "RSL State: connected" in trx_view or "rsl state: connected" in trx_view.lower()
+        a_link = "READY" in msc_view
+        radio = self.monitor is None or self.monitor.frames > 0
+        return [what for what, ok in (("BTS OML", oml), ("BTS RSL", rsl), ("A link to the MSC", a_link),
+                                      ("radio frames", radio)) if not ok]  # fmt: skip
 
     # --- configuration ------------------------------------------------------------------------
     def configure(
@@ -385,13 +385,16 @@ class OsmocomCell(TestCell):
         started = time.monotonic()
         lac = str(self._identity.lac)
         state: dict[str, str] = {}
-        while time.monotonic() - started < timeout:
+
+        def attached() -> bool:
+            nonlocal state
             self._alive()
             state = self.subscriber_state(imsi)
-            if attached_in(state, lac):
-                return Attachment(imsi, True, time.monotonic() - started,
-                                  f"attached in LAC {lac} with TMSI {state.get('TMSI', 'none')}")  # fmt: skip
-            time.sleep(0.2)
+            return attached_in(state, lac)
+
+        if wait_until(attached, timeout, 0.2):
+            return Attachment(imsi, True, time.monotonic() - started,
+                              f"attached in LAC {lac} with TMSI {state.get('TMSI', 'none')}")  # fmt: skip
         return Attachment(imsi, False, time.monotonic() - started,
                           f"not attached in LAC {lac} within {timeout:.0f} s (VLR: {_vlr_story(state)})")  # fmt: skip
 

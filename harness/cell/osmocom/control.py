@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 import socket
 import struct
-import time
 from contextlib import nullcontext
 
 from harness.errors import HarnessSetupError
 from harness.lab.side import LabSide
+from harness.util.deadlines import Deadline
 
 OUTPUT_LIMIT = 256 * 1024
 TIMEOUT_S = 5.0
@@ -48,9 +48,9 @@ class Vty:
 
     def _read_prompt(self) -> bytes:
         data = b""
-        deadline = time.monotonic() + self.timeout
+        deadline = Deadline.after(self.timeout)
         while not _PROMPT.search(data):
-            remaining = deadline - time.monotonic()
+            remaining = deadline.remaining()  # read once: a socket timeout of 0 would not block
             if remaining <= 0:
                 raise HarnessSetupError(f"VTY on port {self.port}: no prompt within {self.timeout:.0f} s")
             self._sock.settimeout(remaining)
@@ -115,7 +115,7 @@ class Ctrl:
         self._sock.sendall(struct.pack(">HB", len(payload), IPA_CTRL) + payload)
 
     def _receive(self) -> str:
-        deadline = time.monotonic() + self.timeout
+        deadline = Deadline.after(self.timeout)
         buffer = b""
         while True:
             if len(buffer) >= 3:
@@ -125,7 +125,7 @@ class Ctrl:
                     if stream == IPA_CTRL and frame[:1] == bytes([IPA_OSMO_CTRL]):
                         return frame[1:].decode(errors="replace")
                     continue  # IPA PING or another stream: not an answer
-            remaining = deadline - time.monotonic()
+            remaining = deadline.remaining()
             if remaining <= 0:
                 raise HarnessSetupError(f"CTRL on port {self.port}: no answer within {self.timeout:.0f} s")
             self._sock.settimeout(remaining)

@@ -21,6 +21,7 @@ import smpplib.exceptions
 from harness.cell.model import MtSms, SmsDelivery
 from harness.errors import HarnessSetupError
 from harness.lab.side import LabSide
+from harness.util.deadlines import Deadline
 
 ESM_TRANSACTION_MODE = 0x02
 ESM_UDHI = 0x40
@@ -71,6 +72,7 @@ class SmppSender:
         self._client.set_message_sent_handler(lambda pdu: answers.append(int(pdu.status)))
         self._client.set_error_pdu_handler(lambda pdu: answers.append(int(pdu.status)))
         started = time.monotonic()
+        deadline = Deadline.after(timeout)
         try:
             self._client.send_message(
                 source_addr_ton=ton, source_addr_npi=1 if ton != TON_ALPHANUMERIC else 0,
@@ -81,9 +83,8 @@ class SmppSender:
             )  # fmt: skip
         except (OSError, smpplib.exceptions.ConnectionError) as err:
             return SmsDelivery("failed", time.monotonic() - started, f"SMPP submit failed: {err}")
-        deadline = started + timeout
-        while not answers and time.monotonic() < deadline:
-            self._client._socket.settimeout(max(0.1, min(1.0, deadline - time.monotonic())))
+        while not answers and not deadline.expired:
+            self._client._socket.settimeout(max(0.1, min(1.0, deadline.remaining())))
             try:
                 self._client.read_once()
             except (TimeoutError, OSError):

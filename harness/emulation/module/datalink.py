@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from harness.cell import gsmtap, lapdm
 from harness.cell.virtual_um import UmSocket
+from harness.util.deadlines import Deadline
 
 log = logging.getLogger(__name__)
 UA_TIMEOUT_S = 2.0
@@ -82,10 +83,10 @@ class DataLink:
             )  # fmt: skip
         )
 
-    def _next_frame(self, deadline: float) -> lapdm.Frame | None:
+    def _next_frame(self, deadline: Deadline) -> lapdm.Frame | None:
         """The next LAPDm frame of this channel's main signalling link before `deadline`."""
         while True:
-            remaining = deadline - time.monotonic()
+            remaining = deadline.remaining()
             if remaining <= 0:
                 return None
             frame, _, arrived = self.radio.receive_timed(min(remaining, SILENCE_POLL_S))
@@ -105,9 +106,9 @@ class DataLink:
             if parsed is not None:
                 return parsed
 
-    def pump(self, timeout: float) -> bool:
-        """Handle the next frame of this channel, waiting up to `timeout` s; False if none came."""
-        frame = self._next_frame(time.monotonic() + timeout)
+    def _pump(self, deadline: Deadline) -> bool:
+        """Handle the next frame of this channel that comes before `deadline`; False if none came."""
+        frame = self._next_frame(deadline)
         if frame is None:
             return False
         self._handle(frame)
@@ -155,12 +156,10 @@ class DataLink:
 
     def receive(self, timeout: float) -> tuple[int, bytes] | None:
         """The next complete layer-3 message (sapi, octets) within `timeout` s, else None."""
-        deadline = time.monotonic() + timeout
+        deadline = Deadline.after(timeout)
         while not self._inbox:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if not self._pump(deadline):
                 return None
-            self.pump(remaining)
         return self._inbox.popleft()
 
     # --- sending ------------------------------------------------------------------------------
@@ -169,7 +168,7 @@ class DataLink:
         sabm = lapdm.Frame(0, 0, "U", True, command=lapdm.SABM, info=initial)
         for _ in range(N200):
             self._transmit(sabm)
-            deadline = time.monotonic() + UA_TIMEOUT_S / 2
+            deadline = Deadline.after(UA_TIMEOUT_S / 2)
             while (frame := self._next_frame(deadline)) is not None:
                 if frame.sapi == 0 and frame.kind == "U" and frame.command == lapdm.UA:
                     if frame.info != initial:
@@ -196,9 +195,9 @@ class DataLink:
                         sapi, 0, "I", True, ns=ns, nr=state.vr, more=more, info=part
                     )  # fmt: skip
                 )
-                deadline = time.monotonic() + T200_S
-                while state.va != state.vs and time.monotonic() < deadline and not self._released(state):
-                    self.pump(deadline - time.monotonic())
+                t200 = Deadline.after(T200_S)  # re-armed for each (re)transmission
+                while state.va != state.vs and not t200.expired and not self._released(state):
+                    self._pump(t200)
                 if state.va == state.vs:
                     break
                 if self._released(state):

@@ -28,6 +28,7 @@ from comp128.comp128v1 import Comp128v1
 from harness.cell import gsmtap, l3
 from harness.cell.virtual_um import UmSocket, VirtualUm
 from harness.emulation.module.datalink import DataLink, LinkError
+from harness.util.deadlines import Deadline
 
 log = logging.getLogger(__name__)
 
@@ -273,9 +274,9 @@ class MobileStation:
                 )  # fmt: skip
             )
             reference = gsmtap.request_reference(fn)
-            deadline = time.monotonic() + RACH_RESPONSE_S
-            while time.monotonic() < deadline:
-                frame, _ = self._socket.receive(deadline - time.monotonic())
+            deadline = Deadline.after(RACH_RESPONSE_S)
+            while not deadline.expired:
+                frame, _ = self._socket.receive(deadline.remaining())
                 if frame is None or frame.uplink:
                     continue
                 self._heard(frame)
@@ -363,10 +364,10 @@ class MobileStation:
 
     def _dedicated(self, conn: _Connection, until: tuple[str, ...]) -> str:
         """Serve the network's messages until one named in `until` (or CHANNEL RELEASE) arrives."""
-        deadline = time.monotonic() + PROCEDURE_S
+        deadline = Deadline.after(PROCEDURE_S)
         result = "no answer"
-        while time.monotonic() < deadline:
-            received = conn.link.receive(deadline - time.monotonic())
+        while not deadline.expired:
+            received = conn.link.receive(deadline.remaining())
             if received is None:
                 break
             sapi, octets = received
