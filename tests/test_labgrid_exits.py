@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -35,13 +34,12 @@ from pathlib import Path
 import pytest
 import yaml
 from support.labgrid_lab import (
-    START_TIMEOUT_S,
     STOP_TIMEOUT_S,
     client,
     labgrid_installed,
+    reservations,
     start,
-    start_coordinator,
-    start_exporter,
+    start_places,
     wait_for,
 )
 
@@ -197,11 +195,7 @@ class Lab:
         return self.client.places()[place].acquired
 
     def reservations(self) -> dict[str, str]:
-        """Token -> state of every reservation the coordinator keeps."""
-        said = client(self.coordinator, "reservations").stdout
-        tokens = re.findall(r"^Reservation '([^']+)':", said, re.MULTILINE)
-        states = re.findall(r"^\s+state: (\w+)", said, re.MULTILINE)
-        return dict(zip(tokens, states, strict=True))
+        return reservations(self.coordinator)
 
     def assert_free_for_others(self, place: str) -> None:
         """Another user acquires it at once: it is neither acquired nor reserved for us. (Alice
@@ -210,48 +204,12 @@ class Lab:
         assert taken.returncode == 0, taken.stdout + taken.stderr
 
 
-def _exporter_config(path: Path) -> Path:
-    """A power port per place, in a group of its own; nothing switches them."""
-    groups = {
-        name: {
-            "NetworkPowerPort": {
-                "model": "simplerest",
-                "host": "http://127.0.0.1:9/{index}/{value}",
-                "index": 0,
-            }
-        }
-        for name in (*NAMED, *TAGGED)
-    }
-    path.write_text(yaml.safe_dump(groups))
-    return path
-
-
-def _places_file(path: Path) -> None:
-    """The places, as the coordinator saves them (faster than two dozen labgrid-client calls):
-    each matches its own exporter group; the tagged ones carry TAGS."""
-    places = {
-        name: {
-            "matches": [{"exporter": EXPORTER, "group": name, "cls": "*", "name": None, "rename": None}],
-            "tags": dict(TAGS) if name in TAGGED else {},
-        }
-        for name in (*NAMED, *TAGGED)
-    }
-    path.write_text(yaml.safe_dump(places))
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     workdir = tmp_path_factory.mktemp("labgrid-exits")
-    started: list[subprocess.Popen] = []
+    places = {name: dict(TAGS) if name in TAGGED else {} for name in (*NAMED, *TAGGED)}
+    started, coordinator = start_places(workdir, EXPORTER, places)
     try:
-        _places_file(workdir / "places.yaml")  # read by the coordinator as it starts in workdir
-        coordinator_process, coordinator = start_coordinator(workdir)
-        started.append(coordinator_process)
-        exporter_config = _exporter_config(workdir / "exporter.yaml")
-        started.append(start_exporter(workdir, coordinator, exporter_config, exporter=EXPORTER))
-        wait_for("the exporter's resources at the coordinator", lambda: all(
-            f"{EXPORTER}/{name}/" in client(coordinator, "resources").stdout for name in (*NAMED, *TAGGED)
-        ), START_TIMEOUT_S)  # fmt: skip
         suite = workdir / "suite"
         suite.mkdir()
         (suite / "test_hold.py").write_text(SUITE)
@@ -330,6 +288,8 @@ def test_tags_reserve_any_free_place_wait_for_one_and_end_the_reservation(lab: L
     log = first.finish()
     assert first.process.returncode == 0, log[-3000:]
     assert _assert_report_written(first, log)["test_holds_the_place"][0] == "PASS"
+    said = json.loads((first.report / "results.json").read_text())["device"]["labgrid"]
+    assert said == {"coordinator": lab.coordinator, "place": first_place, "tags": TAGS}  # the board it was
     assert waiting.held_place() == first_place
     waiting.go.touch()
     log = waiting.finish()

@@ -632,10 +632,10 @@ def _device_identity(state: HilsecState, name: str = "") -> dict[str, Any]:
     known = {str(d.get("pool_device") or ""): d for d in state.worker_devices}
     if name and name in known:
         return dict(known[name])
-    profile, profile_path = state.profile, state.profile_path
+    profile, profile_path, lab = state.profile, state.profile_path, state.lab
     for held in state.assignments:  # an xdist controller: the pool device a worker drove
         if held.name == name:
-            profile, profile_path = held.profile, held.profile_path
+            profile, profile_path, lab = held.profile, held.profile_path, held.lab
     if profile is None:
         return {"name": name or "unknown", "profile": None}
     identity: dict[str, Any] = {
@@ -647,11 +647,21 @@ def _device_identity(state: HilsecState, name: str = "") -> dict[str, Any]:
     }
     if name:
         identity["pool_device"] = name
+    if lab is not None and lab.labgrid is not None:
+        identity["labgrid"] = _labgrid_identity(lab.labgrid)
     if state.device is not None:
         identity.update({k: v for k, v in state.device.identity().items() if k != "name"})
     elif state.worker_devices and not name:
         identity.update({k: v for k, v in state.worker_devices[0].items() if k not in identity})
     return identity
+
+
+def _labgrid_identity(settings: Any) -> dict[str, Any]:
+    """Which labgrid place the device was: reserved by tags, the place says which board it was."""
+    said: dict[str, Any] = {"coordinator": settings.coordinator, "place": settings.place}
+    if settings.tags:
+        said["tags"] = dict(settings.tags)
+    return said
 
 
 @pytest.hookimpl(tryfirst=True)  # the report is written even when a suite's own sessionfinish raises

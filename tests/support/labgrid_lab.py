@@ -1,14 +1,16 @@
 """A real labgrid coordinator and exporter on loopback for the harness's tests: started from the
 venv's labgrid, waited for, asked with a bounded `labgrid-client`.
 
-tests/test_labgrid_place.py serves the bench twin through them; tests/test_labgrid_exits.py only
-needs places to hold (an exporter exporting power ports that nothing switches). Every wait here
-has a timeout, and a process that dies while it is awaited ends the wait with its log's tail.
+tests/test_labgrid_place.py serves the bench twin through them; tests/test_labgrid_exits.py and
+tests/test_labgrid_xdist.py only need places to hold (`start_places`: an exporter exporting power
+ports that nothing switches). Every wait here has a timeout, and a process that dies while it is
+awaited ends the wait with its log's tail.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -17,7 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import yaml
+
 from harness.util.ports import free_port
+from harness.util.processes import stop_process
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT_S = 30.0
@@ -112,3 +117,49 @@ def client(
         capture_output=True,
         text=True,
     )
+
+
+def start_places(
+    workdir: Path, exporter: str, places: dict[str, dict[str, str]]
+) -> tuple[list[subprocess.Popen], str]:
+    """A coordinator with `places` (name -> tags), each matching a group of its own that holds one
+    power port nothing switches, and an exporter serving them; (the processes, started first
+    first, and the coordinator's address) once the coordinator has every group's resource.
+
+    The places are written as the coordinator saves them (faster than labgrid-client calls a
+    place), and the coordinator reads them as it starts in `workdir`."""
+    (workdir / "places.yaml").write_text(
+        yaml.safe_dump({
+            name: {
+                "matches": [{"exporter": exporter, "group": name, "cls": "*", "name": None, "rename": None}],
+                "tags": dict(tags),
+            }
+            for name, tags in places.items()
+        })
+    )  # fmt: skip
+    port = {
+        "NetworkPowerPort": {"model": "simplerest", "host": "http://127.0.0.1:9/{index}/{value}", "index": 0}
+    }
+    config = workdir / "exporter.yaml"
+    config.write_text(yaml.safe_dump({name: port for name in places}))
+    started: list[subprocess.Popen] = []
+    try:
+        coordinator_process, coordinator = start_coordinator(workdir)
+        started.append(coordinator_process)
+        started.append(start_exporter(workdir, coordinator, config, exporter=exporter))
+        wait_for("the exporter's resources at the coordinator", lambda: all(
+            f"{exporter}/{name}/" in client(coordinator, "resources").stdout for name in places
+        ), START_TIMEOUT_S)  # fmt: skip
+    except BaseException:
+        for process in reversed(started):
+            stop_process(process, STOP_TIMEOUT_S)
+        raise
+    return started, coordinator
+
+
+def reservations(coordinator: str) -> dict[str, str]:
+    """Token -> state of every reservation the coordinator keeps (`labgrid-client reservations`)."""
+    said = client(coordinator, "reservations").stdout
+    tokens = re.findall(r"^Reservation '([^']+)':", said, re.MULTILINE)
+    states = re.findall(r"^\s+state: (\w+)", said, re.MULTILINE)
+    return dict(zip(tokens, states, strict=True))
