@@ -44,3 +44,9 @@ def test_a_deadline_counts_down_to_zero_and_never_below() -> None:
     time.sleep(0.25)
     assert deadline.remaining() == 0.0 and deadline.expired
     assert Deadline.after(-5).remaining() == 0.0  # a negative timeout is an expired deadline
+
+
+def test_the_earlier_of_two_deadlines_is_their_minimum() -> None:
+    budget, window = Deadline.after(10.0), Deadline.after(0.1)
+    assert min(budget, window) is window and min(window, budget) is window
+    assert min(Deadline.after(0.0), budget).expired

@@ -34,6 +34,7 @@ from harness.errors import DeviceError, HarnessSetupError
 from harness.modems.profiles import profile as module_profile
 from harness.plugin.conclusions import conclude, inconclusive, not_applicable
 from harness.probes.cell import crafted_messages, genuine_configuration, run_false_cells
+from harness.util.deadlines import Deadline, wait_until
 
 APPLY_WAIT_S = 20.0  # how long the genuine configuration SMS may take to show on the device
 # The application handles stored SMS one after another, and a busy device may still be at it when
@@ -135,12 +136,7 @@ def _show(device, command: str) -> str:
 
 
 def _wait_for(device, command: str, marker: str, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if marker in _show(device, command):
-            return True
-        time.sleep(1.0)
-    return False
+    return wait_until(lambda: marker in _show(device, command), timeout, 1.0)
 
 
 def _settled_log(device, command: str | None, markers: list[str]) -> str | None:
@@ -148,16 +144,16 @@ def _settled_log(device, command: str | None, markers: list[str]) -> str | None:
     if not command:
         time.sleep(QUIET_S)
         return None
-    started = time.monotonic()
-    text, changed = _show(device, command), time.monotonic()
+    settle = Deadline.after(SETTLE_MAX_S)
+    text = _show(device, command)
+    quiet = Deadline.after(QUIET_S)
     while not all(marker in text for marker in markers):
-        now = time.monotonic()
-        if now - changed > QUIET_S or now - started > SETTLE_MAX_S:
+        if quiet.expired or settle.expired:
             break
         time.sleep(2.0)
         latest = _show(device, command)
         if latest != text:
-            text, changed = latest, time.monotonic()
+            text, quiet = latest, Deadline.after(QUIET_S)  # it grew: a fresh quiet window
     return text
 
 

@@ -46,7 +46,7 @@ from harness.cell.model import (
     Subscriber,
 )
 from harness.errors import HarnessSetupError
-from harness.util.deadlines import Deadline
+from harness.util.deadlines import Deadline, wait_until
 from harness.util.text import bounded, one_line
 
 TIMEOUT_S = 10.0
@@ -318,16 +318,18 @@ class AmarisoftCell(TestCell):
 
     def wait_attached(self, imsi: str, timeout: float) -> Attachment:
         started = time.monotonic()
-        while True:
+
+        def registered() -> str:
+            """The registration's detail, "" while the MME does not have the UE registered."""
             for ue in self._ues(imsi):
                 if str(ue.get("imsi")) == imsi and ue.get("registered") is True:
-                    detail = f"registered at the MME (ue_get), TAC {one_line(str(ue.get('tac', '?')))}"
-                    return Attachment(imsi, True, time.monotonic() - started, detail)
-            if time.monotonic() - started > timeout:
-                return Attachment(
-                    imsi, False, time.monotonic() - started, f"not registered within {timeout:.0f} s"
-                )
-            time.sleep(min(POLL_S, max(0.0, timeout - (time.monotonic() - started)) + 0.01))
+                    return f"registered at the MME (ue_get), TAC {one_line(str(ue.get('tac', '?')))}"
+            return ""
+
+        detail = wait_until(registered, timeout, POLL_S)
+        if detail:
+            return Attachment(imsi, True, time.monotonic() - started, detail)
+        return Attachment(imsi, False, time.monotonic() - started, f"not registered within {timeout:.0f} s")
 
     def _pending(self, imsi: str) -> int | None:
         users = self._api("ims").call({"message": "users_get"}).get("users", [])
@@ -347,20 +349,18 @@ class AmarisoftCell(TestCell):
         request = {"message": "sms", "impu": imsi, "sender": sms.originator, "pid": sms.pid, "dcs": sms.dcs,
                    **_ims_payload(sms)}  # fmt: skip
         started = time.monotonic()
+        deadline = Deadline.after(timeout)  # the request and the wait for delivery share it
         answer = ims.request(request, timeout)
         label = sms.label or "SMS"
         if answer.get("error"):
             error = bounded(one_line(str(answer["error"])), 300)
             self._note("sms failed", f"{label}: {error}", f"IMSI {imsi}")
             return SmsDelivery("failed", time.monotonic() - started, f"Amarisoft IMS: {error}")
-        while time.monotonic() - started <= timeout:
-            pending = self._pending(imsi)
-            if pending == 0:
-                self._note("sms delivered", f"{label}: no longer pending at the IMS", f"IMSI {imsi}")
-                return SmsDelivery(
-                    "delivered", time.monotonic() - started, "the IMS has no SMS pending for the UE"
-                )
-            time.sleep(POLL_S)
+        if wait_until(lambda: self._pending(imsi) == 0, deadline.remaining(), POLL_S):
+            self._note("sms delivered", f"{label}: no longer pending at the IMS", f"IMSI {imsi}")
+            return SmsDelivery(
+                "delivered", time.monotonic() - started, "the IMS has no SMS pending for the UE"
+            )
         self._note("sms timeout", f"{label}: still pending after {timeout:.0f} s", f"IMSI {imsi}")
         return SmsDelivery(
             "timeout", time.monotonic() - started, f"still pending at the IMS after {timeout:.0f} s"

@@ -300,18 +300,19 @@ class ScpiCallbox(TestCell):
     def wait_attached(self, imsi: str, timeout: float) -> Attachment:
         started = time.monotonic()
         state = ""
-        while True:
+
+        def attached() -> bool:
+            nonlocal state
             state = self._cs_state()
-            if state in ATTACHED_STATES:
-                seen = one_line(self._query(f"SENSe:{SIGN}:MSSinfo:IMSI?")).strip("\"'")[:20]
-                self._note("identity", f"IMSI reported by the tester: {seen}", f"IMSI {seen}" if seen else "")
-                if seen == imsi:
-                    return Attachment(imsi, True, time.monotonic() - started, f"connection state {state}")
-            if time.monotonic() - started > timeout:
-                return Attachment(
-                    imsi, False, time.monotonic() - started, f"connection state {state or 'unknown'}"
-                )
-            time.sleep(POLL_S)
+            if state not in ATTACHED_STATES:
+                return False
+            seen = one_line(self._query(f"SENSe:{SIGN}:MSSinfo:IMSI?")).strip("\"'")[:20]
+            self._note("identity", f"IMSI reported by the tester: {seen}", f"IMSI {seen}" if seen else "")
+            return seen == imsi
+
+        if wait_until(attached, timeout, POLL_S):
+            return Attachment(imsi, True, time.monotonic() - started, f"connection state {state}")
+        return Attachment(imsi, False, time.monotonic() - started, f"connection state {state or 'unknown'}")
 
     def send_sms(self, imsi: str, sms: MtSms, timeout: float) -> SmsDelivery:
         binary = bool(sms.udh) or sms.dcs & 0x0C == 0x04
@@ -333,13 +334,16 @@ class ScpiCallbox(TestCell):
         self._check_errors(f"the SMS fields of {sms.label or 'an SMS'}")
         started = time.monotonic()
         self._write(f"CALL:{SIGN}:CSWitched:ACTion SMS")
-        while time.monotonic() - started <= timeout:
+
+        def done() -> str:
             status = one_line(self._query(f"SENSe:{SIGN}:SMS:OUTGoing:INFO:LMSent?")).upper()[:16]
-            if status in SMS_DONE:
-                outcome = SMS_DONE[status]
-                self._note(f"sms {outcome}", f"{sms.label or 'SMS'}: {status}", f"IMSI {imsi}")
-                return SmsDelivery(outcome, time.monotonic() - started, f"tester reports {status}")
-            time.sleep(POLL_S)
+            return status if status in SMS_DONE else ""
+
+        status = wait_until(done, timeout, POLL_S)
+        if status:
+            outcome = SMS_DONE[status]
+            self._note(f"sms {outcome}", f"{sms.label or 'SMS'}: {status}", f"IMSI {imsi}")
+            return SmsDelivery(outcome, time.monotonic() - started, f"tester reports {status}")
         self._note("sms timeout", f"{sms.label or 'SMS'}: no status within {timeout:.0f} s", f"IMSI {imsi}")
         return SmsDelivery("timeout", time.monotonic() - started, f"no SMS status within {timeout:.0f} s")
 

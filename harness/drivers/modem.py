@@ -24,6 +24,7 @@ from harness.cell import l3
 from harness.errors import DeviceError, DeviceTimeout
 from harness.modems.profiles import WS46, ModuleProfile, RatSetting
 from harness.transports.stream import ByteStream
+from harness.util.deadlines import Deadline
 
 DEFAULT_TIMEOUT_S = 5.0
 LINE_LIMIT = 4096  # a longer line is cut (and the rest dropped up to its end)
@@ -154,7 +155,7 @@ class AtModem:
         self._pending_urc: str | None = None
 
     # --- lines --------------------------------------------------------------------------------
-    def _readline(self, deadline: float, what: str, *, prompt: bool = False) -> str:
+    def _readline(self, deadline: Deadline, what: str, *, prompt: bool = False) -> str:
         """The next non-empty line (or the SMS prompt "> " when `prompt`); DeviceTimeout at the deadline."""
         while True:
             self._buffer = self._buffer.lstrip(b"\r\n")
@@ -168,8 +169,8 @@ class AtModem:
                 return line[:LINE_LIMIT].decode(errors="replace").strip()
             if len(self._buffer) > LINE_LIMIT:
                 self._buffer = self._buffer[-LINE_LIMIT:]  # an endless line: keep its tail only
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            remaining = deadline.remaining()
+            if remaining == 0:
                 raise DeviceTimeout(f"{what}: no final result code from the modem")
             self._buffer += self.stream.read(4096, min(remaining, 0.5))
 
@@ -189,7 +190,7 @@ class AtModem:
 
     def poll(self, timeout: float = 0.2) -> list[Urc]:
         """Read whatever the module sends unasked for `timeout` s; the URCs now queued."""
-        deadline = time.monotonic() + timeout
+        deadline = Deadline.after(timeout)
         try:
             while True:
                 line = self._readline(deadline, "poll")
@@ -201,22 +202,22 @@ class AtModem:
 
     def wait_urc(self, prefix: str, timeout: float) -> Urc | None:
         """The first queued or arriving URC starting with `prefix` (removed from the queue)."""
-        deadline = time.monotonic() + timeout
+        deadline = Deadline.after(timeout)
         while True:
             for urc in list(self.urcs):
                 if urc.line.startswith(prefix):
                     self.urcs.remove(urc)
                     return urc
-            if time.monotonic() >= deadline:
+            if deadline.expired:
                 return None
-            self.poll(min(0.3, max(0.01, deadline - time.monotonic())))
+            self.poll(min(0.3, max(0.01, deadline.remaining())))
 
     # --- commands -----------------------------------------------------------------------------
     def send(self, command: str, timeout: float | None = None, *, check: bool = False) -> AtResponse:
         self.stream.write(command.encode() + b"\r")
-        return self._collect(command, time.monotonic() + (timeout or self.timeout), check)
+        return self._collect(command, Deadline.after(timeout or self.timeout), check)
 
-    def _collect(self, command: str, deadline: float, check: bool) -> AtResponse:
+    def _collect(self, command: str, deadline: Deadline, check: bool) -> AtResponse:
         response = AtResponse(command)
         own = _answer_prefix(command)
         while True:
@@ -322,7 +323,7 @@ class AtModem:
         """AT+CMGS=<TPDU length>, the PDU (with its SMSC address octets) at the "> " prompt, Ctrl-Z."""
         command = f"AT+CMGS={tpdu_length}"
         self.stream.write(command.encode() + b"\r")
-        deadline = time.monotonic() + timeout
+        deadline = Deadline.after(timeout)
         while True:
             line = self._readline(deadline, command, prompt=True)
             if line == ">":

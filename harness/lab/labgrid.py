@@ -29,13 +29,13 @@ import shlex
 import shutil
 import socket
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from harness.errors import HarnessSetupError
 from harness.lab.locks import DEFAULT_LOCK_DIR, POLL_S, DeviceBusy, DeviceLock
+from harness.util.deadlines import Deadline, wait_until
 from harness.util.processes import OUTPUT_IN_ERROR, run_shell
 from harness.util.text import one_line
 
@@ -270,19 +270,18 @@ class PlaceHold:
         """Hold the place, waiting up to `wait_s`; DeviceBusy naming the holder when it stays busy."""
         if self._lock is not None:
             return
-        deadline = time.monotonic() + max(0.0, wait_s)
-        while True:
+        deadline = Deadline.after(wait_s)
+
+        def held() -> bool:
             if self.settings.place is not None:
-                if self._try_place(self.settings.place, purpose):
-                    return
-            elif self._try_tags(max(0.0, deadline - time.monotonic()), purpose):
-                return
-            if time.monotonic() >= deadline:
-                waited = f" after waiting {wait_s:.0f} s" if wait_s > 0 else ""
-                raise DeviceBusy(
-                    f"{self.key} is in use{waited}: {self.holder()} (pass --hilsec-wait SECONDS to wait for it)"
-                )
-            time.sleep(min(POLL_S * 2, max(0.0, deadline - time.monotonic())))
+                return self._try_place(self.settings.place, purpose)
+            return self._try_tags(deadline.remaining(), purpose)  # a reservation waits out the rest
+
+        if not wait_until(held, deadline.remaining(), POLL_S * 2):
+            waited = f" after waiting {wait_s:.0f} s" if wait_s > 0 else ""
+            raise DeviceBusy(
+                f"{self.key} is in use{waited}: {self.holder()} (pass --hilsec-wait SECONDS to wait for it)"
+            )
 
     def _try_place(
         self, place: str, purpose: str, token: str | None = None, state: PlaceState | None = None

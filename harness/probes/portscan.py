@@ -22,6 +22,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from harness.util.deadlines import Deadline
+
 TCP_WINDOW = 256
 TCP_ANSWER_TIMEOUT_S = 1.5
 TCP_RETRIES = 2
@@ -139,7 +141,7 @@ def tcp_syn_scan(
     template, checksum = _syn_template(address, source_port)
     answers: dict[int, str] = {}
     started = time.monotonic()
-    deadline = started + deadline_s
+    deadline = Deadline.after(deadline_s)
     sender = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     receiver = _raw_receiver(socket.IPPROTO_TCP)
     try:
@@ -156,7 +158,7 @@ def tcp_syn_scan(
                     )
             _settle(receiver, address, source_port, answers, pending, answer_timeout, deadline)
             pending = [port for port in pending if port not in answers]
-            if not pending or time.monotonic() > deadline:
+            if not pending or deadline.expired:
                 break
     finally:
         sender.close()
@@ -175,12 +177,12 @@ def _wait_for_answers(
     pending: list[int],
     sent: int,
     window: int,
-    deadline: float,
+    deadline: Deadline,
 ) -> None:
     """Block until fewer than half a window of the probes sent so far are unanswered (or briefly stall)."""
     probed = pending[:sent]
-    stall_until = time.monotonic() + TCP_ANSWER_TIMEOUT_S
-    while time.monotonic() < min(stall_until, deadline):
+    stall = min(deadline, Deadline.after(TCP_ANSWER_TIMEOUT_S))
+    while not stall.expired:
         _drain_tcp(receiver, address, source_port, answers)
         unanswered = sum(1 for port in probed[-window:] if port not in answers)
         if unanswered < window // 2:
@@ -195,19 +197,19 @@ def _settle(
     answers: dict[int, str],
     pending: list[int],
     timeout: float,
-    deadline: float,
+    deadline: Deadline,
 ) -> None:
     """Collect late answers until every probe is answered or `timeout` passes without progress."""
-    quiet_until = time.monotonic() + timeout
+    quiet = min(deadline, Deadline.after(timeout))
     seen = len(answers)
-    while time.monotonic() < min(quiet_until, deadline):
+    while not quiet.expired:
         select.select([receiver], [], [], 0.05)
         _drain_tcp(receiver, address, source_port, answers)
         if all(port in answers for port in pending):
             return
         if len(answers) != seen:
             seen = len(answers)
-            quiet_until = time.monotonic() + timeout
+            quiet = min(deadline, Deadline.after(timeout))  # progress: a fresh quiet window
 
 
 def _udp_payloads() -> dict[int, bytes]:
@@ -255,11 +257,11 @@ def udp_scan(
         probers.append(prober)
     local_ports = {prober.getsockname()[1] for prober in probers}
     target = socket.inet_aton(address)
-    deadline = time.monotonic() + budget_s
+    deadline = Deadline.after(budget_s)
     try:
         for round_number in range(1_000_000):
             pending = [port for port in wanted if port not in states]
-            if not pending or time.monotonic() >= deadline:
+            if not pending or deadline.expired:
                 break
             for index, port in enumerate(pending):
                 prober = probers[(index + round_number) % len(probers)]
@@ -267,8 +269,8 @@ def udp_scan(
                     prober.sendto(payloads.get(port, b"\r\n"), (address, port))
                 except OSError:
                     pass  # an ICMP error from an earlier probe surfaced on this socket
-            round_end = min(deadline, time.monotonic() + UDP_ROUND_S)
-            while time.monotonic() < round_end:
+            round_end = min(deadline, Deadline.after(UDP_ROUND_S))
+            while not round_end.expired:
                 select.select([icmp, udp_in], [], [], 0.05)
                 _drain_icmp(icmp, target, local_ports, states)
                 _drain_udp(udp_in, target, local_ports, states)

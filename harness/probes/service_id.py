@@ -25,13 +25,13 @@ from __future__ import annotations
 import re
 import socket
 import struct
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from harness.capabilities import LabAddressing
 from harness.probes.portscan import PortScan, scan_device
+from harness.util.deadlines import Deadline
 
 MAX_REPLY = 4096
 REPLY_TIMEOUT_S = 1.5
@@ -119,8 +119,8 @@ class _Exchange:
         """Read until `until(received)`, `timeout` of silence, MAX_REPLY bytes or the peer closes."""
         if self.sock is None:
             return b""
-        deadline = time.monotonic() + self.timeout * 4
-        while len(self.received) < MAX_REPLY and time.monotonic() < deadline:
+        deadline = Deadline.after(self.timeout * 4)
+        while len(self.received) < MAX_REPLY and not deadline.expired:
             self.sock.settimeout(self.timeout)
             try:
                 data = self.sock.recv(MAX_REPLY - len(self.received))

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import secrets
 import socket
-import time
 
 from harness.analysis.sip import SipMessage, parse_messages
 from harness.observations.sip import DirectRequestOutcome
+from harness.util.deadlines import Deadline
 
 RESPONSE_TIMEOUT_S = 5.0
 LAB_CALLER = "sip:intruder@lab-outside.hilsec.test"
@@ -64,10 +64,10 @@ class _Channel:
     def send(self, data: bytes) -> None:
         self.sock.send(data)
 
-    def receive(self, deadline: float) -> list[SipMessage]:
+    def receive(self, deadline: Deadline) -> list[SipMessage]:
         """Messages that arrive before the deadline; [] on timeout. ConnectionError when closed."""
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        remaining = deadline.remaining()
+        if remaining == 0:
             return []
         self.sock.settimeout(remaining)
         try:
@@ -105,9 +105,9 @@ def send_direct_request(
         local = channel.local
         body = _sdp(local[0]) if method == "INVITE" else "hilsec direct MESSAGE probe"
         channel.send(_request(method, target_name, transport, local, call_id, 1, branch, tag, body=body))
-        deadline = time.monotonic() + timeout
+        deadline = Deadline.after(timeout)
         final: SipMessage | None = None
-        while final is None and time.monotonic() < deadline:
+        while final is None and not deadline.expired:
             for message in channel.receive(deadline):
                 if message.status is None or message.header("call-id") != call_id:
                     continue
@@ -138,7 +138,7 @@ def _end_call(channel: _Channel, final: SipMessage, target: str, transport: str,
     channel.send(_request("ACK", target, transport, local, call_id, 1, ack_branch, tag, to_tag))
     if final.status and 200 <= final.status < 300:
         channel.send(_request("BYE", target, transport, local, call_id, 2, secrets.token_hex(6), tag, to_tag))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        deadline = Deadline.after(timeout)
+        while not deadline.expired:
             if any(m.status and m.status >= 200 for m in channel.receive(deadline)):
                 return

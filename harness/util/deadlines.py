@@ -4,7 +4,8 @@ Hand-written `deadline = time.monotonic() + t; while time.monotonic() < deadline
 decided differently whether the condition was looked at once more at the deadline and whether the
 last sleep could overshoot it. `wait_until` looks at once, after each pause, and once at the
 deadline; no pause runs past it. A blocking read that loops (a socket, a serial line, a condition
-variable) takes its timeout from a `Deadline`, which never hands out a negative one.
+variable) takes its timeout from a `Deadline`, which never hands out a negative one. Deadlines
+order by time, so a window inside a budget is `min(budget, Deadline.after(window_s))`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Deadline:
     """A point in monotonic time, for loops of blocking reads that share one timeout."""
 
