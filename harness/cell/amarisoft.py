@@ -177,11 +177,12 @@ class RemoteApi:
         self.channel.send(json.dumps(sent))
         deadline = Deadline.after(timeout)
         while True:
-            if deadline.expired:
+            remaining = deadline.remaining()  # read once: 0 would mean "do not wait at all"
+            if remaining <= 0:
                 raise HarnessSetupError(
                     f"Amarisoft {self.name}: no answer to {message['message']} in {timeout:.0f} s"
                 )
-            answer = self._receive(deadline.remaining())
+            answer = self._receive(remaining)
             if answer.get("message_id") == ident:
                 return answer
             if answer.get("message") in EVENTS and "message_id" not in answer:

@@ -85,11 +85,12 @@ class SocketScpi:
         self.write(command)
         deadline = Deadline.after(self.timeout)
         while b"\n" not in self._buffer:
-            if deadline.expired:
+            remaining = deadline.remaining()  # read once: a timeout of 0 makes the socket non-blocking
+            if remaining <= 0:
                 raise HarnessSetupError(
                     f"SCPI callbox {self.address}: no answer to {command} in {self.timeout:.0f} s"
                 )
-            self._sock.settimeout(deadline.remaining())
+            self._sock.settimeout(remaining)
             try:
                 chunk = self._sock.recv(4096)
             except TimeoutError:
