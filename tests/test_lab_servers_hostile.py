@@ -26,16 +26,8 @@ from harness.lab.services.bounded_http import (
 from harness.lab.services.telemetry import UdpSink
 from harness.lab.services.update_checks import OPERATOR, UpdateCheckServers
 from harness.lab.services.update_server import UpdateServer
+from harness.util.deadlines import Deadline, wait_until
 from harness.util.ports import free_port
-
-
-def _wait_until(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 @pytest.fixture
@@ -53,14 +45,14 @@ def test_300_idle_connections_hold_a_bounded_number_of_threads(update_server: Up
     try:
         server = update_server._server
         assert server is not None
-        assert _wait_until(lambda: server.refused >= 300 - MAX_CONNECTIONS, 15), server.refused
+        assert wait_until(lambda: server.refused >= 300 - MAX_CONNECTIONS, 15, 0.05), server.refused
         assert threading.active_count() - before <= MAX_CONNECTIONS + 2
         assert server.open_connections <= MAX_CONNECTIONS
     finally:
         for conn in idle:
             conn.close()
     # Closed idle connections give their slots back: a real download works again.
-    assert _wait_until(lambda: update_server._server.open_connections == 0, 15)
+    assert wait_until(lambda: update_server._server.open_connections == 0, 15, 0.05)
     with urllib.request.urlopen(url, timeout=10) as response:
         assert response.read() == b"payload"
 
@@ -88,8 +80,8 @@ def quick_server():
 def _closed_within(conn: socket.socket, seconds: float, trickle: bool = False) -> bool:
     """True when the server closes `conn` within `seconds` (trickling a byte at a time if asked)."""
     conn.settimeout(0.2)
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    deadline = Deadline.after(seconds)
+    while not deadline.expired:
         try:
             if trickle:
                 conn.sendall(b"X")
@@ -111,9 +103,7 @@ def test_a_trickling_connection_is_dropped_at_its_lifetime(quick_server: Bounded
     with socket.create_connection(quick_server.server_address, timeout=5) as conn:
         conn.sendall(b"GET / HTTP/1.1\r\n")
         assert _closed_within(conn, 8, trickle=True)
-    deadline = time.monotonic() + 5  # the reaper counts on its own thread
-    while quick_server.expired < 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: quick_server.expired >= 1, 5, 0.05)  # the reaper counts on its own thread
     assert quick_server.expired >= 1, (quick_server.expired, quick_server.aborted, quick_server.errors)
 
 
@@ -156,7 +146,7 @@ def test_the_plaintext_sink_keeps_bounded_payloads_and_log(tmp_path: Path, monke
             for _ in range(200):
                 sock.sendto(b"imei=490154203237518;" * 3000, ("127.0.0.1", sink.port))
                 time.sleep(0.001)
-        assert _wait_until(lambda: sink.received >= 150, 10), sink.received
+        assert wait_until(lambda: sink.received >= 150, 10, 0.05), sink.received
     finally:
         sink.stop()
     assert len(sink.datagrams) <= 50

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from harness.errors import DeviceDisconnected, DeviceTimeout
 from harness.observations.bootloader import BootloaderWatch, WatchEnd
 from harness.transports.console import Console
+from harness.util.deadlines import Deadline
 
 # Keys people press to stop autoboot: any key (space), Ctrl-C (U-Boot, RedBoot), ESC (GRUB, UEFI).
 DEFAULT_INTERRUPT_KEYS: tuple[str, ...] = (" ", "\x03", "\x1b")
@@ -144,7 +145,7 @@ def watch_bootloader(
     or an OS handover.
     """
     watch = _Watch(console, interrupt_keys, window_s)
-    deadline = watch.start + window_s
+    deadline = Deadline(watch.start + max(0.0, window_s))  # the window counts from power-on
     pressing = keys_from_power_on
     patterns = [
         *BOOTLOADER_PROMPTS,
@@ -155,10 +156,10 @@ def watch_bootloader(
         *BOOTLOADER_BANNERS,
     ]
     try:
-        while (remaining := deadline - time.monotonic()) > 0:
+        while (remaining := deadline.remaining()) > 0:
             found = watch.wait(patterns, min(remaining, KEY_INTERVAL_S) if pressing else remaining)
             if found is None:
-                if pressing and time.monotonic() < deadline:
+                if pressing and not deadline.expired:
                     watch.press_key()
                 continue
             if found in BOOTLOADER_PROMPTS:
