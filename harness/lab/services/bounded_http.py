@@ -24,6 +24,7 @@ IDLE_TIMEOUT_S = 10.0
 MAX_LIFETIME_S = 300.0  # long enough to download an update package over a slow bench link
 MAX_LOGGED = 2000
 MAX_PATH = 2048
+STOP_TIMEOUT_S = 5.0  # how long stop_serving waits for the serving thread
 
 Entry = TypeVar("Entry")
 
@@ -144,3 +145,19 @@ class BoundedHTTPServer(ThreadingHTTPServer):
                 conn.shutdown(socket.SHUT_RDWR)  # the handler's read returns; its thread ends
             except OSError:
                 pass
+
+
+def serve_in_background(server: BoundedHTTPServer, name: str) -> threading.Thread:
+    """Serve `server` on a daemon thread of its own, so a lab service answers while tests run."""
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def stop_serving(server: BoundedHTTPServer | None, thread: threading.Thread | None) -> None:
+    """Stop what serve_in_background started: shut down, close the socket, join (bounded)."""
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+    if thread is not None:
+        thread.join(STOP_TIMEOUT_S)

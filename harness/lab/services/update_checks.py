@@ -18,7 +18,14 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 
-from harness.lab.services.bounded_http import BoundedHandler, BoundedHTTPServer, RequestLog, short_path
+from harness.lab.services.bounded_http import (
+    BoundedHandler,
+    BoundedHTTPServer,
+    RequestLog,
+    serve_in_background,
+    short_path,
+    stop_serving,
+)
 from harness.lab.side import LabSide
 
 if TYPE_CHECKING:
@@ -31,7 +38,6 @@ OPERATOR = "operator"
 MANUFACTURER = "manufacturer"
 ROLES = (OPERATOR, MANUFACTURER)
 LATEST_VERSION = "1.0.4"  # what both servers offer: the profiles' update manifest version
-STOP_TIMEOUT_S = 5.0
 HARNESS_CHECKS_KEPT = 1000  # the newest (start, end) windows of checks the harness started
 
 
@@ -70,19 +76,11 @@ class _CheckServer:
         with self.side.entered():  # a restart (after make_unreachable) binds on the lab side too
             self._server = BoundedHTTPServer((self.bind_address, self.port), self._handler())
         self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"update-{self.role}", daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_background(self._server, f"update-{self.role}")
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(STOP_TIMEOUT_S)
-            self._thread = None
+        stop_serving(self._server, self._thread)
+        self._server, self._thread = None, None
 
     def requests_since(self, since: float) -> list[AccessLogEntry]:
         return [entry for entry in self.access_log.entries() if entry.time >= since]

@@ -14,12 +14,17 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.lab.services.bounded_http import BoundedHandler, BoundedHTTPServer, RequestLog, short_path
+from harness.lab.services.bounded_http import (
+    BoundedHandler,
+    BoundedHTTPServer,
+    RequestLog,
+    serve_in_background,
+    short_path,
+    stop_serving,
+)
 
 if TYPE_CHECKING:
     from harness.lab.services.base import LabEndpoints
-
-STOP_TIMEOUT_S = 5.0
 
 
 class UpdateServer:
@@ -47,8 +52,7 @@ class UpdateServer:
             (endpoints.bind_address, endpoints.port("update_http_port")), self._handler()
         )
         self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name="update-server", daemon=True)
-        self._thread.start()
+        self._thread = serve_in_background(self._server, "update-server")
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -71,13 +75,8 @@ class UpdateServer:
         return Handler
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(STOP_TIMEOUT_S)
-            self._thread = None
+        stop_serving(self._server, self._thread)
+        self._server, self._thread = None, None
 
     def boot_arguments(self) -> list[str]:
         return [f"hilsec.update_server={self._facing}:{self.port}"]
