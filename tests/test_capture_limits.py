@@ -89,7 +89,7 @@ def test_tcp_segments_waiting_for_a_gap_stay_within_limits(tmp_path):
             assert direction.pending_bytes <= MAX_PENDING_BYTES
             assert direction.held == direction.pending_bytes + len(direction.hello_buffer)
     assert table.budget.peak <= DEFAULT_RETAINED_BYTES
-    assert table.retained == sum(d.held for s in table.states for d in s.tcp)
+    assert table.budget.held == sum(d.held for s in table.states for d in s.tcp)
 
 
 def test_flows_past_the_flow_limit_are_counted_and_make_the_verdict_inconclusive(tmp_path):

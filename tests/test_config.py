@@ -130,8 +130,8 @@ def test_full_profile_loads(tmp_path: Path) -> None:
     assert profile.features.absence_reason("usb") == "the module has no USB port"
     assert profile.features.absence_reason("telnet") == "the device profile declares no telnet"
     assert profile.features.absence_reason("ssh") is None
-    assert profile.secure_communication.allows_plaintext("udp", 123) == "NTP time sync"
-    assert profile.secure_communication.allows_plaintext("udp", 5683) is None
+    (allowance,) = profile.secure_communication.plaintext_allowed
+    assert (allowance.protocol, allowance.port, allowance.reason) == ("udp", 123, "NTP time sync")
     with pytest.raises(KeyError):
         profile.features.has("teleport")
 

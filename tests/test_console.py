@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import DeviceDisconnected, DeviceError, DeviceTimeout
-from harness.transports.console import Console, LoginSettings, TerminalCleaner, clean_terminal_text
+from harness.transports.console import Console, LoginSettings, TerminalCleaner
 from harness.transports.stream import ProcessStream, SocketStream
 
 PASSWORD = "Hs7-quartz-Velvet-9041"
@@ -198,9 +198,14 @@ def test_cleaner_handles_sequences_split_at_every_position():
         assert cleaner.feed(raw[:cut]) + cleaner.feed(raw[cut:]) + cleaner.flush() == expected, cut
 
 
+def _cleaned(text: str, *, strip_kernel_messages: bool = True) -> str:
+    cleaner = TerminalCleaner(strip_kernel_messages)
+    return cleaner.feed(text) + cleaner.flush()
+
+
 def test_cleaner_removes_a_kernel_message_cutting_into_a_line():
-    assert clean_terminal_text("hello wor" + KERNEL_MESSAGE + "ld\r\n") == "hello world\n"
-    kept = clean_terminal_text("x" + KERNEL_MESSAGE, strip_kernel_messages=False)
+    assert _cleaned("hello wor" + KERNEL_MESSAGE + "ld\r\n") == "hello world\n"
+    kept = _cleaned("x" + KERNEL_MESSAGE, strip_kernel_messages=False)
     assert kept == "x" + KERNEL_MESSAGE.replace("\r", "")
 
 

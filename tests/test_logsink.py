@@ -17,7 +17,6 @@ from harness.lab.services.syslog import (
     SyslogReceiver,
     SyslogService,
     parse_syslog,
-    parse_timestamp,
 )
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -73,12 +72,6 @@ def test_message_without_timestamp_or_pri():
     unparsed = parse_syslog(b"just text", now=NOW)
     assert unparsed.syntax == "unparsed" and unparsed.message == "just text"
     assert parse_syslog(b"<999>x", now=NOW).syntax == "unparsed"
-
-
-def test_parse_timestamp_gives_aware_datetimes():
-    assert parse_timestamp("2026-11-22T10:00:00Z") == datetime(2026, 11, 22, 10, tzinfo=UTC)
-    assert parse_timestamp("2026-11-22T10:00:00").tzinfo is UTC
-    assert parse_timestamp("nonsense") is None and parse_timestamp(None) is None
 
 
 def test_framer_octet_counting_across_reads():

@@ -267,10 +267,6 @@ class Tpdu:
         return self.pid == 0x40
 
     @property
-    def seven_bit(self) -> bool:
-        return self.alphabet == "gsm7"
-
-    @property
     def alphabet(self) -> str:
         group = self.dcs & 0xF0
         if group == 0xF0:

@@ -463,13 +463,6 @@ class SecureCommunication(StrictModel):
         default_factory=list, description="a list of {protocol, port, reason}"
     )
 
-    def allows_plaintext(self, protocol: str, port: int) -> str | None:
-        """The declared reason if plaintext on protocol/port is intended, else None."""
-        for allowance in self.plaintext_allowed:
-            if allowance.protocol == protocol and allowance.port == port:
-                return allowance.reason
-        return None
-
 
 # --- cellular identity, modem and declared radio/SMS settings (FS38-GSM-*, FS38-SIP-*) ----------
 

@@ -128,12 +128,6 @@ class TerminalCleaner:
         return _CONTROL.sub("", _COMPLETE_ESCAPE.sub("", held))
 
 
-def clean_terminal_text(text: str, *, strip_kernel_messages: bool = True) -> str:
-    """The whole-text form of TerminalCleaner (for output captured elsewhere)."""
-    cleaner = TerminalCleaner(strip_kernel_messages)
-    return cleaner.feed(text) + cleaner.flush()
-
-
 # --- transcripts -----------------------------------------------------------------------------
 
 
@@ -363,10 +357,6 @@ class Console:
         self._typed_secrets.add(secret)
         if self._transcript is not None:
             self._transcript.read_log.redactor.add_secrets([secret])
-
-    def send_control(self, letter: str) -> None:
-        """Ctrl-<letter>, e.g. send_control("c") to interrupt a command."""
-        self.send(chr(ord(letter.lower()) - ord("a") + 1))
 
     def expect(self, patterns: list[str], timeout: float | None = None) -> int:
         """Index of the first pattern that matches; DeviceTimeout / DeviceDisconnected otherwise."""

@@ -278,10 +278,6 @@ class CaptureAnalysis:
     retained_peak: int = 0  # the most reassembly bytes held at once
     limits: CaptureLimits = field(default_factory=CaptureLimits)
 
-    @property
-    def complete(self) -> bool:
-        return not (self.unreadable or self.untracked_flows)
-
     def gaps(self) -> list[str]:
         """What was not judged, one sentence each (for an INCONCLUSIVE reason)."""
         out = [f"capture file unreadable: {problem}" for problem in self.unreadable]
@@ -304,11 +300,6 @@ class FlowTable:
         self.untracked_count = 0
         self._table: dict[tuple, tuple[_FlowState, int]] = {}
         self._decode = PacketDecoder().decode
-
-    @property
-    def retained(self) -> int:
-        """Bytes held in reassembly buffers now (counted, for the memory-limit tests)."""
-        return self.budget.held
 
     def feed(
         self, packets: Iterable[tuple[float, int, bytes]], start: float | None, end: float | None

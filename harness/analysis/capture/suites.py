@@ -304,8 +304,3 @@ def suite_weakness(code: int) -> str | None:
     """Why a suite must not protect device traffic ("NULL", "anon", "EXPORT", "RC4", "DES",
     "3DES"), or None for a suite not known to be weak (unknown codes included)."""
     return _WEAK_CODES.get(code)
-
-
-def weak_suites() -> dict[int, str]:
-    """Every suite in the table with its weakness (for reports and tests)."""
-    return dict(_WEAK_CODES)

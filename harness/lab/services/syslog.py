@@ -173,17 +173,6 @@ def _bsd_timestamp(stamp: re.Match[str], now: datetime) -> str | None:
     return moment.isoformat()
 
 
-def parse_timestamp(value: str | None) -> datetime | None:
-    """A record's timestamp as an aware datetime (zone-less RFC 3164 times are taken as UTC)."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 class OctetFramer:
     """Splits a TCP/TLS byte stream into messages: RFC 6587 octet-counting or LF (or NUL) framing."""
 
