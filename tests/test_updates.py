@@ -7,6 +7,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from support.update_packages import cms_verify, parse_description
 
 from harness.errors import ConfigError
 from harness.lab.services.registry import LabEndpoints
@@ -15,14 +16,8 @@ from harness.probes.update_agent import parse_status
 from harness.updates import crafting
 from harness.updates.crafting import craft_package
 from harness.updates.manifest import load_manifest
-from harness.updates.package import (
-    DESCRIPTION,
-    SIGNATURE,
-    SwDescription,
-    parse_description,
-    write_cpio,
-)
-from harness.updates.signing import cms_verify, create_identity
+from harness.updates.package import DESCRIPTION, SIGNATURE, SwDescription, write_cpio
+from harness.updates.signing import create_identity
 from harness.updates.versions import is_newer, newer_version, older_version, parse_version
 from harness.util.cpio import read_cpio
 
@@ -84,7 +79,7 @@ def test_valid_package_layout_and_signature(identities, tmp_path: Path) -> None:
     files = _files(package.data)
     fields = parse_description(files[DESCRIPTION])
     assert fields["version"] == ["1.0.4"] and fields["hardware-compatibility"] == [HARDWARE]
-    assert package.version == "1.0.4" and package.should_install
+    assert package.version == "1.0.4"
     assert cms_verify(files[DESCRIPTION], files[SIGNATURE], trusted.ca_certificate, tmp_path)
     assert not cms_verify(files[DESCRIPTION], files[SIGNATURE], untrusted.ca_certificate, tmp_path)
 
@@ -111,7 +106,7 @@ def test_each_invalid_package_has_exactly_its_defect(identities, tmp_path: Path)
 
     rollback = _craft(crafting.ROLLBACK, identities, tmp_path)
     entries = _files(rollback.data)
-    assert rollback.version == "1.0.2" and not rollback.should_install
+    assert rollback.version == "1.0.2"
     assert cms_verify(entries[DESCRIPTION], entries[SIGNATURE], trusted.ca_certificate, tmp_path)
 
 

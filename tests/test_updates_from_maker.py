@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.update_packages import cms_verify
 
 from harness.config import load_profile
 from harness.drivers.http_update_channel import HttpFetchChannel, HttpUploadChannel
@@ -22,7 +23,7 @@ from harness.updates import crafting
 from harness.updates.crafting import craft_package
 from harness.updates.derive import derive_package, maker_copy, swu_entries
 from harness.updates.package import DESCRIPTION, SIGNATURE
-from harness.updates.signing import cms_verify, create_identity
+from harness.updates.signing import create_identity
 from harness.util.cpio import read_cpio
 
 HARDWARE = "board:1.0"

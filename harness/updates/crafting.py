@@ -41,17 +41,13 @@ WHAT_IS_WRONG = {
 
 @dataclass(frozen=True)
 class CraftedPackage:
-    """One package, what is wrong with it, and whether a secure device installs it."""
+    """One package and what is wrong with it (a secure device installs only the VALID kind)."""
 
     kind: str
     filename: str
     version: str
     data: bytes
     description: str
-
-    @property
-    def should_install(self) -> bool:
-        return self.kind == VALID
 
     @property
     def sha256(self) -> str:

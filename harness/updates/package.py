@@ -44,17 +44,6 @@ class SwDescription:
         return ("\n".join(lines) + "\n").encode()
 
 
-def parse_description(text: bytes) -> dict[str, list[str]]:
-    """sw-description's key=value lines (a key may repeat, e.g. `file`)."""
-    fields: dict[str, list[str]] = {}
-    for line in text.decode(errors="replace").splitlines():
-        if line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.split("=", 1)
-        fields.setdefault(key.strip(), []).append(value.strip())
-    return fields
-
-
 def write_cpio(entries: list[tuple[str, bytes]], *, magic: bytes = CRC_MAGIC) -> bytes:
     """A cpio archive (crc or newc) of regular files, then the trailer; reproducible (mtime 0)."""
     out = io.BytesIO()

@@ -137,22 +137,3 @@ def cms_sign(content: bytes, identity: SigningIdentity, workdir: Path) -> bytes:
         )  # fmt: skip
     finally:
         source.unlink(missing_ok=True)
-
-
-def cms_verify(content: bytes, signature: bytes, ca_certificate: Path, workdir: Path) -> bool:
-    """Whether `signature` over `content` chains to `ca_certificate` (the device's own check)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    source, sig = workdir / "verify-content.bin", workdir / "verify.sig"
-    source.write_bytes(content)
-    sig.write_bytes(signature)
-    try:
-        openssl(
-            "cms", "-verify", "-binary", "-inform", "DER", "-in", str(sig), "-content", str(source),
-            "-CAfile", str(ca_certificate), "-purpose", "any", "-out", "/dev/null",
-        )  # fmt: skip
-        return True
-    except HarnessSetupError:
-        return False
-    finally:
-        source.unlink(missing_ok=True)
-        sig.unlink(missing_ok=True)
