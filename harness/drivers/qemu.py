@@ -300,10 +300,6 @@ class QemuMachine:
         self.power_off()
         self.power_on()
 
-    def reset(self) -> None:
-        """A hardware reset (QMP system_reset): the guest reboots inside the same QEMU."""
-        self._qmp("system_reset")
-
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
@@ -455,18 +451,6 @@ class QemuMachine:
         except (OSError, ConnectionError, ValueError):
             return False
         return True
-
-    def _qmp(self, command: str, **arguments: object) -> dict:
-        if not self.is_running():
-            raise HarnessSetupError("QEMU is not running")
-        try:
-            qmp = QmpClient(self.qmp_socket_path)
-        except (OSError, ConnectionError, ValueError) as exc:
-            raise HarnessSetupError(f"QMP unreachable at {self.qmp_socket_path}: {exc}") from exc
-        try:
-            return qmp.execute(command, **arguments)
-        finally:
-            qmp.close()
 
     def _log_tail(self) -> str:
         try:
