@@ -6,8 +6,8 @@ Unsolicited result codes (+CMTI, +CMT with its PDU line, +CREG/+CEREG changes, R
 arrive before, during or after a command are kept apart in `urcs`, never mixed into an answer;
 a line that answers the command (its own prefix) stays with it even when the prefix is one URCs
 use too. On top: identity (+CGMI/+CGMM/+CGMR/+CGSN/+CIMI), registration (+CREG/+CEREG/+COPS),
-the radio access technologies (a module profile's vendor command, else +WS46), SMS in PDU mode
-(+CMGF=0, +CNMI, +CMGL, +CMGR, +CMGS with its "> " prompt, +CMGD) and a profile's vendor commands.
+the radio access technologies (a module profile's vendor command, else +WS46) and a profile's
+vendor commands. SMS reach the device through the lab's test cell, not through this port.
 
 The module is untrusted input: every line, answer and URC queue is bounded, text is decoded
 with replacement, and a module that never finishes an answer is a DeviceTimeout.
@@ -20,7 +20,6 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from harness.cell import l3
 from harness.errors import DeviceError, DeviceTimeout
 from harness.modems.profiles import WS46, ModuleProfile, RatSetting
 from harness.transports.stream import ByteStream
@@ -30,7 +29,6 @@ DEFAULT_TIMEOUT_S = 5.0
 LINE_LIMIT = 4096  # a longer line is cut (and the rest dropped up to its end)
 ANSWER_LINE_LIMIT = 1000
 URC_LIMIT = 200
-CTRL_Z = b"\x1a"
 ESC = b"\x1b"
 _FINAL = re.compile(
     r"^(OK|ERROR|NO CARRIER|BUSY|NO ANSWER|NO DIALTONE|\+CME ERROR: ?(.*)|\+CMS ERROR: ?(.*))$"
@@ -130,14 +128,6 @@ class RadioAccess:
     answer: str
 
 
-@dataclass(frozen=True)
-class StoredSms:
-    index: int
-    status: str
-    tpdu: l3.Tpdu | None
-    pdu: str
-
-
 def _csv(text: str) -> list[str]:
     return [part.strip().strip('"') for part in text.split(",")]
 
@@ -155,13 +145,10 @@ class AtModem:
         self._pending_urc: str | None = None
 
     # --- lines --------------------------------------------------------------------------------
-    def _readline(self, deadline: Deadline, what: str, *, prompt: bool = False) -> str:
-        """The next non-empty line (or the SMS prompt "> " when `prompt`); DeviceTimeout at the deadline."""
+    def _readline(self, deadline: Deadline, what: str) -> str:
+        """The next non-empty line; DeviceTimeout at the deadline."""
         while True:
             self._buffer = self._buffer.lstrip(b"\r\n")
-            if prompt and self._buffer.startswith(b">"):
-                self._buffer = self._buffer[1:].lstrip(b" ")
-                return ">"
             ends = [i for i in (self._buffer.find(b"\r"), self._buffer.find(b"\n")) if i >= 0]
             if ends:
                 cut = min(ends)
@@ -187,30 +174,6 @@ class AtModem:
         else:
             self.urcs.append(Urc(time.time(), line))
         return True
-
-    def poll(self, timeout: float = 0.2) -> list[Urc]:
-        """Read whatever the module sends unasked for `timeout` s; the URCs now queued."""
-        deadline = Deadline.after(timeout)
-        try:
-            while True:
-                line = self._readline(deadline, "poll")
-                if line:
-                    self._urc(line)
-        except DeviceTimeout:
-            pass
-        return list(self.urcs)
-
-    def wait_urc(self, prefix: str, timeout: float) -> Urc | None:
-        """The first queued or arriving URC starting with `prefix` (removed from the queue)."""
-        deadline = Deadline.after(timeout)
-        while True:
-            for urc in list(self.urcs):
-                if urc.line.startswith(prefix):
-                    self.urcs.remove(urc)
-                    return urc
-            if deadline.expired:
-                return None
-            self.poll(min(0.3, max(0.01, deadline.remaining())))
 
     # --- commands -----------------------------------------------------------------------------
     def send(self, command: str, timeout: float | None = None, *, check: bool = False) -> AtResponse:
@@ -286,54 +249,6 @@ class AtModem:
         value = fields[setting.index] if len(fields) > setting.index else ""
         return RadioAccess(setting.allowed(value), setting.query, f"{setting.prefix} {values[0]}")
 
-    # --- SMS, PDU mode ------------------------------------------------------------------------
-    def sms_pdu_mode(self, *, indicate: bool = True) -> None:
-        """AT+CMGF=0 and, with `indicate`, +CNMI=2,1 (store and tell with +CMTI)."""
-        self.send("AT+CMGF=0", check=True)
-        if indicate:
-            self.send("AT+CNMI=2,1,0,0,0", check=True)
-
-    def list_sms(self, status: int = 4) -> list[StoredSms]:
-        """AT+CMGL=<stat> in PDU mode (4: all)."""
-        answer = self.send(f"AT+CMGL={status}", check=True, timeout=max(self.timeout, 10.0))
-        stored, lines = [], answer.lines
-        for at, line in enumerate(lines):
-            if line.startswith("+CMGL:") and at + 1 < len(lines):
-                fields = _csv(line[6:])
-                try:
-                    index = int(fields[0])
-                except ValueError:
-                    continue
-                stored.append(_stored(index, fields[1] if len(fields) > 1 else "", lines[at + 1]))
-        return stored
-
-    def read_sms(self, index: int) -> StoredSms | None:
-        answer = self.send(f"AT+CMGR={index}")
-        if not answer.ok:
-            return None
-        for at, line in enumerate(answer.lines):
-            if line.startswith("+CMGR:") and at + 1 < len(answer.lines):
-                return _stored(index, _csv(line[6:])[0], answer.lines[at + 1])
-        return None
-
-    def delete_sms(self, index: int) -> None:
-        self.send(f"AT+CMGD={index}", check=True)
-
-    def send_sms_pdu(self, pdu_hex: str, tpdu_length: int, timeout: float = 60.0) -> AtResponse:
-        """AT+CMGS=<TPDU length>, the PDU (with its SMSC address octets) at the "> " prompt, Ctrl-Z."""
-        command = f"AT+CMGS={tpdu_length}"
-        self.stream.write(command.encode() + b"\r")
-        deadline = Deadline.after(timeout)
-        while True:
-            line = self._readline(deadline, command, prompt=True)
-            if line == ">":
-                break
-            if _FINAL.match(line):
-                return AtResponse(command, [], line)
-            self._urc(line)
-        self.stream.write(pdu_hex.encode() + CTRL_Z)
-        return self._collect(command, deadline, False)
-
     # --- vendor commands ----------------------------------------------------------------------
     def vendor(self, name: str, timeout: float | None = None, **arguments: str) -> AtResponse:
         """A command the module profile declares (`firmware_revision`, `debug_ports`, ...)."""
@@ -347,14 +262,3 @@ def _answer_prefix(command: str) -> str | None:
     """ "+CREG:" for AT+CREG?, AT+CREG=2, ...; None for basic commands (ATI, ATE0)."""
     match = re.match(r"^AT([+#$%^][A-Z0-9]+)", command.strip(), re.IGNORECASE)
     return match.group(1).upper() + ":" if match else None
-
-
-def _stored(index: int, status: str, pdu: str) -> StoredSms:
-    tpdu = None
-    try:
-        octets = bytes.fromhex(pdu.strip())
-        if octets:
-            tpdu = l3.sms_deliver(octets[1 + octets[0] :])  # skip the SMSC address
-    except ValueError:
-        tpdu = None
-    return StoredSms(index, status, tpdu, pdu[:1024])
