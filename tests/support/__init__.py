@@ -1,1 +1,1 @@
-"""Test doubles and real-traffic generators for the harness's own tests and benchmarks."""
+"""Test doubles, oracles and real-traffic generators for the harness's own tests and benchmarks."""
