@@ -45,6 +45,7 @@ from harness.errors import DeviceError
 from harness.lab.services.update_checks import MANUFACTURER, OPERATOR, ROLES, UpdateCheckServers
 from harness.plugin.conclusions import conclude, inconclusive
 from harness.probes.update_agent import REFERENCE_AGENT
+from harness.util.deadlines import wait_until
 
 UPDATE_SERVERS_SERVICE = UpdateCheckServers.name
 REFERENCE_UPDATE_CHECK = "hilsec-update-check"  # the reference device's scheduled update check
@@ -176,13 +177,12 @@ def _next_check(device, servers, trigger, roles, output) -> tuple[str | None, fl
             servers.note_harness_check(since, time.time() + FALLBACK_DEADLINE_S)  # it may still run
     waited = time.monotonic() - started
     deadline = min(FALLBACK_DEADLINE_S, waited + TRIGGERED_GRACE_S) if trigger else FALLBACK_DEADLINE_S
-    while True:
-        for role in roles:
-            if servers.requests_since(role, since):
-                return role, time.monotonic() - started
-        if time.monotonic() - started > deadline:
-            return None, None
-        time.sleep(POLL_S)
+
+    def reached() -> str | None:
+        return next((role for role in roles if servers.requests_since(role, since)), None)
+
+    role = wait_until(reached, deadline - waited, POLL_S)
+    return (role, time.monotonic() - started) if role else (None, None)
 
 
 @pytest.mark.requirement("SSU-TES-0020", "EN303645-5.3-2", "EN18031-SUM-1", "CLP13_7.5")
